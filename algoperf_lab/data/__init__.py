@@ -1,0 +1,1 @@
+"""Dataset location and input-pipeline pieces shared by workloads."""

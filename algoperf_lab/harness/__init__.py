@@ -1,0 +1,1 @@
+"""The timed training loop, its clock, eval cadence and run records."""

@@ -1,0 +1,86 @@
+"""Run records: `metrics.jsonl` (one line per eval) and `result.json`, written atomically."""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import os
+import platform
+import tempfile
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import jax
+
+import algoperf_lab
+
+SCHEMA_VERSION = 1
+METRICS_FILE = "metrics.jsonl"
+RESULT_FILE = "result.json"
+
+
+class RunStatus(enum.Enum):
+  RUNNING = "running"
+  REACHED = "reached"
+  MISSED = "missed"
+  DIVERGED = "diverged"
+
+
+def _finite_or_none(value: Any) -> Any:
+  if isinstance(value, float) and not math.isfinite(value):
+    return None
+  return value
+
+
+def to_strict_json(data: Mapping[str, Any]) -> str:
+  """JSON without NaN/Infinity tokens (they become null), so every reader can parse it."""
+  clean = {key: _finite_or_none(value) for key, value in data.items()}
+  return json.dumps(clean, sort_keys=False, allow_nan=False, default=str)
+
+
+def write_json_atomically(path: Path, data: Mapping[str, Any]) -> None:
+  """Writes to a temporary file in the same folder, fsyncs, then renames over `path`."""
+  path.parent.mkdir(parents=True, exist_ok=True)
+  descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+  try:
+    with os.fdopen(descriptor, "w") as handle:
+      handle.write(json.dumps(json.loads(to_strict_json(data)), indent=2) + "\n")
+      handle.flush()
+      os.fsync(handle.fileno())
+    os.replace(temporary, path)
+  except BaseException:
+    Path(temporary).unlink(missing_ok=True)
+    raise
+
+
+def append_metrics_line(path: Path, line: Mapping[str, Any]) -> None:
+  """Appends one eval as a single JSON line, flushed to disk."""
+  path.parent.mkdir(parents=True, exist_ok=True)
+  with open(path, "a") as handle:
+    handle.write(to_strict_json(line) + "\n")
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def hardware_info() -> dict[str, Any]:
+  devices = jax.devices()
+  return {"platform": devices[0].platform, "device_kind": devices[0].device_kind,
+          "device_count": jax.device_count(), "process_count": jax.process_count(),
+          "host_cpu_count": os.cpu_count(), "host_machine": platform.machine()}
+
+
+def _version(package: str) -> str | None:
+  try:
+    return metadata.version(package)
+  except metadata.PackageNotFoundError:
+    return None
+
+
+def software_versions() -> dict[str, str | None]:
+  return {"algoperf_lab": algoperf_lab.__version__, "python": platform.python_version(),
+          "jax": jax.__version__, "jaxlib": _version("jaxlib"), "flax": _version("flax"),
+          "optax": _version("optax"), "orbax-checkpoint": _version("orbax-checkpoint"),
+          "grain": _version("grain")}

@@ -1,0 +1,40 @@
+"""`algoperf-lab list`: the registered workloads and the bundled submissions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from algoperf_lab import config as config_lib
+from algoperf_lab import registry
+
+SUBMISSIONS_ROOT = Path(__file__).resolve().parent.parent / "submissions"
+
+
+def workload_rows() -> list[tuple[str, str, str, str, str]]:
+  rows = []
+  for name, cls in registry.workload_classes().items():
+    for size in cls.sizes:  # type: ignore[attr-defined]
+      config = cls.get_config(size)  # type: ignore[attr-defined]
+      targets = config_lib.dataclass_from_config(config_lib.TargetsConfig, config.targets,
+                                                 f"{name}.targets")
+      sign = "<=" if targets.direction == "lower" else ">="
+      rows.append((name, size, f"validation/{targets.metric} {sign} {targets.validation:g}",
+                   f"{targets.max_allowed_runtime_sec:g}s", cls.description))  # type: ignore[attr-defined]
+  return rows
+
+
+def bundled_submissions(root: Path = SUBMISSIONS_ROOT) -> list[Path]:
+  return sorted(p for p in root.rglob("*.py") if p.name != "__init__.py")
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+  widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+  line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+  return "\n".join([line(header), line(tuple("-" * w for w in widths)), *map(line, rows)])
+
+
+def render_listing() -> str:
+  workloads = _table(("workload", "size", "target", "max runtime", "description"), workload_rows())
+  root = SUBMISSIONS_ROOT.parent
+  submissions = "\n".join(f"  {p.relative_to(root)}" for p in bundled_submissions())
+  return f"Workloads\n{workloads}\n\nBundled submissions\n{submissions}"

@@ -1,0 +1,256 @@
+"""Read run records (`result.json` + `metrics.jsonl`) from disk, tolerating broken ones.
+
+A run directory is any folder holding a `result.json`. Scoring must survive a results tree that
+contains crashed, preempted or half-written runs, so every problem with one record becomes a
+`Skipped` entry (path + reason) instead of an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+RESULT_FILE = "result.json"
+METRICS_FILE = "metrics.jsonl"
+SCHEMA_VERSION = 1
+FINISHED_STATUSES = frozenset({"reached", "missed", "diverged"})
+UNFINISHED_STATUSES = frozenset({"running", "preempted"})
+RULESETS = frozenset({"external", "self", "none"})
+DIRECTIONS = frozenset({"lower", "higher"})
+REQUIRED_KEYS = (
+    "schema_version", "workload", "size", "submission", "ruleset", "study", "trial", "seed",
+    "hardware", "versions", "target_metric", "target_value", "target_direction", "status",
+    "reached_target", "time_to_target_sec")
+
+
+class ScoringError(ValueError):
+  """Scoring cannot proceed; the message says what is wrong and how to fix it."""
+
+
+class MixedHardwareError(ScoringError):
+  """Records were produced on different hardware or lab versions and cannot be compared."""
+
+
+class RecordError(ValueError):
+  """One result.json is unusable; the message is the reason it is skipped."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+  """A record left out of scoring, with a human-readable reason."""
+  path: str
+  reason: str
+
+
+@dataclass(frozen=True)
+class RunRecord:
+  """The fields of one finished run's result.json that scoring and plotting need."""
+  run_dir: Path
+  workload: str
+  size: str
+  submission: str
+  ruleset: str
+  study: int | None
+  trial: int | None
+  seed: int
+  hardware: Mapping[str, Any]
+  versions: Mapping[str, Any]
+  target_metric: str
+  target_value: float
+  target_direction: str
+  status: str
+  reached_target: bool
+  time_to_target_sec: float | None
+  max_allowed_runtime_sec: float | None = None
+  hparams: Mapping[str, Any] = field(default_factory=dict)
+
+  @property
+  def workload_key(self) -> str:
+    """The per-workload grouping key, e.g. "lm/tiny"."""
+    return f"{self.workload}/{self.size}"
+
+
+@dataclass(frozen=True)
+class MetricsCurve:
+  """(submission time, target metric) points of one run, plus any problems met reading them."""
+  times: tuple[float, ...]
+  values: tuple[float, ...]
+  warnings: tuple[str, ...]
+
+
+def find_result_files(roots: Iterable[Path]) -> list[Path]:
+  """Every result.json below the given directories (or the files themselves), sorted, unique."""
+  found: set[Path] = set()
+  for root in roots:
+    root = Path(root)
+    if root.is_file() and root.name == RESULT_FILE:
+      found.add(root.resolve())
+    elif root.is_dir():
+      found.update(p.resolve() for p in root.rglob(RESULT_FILE) if p.is_file())
+  return sorted(found)
+
+
+def _is_int(value: object) -> bool:
+  return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _require(condition: bool, message: str) -> None:
+  if not condition:
+    raise RecordError(message)
+
+
+def parse_record(data: object, run_dir: Path) -> RunRecord:
+  """Validate a decoded result.json and build a RunRecord; RecordError says what is wrong.
+
+  Unfinished runs ("running", "preempted") are rejected here too, so callers skip them.
+  """
+  _require(isinstance(data, dict), f"top-level JSON value is {type(data).__name__}, not an object")
+  assert isinstance(data, dict)
+  missing = [k for k in REQUIRED_KEYS if k not in data]
+  _require(not missing, f"missing required keys: {', '.join(missing)}")
+  _require(data["schema_version"] == SCHEMA_VERSION,
+           f"unsupported schema_version {data['schema_version']!r} (expected {SCHEMA_VERSION})")
+  status = data["status"]
+  _require(status not in UNFINISHED_STATUSES,
+           f"unfinished run (status {status!r}); only reached/missed/diverged runs are scored")
+  _require(status in FINISHED_STATUSES, f"unknown status {status!r}")
+  for key in ("workload", "size", "submission", "target_metric"):
+    _require(isinstance(data[key], str) and data[key] != "", f"{key!r} must be a non-empty string")
+  _require(data["ruleset"] in RULESETS,
+           f"unknown ruleset {data['ruleset']!r} (expected one of {sorted(RULESETS)})")
+  _require(data["target_direction"] in DIRECTIONS,
+           f"unknown target_direction {data['target_direction']!r}")
+  for key in ("study", "trial"):
+    _require(data[key] is None or _is_int(data[key]), f"{key!r} must be an integer or null")
+  _require(_is_int(data["seed"]), "'seed' must be an integer")
+  _require(_is_number(data["target_value"]) and math.isfinite(data["target_value"]),
+           "'target_value' must be a finite number")
+  hardware = data["hardware"]
+  _require(isinstance(hardware, dict) and "device_kind" in hardware and "device_count" in hardware,
+           "'hardware' must be an object with device_kind and device_count")
+  _require(isinstance(data["versions"], dict), "'versions' must be an object")
+  reached = data["reached_target"]
+  _require(isinstance(reached, bool), "'reached_target' must be true or false")
+  _require(reached == (status == "reached"),
+           f"inconsistent record: status {status!r} but reached_target is {reached}")
+  ttt = data["time_to_target_sec"]
+  if reached:
+    _require(_is_number(ttt) and math.isfinite(ttt) and ttt >= 0,
+             "reached_target is true but time_to_target_sec is not a finite number >= 0")
+  max_runtime = data.get("max_allowed_runtime_sec")
+  hparams = data.get("hparams")
+  return RunRecord(
+      run_dir=run_dir,
+      workload=data["workload"],
+      size=data["size"],
+      submission=data["submission"],
+      ruleset=data["ruleset"],
+      study=data["study"],
+      trial=data["trial"],
+      seed=data["seed"],
+      hardware=dict(hardware),
+      versions=dict(data["versions"]),
+      target_metric=data["target_metric"],
+      target_value=float(data["target_value"]),
+      target_direction=data["target_direction"],
+      status=status,
+      reached_target=reached,
+      time_to_target_sec=float(ttt) if reached else None,
+      max_allowed_runtime_sec=float(max_runtime) if _is_number(max_runtime) else None,
+      hparams=dict(hparams) if isinstance(hparams, dict) else {},
+  )
+
+
+def read_record(result_path: Path) -> RunRecord:
+  """Read and validate one result.json; any problem raises RecordError with the reason."""
+  try:
+    text = result_path.read_text(encoding="utf-8")
+  except (OSError, UnicodeDecodeError) as e:
+    raise RecordError(f"cannot read file: {e}") from e
+  try:
+    data = json.loads(text)
+  except json.JSONDecodeError as e:
+    raise RecordError(f"malformed or truncated JSON at line {e.lineno} column {e.colno}: {e.msg}"
+                      ) from e
+  return parse_record(data, result_path.parent)
+
+
+def load_records(roots: Iterable[Path]) -> tuple[list[RunRecord], list[Skipped]]:
+  """All finished, valid run records below `roots`, and the skipped ones with reasons."""
+  records: list[RunRecord] = []
+  skipped: list[Skipped] = []
+  for path in find_result_files(roots):
+    try:
+      records.append(read_record(path))
+    except RecordError as e:
+      skipped.append(Skipped(path=str(path), reason=str(e)))
+  return records, skipped
+
+
+def read_curve(run_dir: Path, metric: str) -> MetricsCurve:
+  """The (submission_time_sec, metric) points of a run's metrics.jsonl.
+
+  Lines that are not valid JSON (typically a truncated last line from a killed run) are skipped
+  with a warning; evals lacking the metric or with a non-finite value are left out silently.
+  """
+  path = run_dir / METRICS_FILE
+  try:
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+  except OSError as e:
+    return MetricsCurve((), (), (f"{path}: cannot read metrics ({e.strerror or e})",))
+  times: list[float] = []
+  values: list[float] = []
+  warnings: list[str] = []
+  for number, line in enumerate(lines, start=1):
+    if not line.strip():
+      continue
+    try:
+      row = json.loads(line)
+    except json.JSONDecodeError:
+      where = "truncated last line" if number == len(lines) else f"malformed line {number}"
+      warnings.append(f"{path}: skipped {where}")
+      continue
+    if not isinstance(row, dict):
+      warnings.append(f"{path}: skipped line {number} (not a JSON object)")
+      continue
+    t, v = row.get("submission_time_sec"), row.get(metric)
+    if _is_number(t) and _is_number(v) and math.isfinite(t) and math.isfinite(v):
+      times.append(float(t))
+      values.append(float(v))
+  return MetricsCurve(tuple(times), tuple(values), tuple(warnings))
+
+
+def hardware_signature(record: RunRecord) -> tuple[str, str, str]:
+  """What must agree across compared records: device kind, device count, lab version."""
+  return (str(record.hardware.get("device_kind")), str(record.hardware.get("device_count")),
+          str(record.versions.get("algoperf_lab")))
+
+
+def check_same_hardware(records: Iterable[RunRecord], allow_mixed: bool) -> list[str]:
+  """Raise MixedHardwareError if records disagree on hardware/lab version, unless allowed.
+
+  Returns the warnings to report when mixing is allowed (empty when everything agrees).
+  """
+  by_signature: dict[tuple[str, str, str], list[RunRecord]] = {}
+  for record in records:
+    by_signature.setdefault(hardware_signature(record), []).append(record)
+  if len(by_signature) <= 1:
+    return []
+  described = "; ".join(
+      f"device_kind={kind}, device_count={count}, algoperf_lab={version} "
+      f"({len(runs)} runs, e.g. {runs[0].run_dir})"
+      for (kind, count, version), runs in sorted(by_signature.items()))
+  message = f"records come from different hardware or algoperf_lab versions: {described}"
+  if not allow_mixed:
+    raise MixedHardwareError(
+        f"{message}. Times are not comparable across these; score each group separately, "
+        "or pass --allow_mixed_hardware to score them together anyway.")
+  return [f"{message} (scored together because --allow_mixed_hardware was given)"]

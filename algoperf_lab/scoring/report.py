@@ -1,0 +1,313 @@
+"""Score a tree of run records and write scores.json, report.md and the figures.
+
+`score_directories` is the entry point the CLI calls; it prints nothing and returns a
+`ScoreReport`, which `format_score_table` renders as plain text for the terminal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from algoperf_lab.scoring import plots
+from algoperf_lab.scoring.profiles import DEFAULT_TAU_MAX, benchmark_scores, performance_ratios
+from algoperf_lab.scoring.records import (
+    RunRecord, ScoringError, Skipped, check_same_hardware, load_records, read_curve)
+from algoperf_lab.scoring.statistics import bootstrap_ci, speedup_vs_baseline
+from algoperf_lab.scoring.time_to_target import (
+    StudyOutcome, collect_studies, over_budget, study_times, workload_times)
+
+SCORES_FILE = "scores.json"
+REPORT_FILE = "report.md"
+PROFILE_FILE = "performance_profile.png"
+
+
+@dataclass(frozen=True)
+class WorkloadScore:
+  """One submission on one workload: median time over studies (inf = miss) and its ratio."""
+  time_to_target_sec: float
+  study_times_sec: tuple[float, ...]
+  performance_ratio: float
+
+  @property
+  def num_studies(self) -> int:
+    return len(self.study_times_sec)
+
+  @property
+  def num_reached(self) -> int:
+    return sum(math.isfinite(t) for t in self.study_times_sec)
+
+
+@dataclass(frozen=True)
+class SubmissionScore:
+  """A submission's benchmark score, its bootstrap interval, speedup and per-workload detail."""
+  name: str
+  benchmark_score: float
+  ci95: tuple[float, float]
+  speedup_vs_baseline: float | None
+  speedup_num_workloads: int
+  per_workload: Mapping[str, WorkloadScore]
+
+
+@dataclass(frozen=True)
+class ScoreReport:
+  """Everything score_directories computed and wrote, including what it had to skip and why."""
+  tau_max: float
+  workloads: tuple[str, ...]
+  submissions: Mapping[str, SubmissionScore]
+  baseline: str | None
+  skipped: tuple[Skipped, ...]
+  warnings: tuple[str, ...]
+  hardware: tuple[str, ...]
+  num_scored_runs: int
+  out_dir: Path
+  files: tuple[Path, ...]
+
+  def ranked(self) -> list[SubmissionScore]:
+    """Submissions by descending benchmark score (then name)."""
+    return sorted(self.submissions.values(), key=lambda s: (-s.benchmark_score, s.name))
+
+
+def _finite_or_none(value: float) -> float | None:
+  return value if math.isfinite(value) else None
+
+
+def _fmt_seconds(value: float) -> str:
+  return f"{value:.1f}" if math.isfinite(value) else "miss"
+
+
+def _fmt_speedup(score: SubmissionScore) -> str:
+  if score.speedup_vs_baseline is None:
+    return "n/a"
+  n = score.speedup_num_workloads
+  return f"{score.speedup_vs_baseline:.2f}x over {n} workload{'s' if n != 1 else ''}"
+
+
+def _fmt_ci(ci: tuple[float, float]) -> str:
+  return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+  """Write via a temporary file in the same folder and os.replace, so readers never see half."""
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+  try:
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+      f.write(text)
+    os.replace(tmp, path)
+  except BaseException:
+    Path(tmp).unlink(missing_ok=True)
+    raise
+
+
+def scores_json(report: ScoreReport) -> dict[str, Any]:
+  """The scores.json document: strict JSON values only (inf and missing become null)."""
+  submissions = {}
+  for s in report.ranked():
+    per_workload = {
+        w: {"time_to_target_sec": _finite_or_none(ws.time_to_target_sec),
+            "median_over_studies": _finite_or_none(ws.time_to_target_sec),
+            "study_times_sec": [_finite_or_none(t) for t in ws.study_times_sec],
+            "num_studies": ws.num_studies,
+            "num_studies_reached": ws.num_reached,
+            "performance_ratio": _finite_or_none(ws.performance_ratio)}
+        for w, ws in s.per_workload.items()}
+    submissions[s.name] = {
+        "benchmark_score": s.benchmark_score,
+        "ci95": list(s.ci95),
+        "speedup_vs_baseline": s.speedup_vs_baseline,
+        "speedup_num_workloads": s.speedup_num_workloads,
+        "per_workload": per_workload}
+  return {"tau_max": report.tau_max, "workloads": list(report.workloads),
+          "submissions": submissions, "baseline": report.baseline,
+          "skipped": [{"path": k.path, "reason": k.reason} for k in report.skipped],
+          "warnings": list(report.warnings), "hardware": list(report.hardware),
+          "num_scored_runs": report.num_scored_runs}
+
+
+def _md_cell(text: str) -> str:
+  return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+  lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |",
+           "|" + "|".join("---" for _ in header) + "|"]
+  lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+  return lines
+
+
+def render_markdown(report: ScoreReport, generated_at: dt.datetime) -> str:
+  """report.md: scores, per-workload times, figures (relative links), warnings, skipped runs."""
+  ranked = report.ranked()
+  lines = ["# AlgoPerf-lab benchmark report", "",
+           f"Generated {generated_at:%Y-%m-%d %H:%M:%S %Z} from {report.num_scored_runs} scored "
+           f"runs ({len(report.skipped)} skipped); τ_max = {report.tau_max:g}"
+           + (f"; baseline `{report.baseline}`." if report.baseline else "."), "",
+           "## Hardware", ""]
+  lines += [f"- {h}" for h in report.hardware] + ["", "## Benchmark scores", ""]
+  lines += _md_table(
+      ["submission", "benchmark score", "95% CI", "speedup vs baseline"],
+      [[s.name, f"{s.benchmark_score:.3f}", _fmt_ci(s.ci95), _fmt_speedup(s)] for s in ranked])
+  lines += ["", "## Time to target", "",
+            "Seconds, median over studies (studies reaching the target / studies); "
+            "\"miss\" means the median study did not reach it.", ""]
+  lines += _md_table(
+      ["submission", *report.workloads],
+      [[s.name, *(f"{_fmt_seconds(s.per_workload[w].time_to_target_sec)} "
+                  f"({s.per_workload[w].num_reached}/{s.per_workload[w].num_studies})"
+                  for w in report.workloads)] for s in ranked])
+  lines += ["", "## Performance profile", "", f"![performance profile]({PROFILE_FILE})", "",
+            "## Training curves", ""]
+  for w in report.workloads:
+    lines += [f"### {w}", "", f"![{w} curves]({plots.curves_filename(w)})", ""]
+  if report.warnings:
+    lines += ["## Warnings", ""] + [f"- {_md_cell(m)}" for m in report.warnings] + [""]
+  lines += ["## Skipped records", ""]
+  lines += ([f"- `{k.path}`: {_md_cell(k.reason)}" for k in report.skipped]
+            or ["None."])
+  return "\n".join(lines) + "\n"
+
+
+def format_score_table(report: ScoreReport) -> str:
+  """A plain-text table for the terminal: score, CI, speedup and time-to-target per workload."""
+  header = ["submission", "score", "95% CI"]
+  if report.baseline is not None:
+    header.append(f"speedup vs {report.baseline}")
+  header += [f"{w} (s)" for w in report.workloads]
+  rows = []
+  for s in report.ranked():
+    row = [s.name, f"{s.benchmark_score:.3f}", _fmt_ci(s.ci95)]
+    if report.baseline is not None:
+      row.append(_fmt_speedup(s))
+    row += [_fmt_seconds(s.per_workload[w].time_to_target_sec) for w in report.workloads]
+    rows.append(row)
+  widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+  def line(cells: Sequence[str]) -> str:
+    return "  ".join(c.ljust(width) for c, width in zip(cells, widths)).rstrip()
+  out = [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+  if report.skipped:
+    out.append(f"({len(report.skipped)} record(s) skipped; see report.md)")
+  return "\n".join(out)
+
+
+def _hardware_lines(records: Sequence[RunRecord]) -> tuple[str, ...]:
+  described = set()
+  for r in records:
+    hw, v = r.hardware, r.versions
+    described.add(
+        f"{hw.get('device_kind')} x {hw.get('device_count')} (platform {hw.get('platform')}, "
+        f"{hw.get('process_count')} process(es)); algoperf_lab {v.get('algoperf_lab')}, "
+        f"jax {v.get('jax')}, flax {v.get('flax')}, optax {v.get('optax')}, "
+        f"python {v.get('python')}")
+  return tuple(sorted(described))
+
+
+def _consistency_warnings(studies: Sequence[StudyOutcome],
+                          workloads: Sequence[str]) -> list[str]:
+  """Targets that differ within a workload, over-budget 'reached' runs, missing workloads."""
+  warnings = []
+  runs = [r for s in studies for r in s.runs]
+  for w in workloads:
+    targets = {(r.target_metric, r.target_value, r.target_direction)
+               for r in runs if r.workload_key == w}
+    if len(targets) > 1:
+      warnings.append(f"{w}: runs disagree on the target {sorted(targets)}; "
+                      "their times are not comparable")
+  warnings += [f"{r.run_dir}: reached the target after max_allowed_runtime_sec "
+               f"({r.time_to_target_sec} > {r.max_allowed_runtime_sec}); counted as a miss"
+               for r in runs if over_budget(r)]
+  present = {(s.submission, s.workload) for s in studies}
+  for sub in sorted({s.submission for s in studies}):
+    warnings += [f"submission {sub!r} has no finished runs on {w}; counted as a miss"
+                 for w in workloads if (sub, w) not in present]
+  return warnings
+
+
+def _draw_curves(studies: Sequence[StudyOutcome], workloads: Sequence[str],
+                 out_dir: Path) -> tuple[list[Path], list[str]]:
+  colours = plots.submission_colours(sorted({s.submission for s in studies}))
+  files, warnings = [], []
+  for w in workloads:
+    runs, targets, metrics = [], [], set()
+    for study in (s for s in studies if s.workload == w):
+      for record in study.runs:
+        curve = read_curve(record.run_dir, record.target_metric)
+        warnings += curve.warnings
+        runs.append(plots.CurveRun(record.submission, curve.times, curve.values,
+                                   emphasised=record is study.best))
+        targets.append(record.target_value)
+        metrics.add(record.target_metric)
+    path = out_dir / plots.curves_filename(w)
+    plots.plot_workload_curves(w, " / ".join(sorted(metrics)), targets, runs, colours, path)
+    files.append(path)
+  return files, warnings
+
+
+def score_directories(paths: list[Path], out_dir: Path, *, tau_max: float = DEFAULT_TAU_MAX,
+                      baseline: str | None = None, allow_mixed_hardware: bool = False,
+                      bootstrap_samples: int = 1000, seed: int = 0) -> ScoreReport:
+  """Score every finished run below `paths` and write scores.json, report.md and PNGs to out_dir.
+
+  Raises ScoringError (or its MixedHardwareError) when nothing can be scored, a path is missing,
+  the baseline is unknown, or hardware differs without allow_mixed_hardware. Broken or
+  unfinished records never raise: they are listed in the returned report's `skipped`.
+  """
+  missing = [str(p) for p in paths if not Path(p).exists()]
+  if missing:
+    raise ScoringError(f"no such file or directory: {', '.join(missing)}")
+  if not tau_max > 1.0:
+    raise ScoringError(f"tau_max must be greater than 1, got {tau_max}")
+  records, skipped = load_records(paths)
+  warnings = check_same_hardware(records, allow_mixed_hardware)
+  studies, ambiguous = collect_studies(records)
+  skipped += ambiguous
+  if not studies:
+    reasons = "; ".join(f"{k.path}: {k.reason}" for k in skipped[:5])
+    raise ScoringError(f"no finished run records to score under {', '.join(map(str, paths))}"
+                       + (f" ({len(skipped)} skipped, e.g. {reasons})" if skipped else ""))
+  submissions = sorted({s.submission for s in studies})
+  if baseline is not None and baseline not in submissions:
+    raise ScoringError(f"baseline {baseline!r} is not among the scored submissions: "
+                       f"{', '.join(submissions)}")
+  workloads = sorted({s.workload for s in studies})
+  warnings += _consistency_warnings(studies, workloads)
+
+  per_study = study_times(studies)
+  times = workload_times(per_study, workloads)
+  ratios = performance_ratios(times, workloads)
+  scores = benchmark_scores(ratios, tau_max)
+  cis = bootstrap_ci(per_study, workloads, tau_max=tau_max, samples=bootstrap_samples, seed=seed)
+  results = {}
+  for sub in submissions:
+    speedup = speedup_vs_baseline(times, baseline, sub) if baseline is not None else None
+    results[sub] = SubmissionScore(
+        name=sub, benchmark_score=scores[sub], ci95=cis[sub],
+        speedup_vs_baseline=speedup.value if speedup else None,
+        speedup_num_workloads=speedup.num_workloads if speedup else 0,
+        per_workload={w: WorkloadScore(times[sub][w], tuple(per_study[sub].get(w, ())),
+                                       ratios[sub][w]) for w in workloads})
+
+  out_dir = Path(out_dir)
+  out_dir.mkdir(parents=True, exist_ok=True)
+  plots.plot_performance_profile(ratios, scores, tau_max, out_dir / PROFILE_FILE)
+  curve_files, curve_warnings = _draw_curves(studies, workloads, out_dir)
+  scored_records = [r for s in studies for r in s.runs]
+  report = ScoreReport(
+      tau_max=tau_max, workloads=tuple(workloads), submissions=results, baseline=baseline,
+      skipped=tuple(skipped), warnings=tuple(warnings + curve_warnings),
+      hardware=_hardware_lines(scored_records), num_scored_runs=len(scored_records),
+      out_dir=out_dir,
+      files=(out_dir / SCORES_FILE, out_dir / REPORT_FILE, out_dir / PROFILE_FILE,
+             *curve_files))
+  write_text_atomic(out_dir / SCORES_FILE,
+                    json.dumps(scores_json(report), indent=2, allow_nan=False) + "\n")
+  write_text_atomic(out_dir / REPORT_FILE,
+                    render_markdown(report, dt.datetime.now(dt.timezone.utc)))
+  return report

@@ -1,0 +1,1 @@
+"""Tuning search spaces and quasi-random (scrambled Halton) trial sampling."""

@@ -1,0 +1,1 @@
+"""ml_collections configs: one file per workload family, `get_config(size)`."""

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs algoperf_lab into .venv with its offline datasets, then runs the main job.
+#   bash scripts/setup.sh            install, then run the main job
+#   bash scripts/setup.sh --no-main  install only (what scripts/test.sh uses)
+# Datasets go to $ALGOPERF_LAB_DATA_ROOT (default ~/.local/share/algoperf_lab).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+run_main=1
+[[ "${1:-}" == "--no-main" ]] && run_main=0
+data_root="${ALGOPERF_LAB_DATA_ROOT:-$HOME/.local/share/algoperf_lab}"
+sudo_cmd=""
+[[ "$(id -u)" != 0 ]] && sudo_cmd="sudo"
+apt_updated=0
+
+apt_update_once() {
+  if [[ $apt_updated == 0 ]]; then
+    $sudo_cmd apt-get update -qq
+    apt_updated=1
+  fi
+}
+
+python_bin="${PYTHON:-python3}"
+if ! "$python_bin" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "setup: Python 3.11 or newer is needed ($python_bin is $("$python_bin" --version 2>&1))." >&2
+  echo "setup: set PYTHON=/path/to/python3.11 and run again." >&2
+  exit 1
+fi
+
+# 1. The Python environment.
+if [[ ! -x .venv/bin/python ]]; then
+  if ! "$python_bin" -m venv .venv 2>/dev/null; then
+    apt_update_once
+    $sudo_cmd apt-get install -y -qq python3-venv
+    rm -rf .venv
+    "$python_bin" -m venv .venv
+  fi
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+
+# 2. The Jane Austen novels: Debian's r-cran-janeaustenr, unpacked without installing R.
+austen_marker="$data_root/debian/usr/lib/R/site-library/janeaustenr/data/Rdata.rdb"
+if [[ ! -f "$austen_marker" ]]; then
+  apt_update_once
+  download_dir="$(mktemp -d)"
+  chmod 755 "$download_dir"
+  (cd "$download_dir" && apt-get download -qq r-cran-janeaustenr)
+  mkdir -p "$data_root/debian"
+  dpkg -x "$download_dir"/r-cran-janeaustenr_*.deb "$data_root/debian"
+  rm -rf "$download_dir"
+fi
+echo "setup: datasets ready under $data_root"
+
+# 3. The main job.
+if [[ $run_main == 1 ]]; then
+  .venv/bin/algoperf-lab run --workload=lm --size=tiny \
+      --submission=submissions/baselines/nadamw.py --workdir=runs/nadamw_lm_tiny --overwrite
+fi

@@ -1,0 +1,1 @@
+"""Byte-level decoder-only transformer language model on Jane Austen's novels."""

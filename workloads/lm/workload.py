@@ -1,0 +1,209 @@
+"""The LM workload: next-byte (or next-token) prediction, AlgoPerf's Workload contract."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from algoperf_lab import jax_sharding_utils, param_types, spec
+from algoperf_lab.config import TargetsConfig, dataclass_from_config
+from configs import lm as lm_configs
+from workloads.lm import input_pipeline
+from workloads.lm.input_pipeline import LmDataConfig
+from workloads.lm.model import DecoderLm, LmModelConfig
+
+
+class LmWorkload(spec.Workload):
+  """Decoder-only transformer LM on Jane Austen (bytes) or a pre-tokenised corpus."""
+
+  name = "lm"
+  description = "decoder-only transformer LM, byte-level Jane Austen (tiny/small), token file (full)"
+  sizes = lm_configs.SIZES
+
+  @classmethod
+  def get_config(cls, size: str) -> ml_collections.ConfigDict:
+    return lm_configs.get_config(size)
+
+  def __init__(self, config: ml_collections.ConfigDict, size: str):
+    super().__init__()
+    self.size = size
+    self.config = config
+    self.model_config = dataclass_from_config(LmModelConfig, config.model, f"{self.name}.model")
+    self.data_config = dataclass_from_config(LmDataConfig, config.data, f"{self.name}.data")
+    self.targets = dataclass_from_config(TargetsConfig, config.targets, f"{self.name}.targets")
+    if self.data_config.seq_len > self.model_config.max_seq_len:
+      raise ValueError(f"data.seq_len={self.data_config.seq_len} exceeds "
+                       f"model.max_seq_len={self.model_config.max_seq_len}.")
+    self._batch_size = int(config.batch_size)
+    self._model = DecoderLm(self.model_config)
+    self._logical_axes: Any = None
+    self._splits: dict[str, np.ndarray] | None = None
+    self._eval_cache: dict[str, list[dict[str, jax.Array]]] = {}
+    self._eval_step = jax.jit(self._summed_eval_loss)
+
+  # -- targets and budgets ---------------------------------------------------------------------
+  @property
+  def target_metric_name(self) -> str:
+    return self.targets.metric
+
+  @property
+  def target_direction(self) -> spec.TargetDirection:
+    return spec.TargetDirection(self.targets.direction)
+
+  @property
+  def validation_target_value(self) -> float:
+    return self.targets.validation
+
+  @property
+  def test_target_value(self) -> float:
+    return self.targets.test
+
+  @property
+  def max_allowed_runtime_sec(self) -> float:
+    return self.targets.max_allowed_runtime_sec
+
+  @property
+  def eval_period_time_sec(self) -> float:
+    return self.targets.eval_period_time_sec
+
+  @property
+  def step_hint(self) -> int:
+    return self.targets.step_hint
+
+  @property
+  def loss_type(self) -> spec.LossType:
+    return spec.LossType.SOFTMAX_CROSS_ENTROPY
+
+  @property
+  def default_batch_size(self) -> int:
+    return self._batch_size
+
+  @property
+  def is_byte_level(self) -> bool:
+    return self.data_config.source == "janeausten"
+
+  # -- model -----------------------------------------------------------------------------------
+  def _dummy_tokens(self) -> jax.Array:
+    return jnp.zeros((1, self.data_config.seq_len), jnp.int32)
+
+  def init_model_fn(self, rng: spec.RandomState) -> tuple[Any, None]:
+    boxed = jax.eval_shape(self._model.init, rng, self._dummy_tokens())
+    self._logical_axes = nn.get_partition_spec(boxed)["params"]
+    init = jax.jit(lambda key: nn.unbox(self._model.init(key, self._dummy_tokens()))["params"])
+    params = jax_sharding_utils.replicate(init(rng))
+    self._param_shapes = param_types.param_shapes(params)
+    self._param_types = param_types.param_types(params)
+    return params, None
+
+  @property
+  def param_logical_axes(self) -> Any:
+    if self._logical_axes is None:
+      raise ValueError("param_logical_axes is set by init_model_fn(); call it first.")
+    return self._logical_axes
+
+  def model_fn(self, params: Any, augmented_and_preprocessed_input_batch: spec.Batch,
+               model_state: Any, mode: spec.ForwardPassMode, rng: spec.RandomState,
+               update_batch_norm: bool, dropout_rate: float | None = None) -> tuple[jax.Array, Any]:
+    del update_batch_norm  # no batch norm here
+    rate = self.model_config.dropout_rate if dropout_rate is None else dropout_rate
+    no_dropout = isinstance(rate, (int, float)) and rate == 0.0
+    training = mode is spec.ForwardPassMode.TRAIN and not no_dropout
+    logits_BxLxV = self._model.apply(
+        {"params": params}, augmented_and_preprocessed_input_batch["inputs"],
+        dropout_rate=rate, deterministic=not training,
+        rngs={"dropout": rng} if training else None)
+    return logits_BxLxV, model_state
+
+  def loss_fn(self, label_batch: jax.Array, logits_batch: jax.Array,
+              mask_batch: jax.Array | None = None, label_smoothing: float = 0.0) -> spec.LossDict:
+    """Cross-entropy per token; `n_valid_examples` counts the unmasked tokens."""
+    if isinstance(label_smoothing, (int, float)) and label_smoothing == 0.0:
+      per_token = optax.softmax_cross_entropy_with_integer_labels(logits_batch, label_batch)
+    else:
+      one_hot = jax.nn.one_hot(label_batch, logits_batch.shape[-1], dtype=logits_batch.dtype)
+      per_token = optax.softmax_cross_entropy(
+          logits_batch, optax.smooth_labels(one_hot, label_smoothing))
+    mask = jnp.ones_like(per_token) if mask_batch is None else mask_batch.astype(per_token.dtype)
+    per_example = per_token * mask
+    return {"summed": per_example.sum(), "n_valid_examples": mask.sum(), "per_example": per_example}
+
+  def is_output_params(self, param_key: str) -> bool:
+    return param_key in ("unembed", "embed")
+
+  # -- data ------------------------------------------------------------------------------------
+  def token_splits(self, data_dir: str | None) -> dict[str, np.ndarray]:
+    if self._splits is None:
+      self._splits = input_pipeline.load_token_splits(self.data_config, data_dir)
+    return self._splits
+
+  def build_input_queue(self, data_rng: spec.RandomState, split: str, data_dir: str | None,
+                        global_batch_size: int) -> Iterator[spec.Batch]:
+    """Training batches as device arrays sharded along the batch dimension."""
+    if split != "train":
+      raise ValueError(f"build_input_queue serves the train split; evaluation reads {split!r} "
+                       "through eval_model.")
+    seed = int(jax.random.randint(data_rng, (), 0, np.iinfo(np.int32).max))
+    dataset = input_pipeline.train_batches(self.token_splits(data_dir)["train"],
+                                           self.data_config.seq_len, global_batch_size, seed)
+    return _DeviceIterator(iter(dataset))
+
+  # -- evaluation ------------------------------------------------------------------------------
+  def _summed_eval_loss(self, params: Any, batch: spec.Batch) -> tuple[jax.Array, jax.Array]:
+    logits, _ = self.model_fn(params, batch, None, spec.ForwardPassMode.EVAL, None, False, 0.0)
+    losses = self.loss_fn(batch["targets"], logits, batch["weights"])
+    return losses["summed"], losses["n_valid_examples"]
+
+  def _eval_batches(self, split: str, data_dir: str | None) -> list[dict[str, jax.Array]]:
+    if split not in self._eval_cache:
+      counts = {"train": self.data_config.num_eval_train_examples,
+                "validation": self.data_config.num_validation_examples,
+                "test": self.data_config.num_test_examples}
+      batches = input_pipeline.eval_batches(self.token_splits(data_dir)[split],
+                                            self.data_config.seq_len, counts[split],
+                                            self.data_config.eval_batch_size)
+      self._eval_cache[split] = [jax_sharding_utils.replicate(b) for b in batches]
+    return self._eval_cache[split]
+
+  def eval_model(self, global_batch_size: int, params: Any, model_state: Any,
+                 rng: spec.RandomState, data_dir: str | None,
+                 imagenet_v2_data_dir: str | None = None, global_step: int = 0) -> dict[str, float]:
+    del global_batch_size, model_state, rng, imagenet_v2_data_dir, global_step
+    results: dict[str, float] = {}
+    for split in input_pipeline.SPLITS:
+      summed, count = jnp.float32(0.0), jnp.float32(0.0)
+      for batch in self._eval_batches(split, data_dir):
+        batch_summed, batch_count = self._eval_step(params, batch)
+        summed, count = summed + batch_summed, count + batch_count
+      loss = float(summed / count)
+      results[f"{split}/loss"] = loss
+      results[f"{split}/perplexity"] = math.exp(min(loss, 700.0)) if math.isfinite(loss) else loss
+      if self.is_byte_level:
+        results[f"{split}/bits_per_byte"] = loss / math.log(2.0)
+    return results
+
+
+class _DeviceIterator:
+  """Wraps a grain iterator: yields batches placed on the devices; exposes grain's state."""
+
+  def __init__(self, iterator: Any):
+    self._iterator = iterator
+
+  def __iter__(self) -> "_DeviceIterator":
+    return self
+
+  def __next__(self) -> spec.Batch:
+    return jax_sharding_utils.shard_along_batch_dim(next(self._iterator))
+
+  def get_state(self) -> Any:
+    return self._iterator.get_state()
+
+  def set_state(self, state: Any) -> None:
+    self._iterator.set_state(state)
