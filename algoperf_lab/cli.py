@@ -7,16 +7,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-USER_ERRORS: tuple[type[BaseException], ...] = ()
-
-
 def _user_errors() -> tuple[type[BaseException], ...]:
   """Exceptions that are the user's to fix: printed as one message, no traceback."""
   from algoperf_lab import config, hyperparameters, loader, registry, runner
   from algoperf_lab.data import paths
 
+  from algoperf_lab.scoring import ScoringError
+  from algoperf_lab.tuning.search_space import SearchSpaceError
+  from algoperf_lab.tuning.study import TuningError
+
   return (config.ConfigError, hyperparameters.HyperparameterError, loader.SubmissionError,
-          registry.UnknownWorkloadError, runner.WorkdirInUseError, paths.DatasetNotFoundError)
+          registry.UnknownWorkloadError, runner.WorkdirInUseError, paths.DatasetNotFoundError,
+          ScoringError, SearchSpaceError, TuningError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +47,40 @@ def build_parser() -> argparse.ArgumentParser:
   run.add_argument("--no_progress", action="store_true", help="no progress bar")
   run.add_argument("--no_compilation_cache", action="store_true",
                    help="compile from scratch (cold-start timing)")
+
+  tune = commands.add_parser("tune", help="run tuning studies (AlgoPerf rulesets); each trial is "
+                             "a run record under WORKDIR/study_i/trial_j")
+  tune.add_argument("--workload", required=True)
+  tune.add_argument("--size", default="tiny")
+  tune.add_argument("--submission", required=True)
+  tune.add_argument("--workdir", required=True, type=Path)
+  tune.add_argument("--ruleset", choices=("external", "self"), default="external")
+  tune.add_argument("--search_space", help="AlgoPerf-format JSON search space (external tuning)")
+  tune.add_argument("--studies", type=int, default=1)
+  tune.add_argument("--trials", type=int, default=1)
+  tune.add_argument("--study", type=int, default=None, help="run only this study (0-based)")
+  tune.add_argument("--trial", type=int, default=None, help="run only this trial (0-based)")
+  tune.add_argument("--seed", type=int, default=0, help="base seed of the trial draws and runs")
+  tune.add_argument("--self_tuning_budget_factor", type=float, default=1.5)
+  tune.add_argument("--eval_every_steps", type=int, default=None)
+  tune.add_argument("--max_steps", type=int, default=None)
+  tune.add_argument("--data_dir", default=None)
+  tune.add_argument("--no_progress", action="store_true")
+
+  score = commands.add_parser("score", help="score run records with AlgoPerf performance "
+                              "profiles; writes scores.json, report.md and plots to --out")
+  score.add_argument("dirs", nargs="+", type=Path, help="run-record folders (searched recursively)")
+  score.add_argument("--out", required=True, type=Path)
+  score.add_argument("--tau_max", type=float, default=4.0)
+  score.add_argument("--baseline", default=None, help="submission to compute speedups against")
+  score.add_argument("--allow_mixed_hardware", action="store_true")
+  score.add_argument("--bootstrap_samples", type=int, default=1000)
+
+  demo = commands.add_parser("demo", help="run the bundled baselines on every tiny workload "
+                             "(self-tuning, one study), score them and write the report")
+  demo.add_argument("--workdir", type=Path, default=Path("runs/demo"))
+  demo.add_argument("--seed", type=int, default=0)
+  demo.add_argument("--no_progress", action="store_true")
   return parser
 
 
@@ -69,6 +105,49 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
   return 0
 
 
+def _tune(args: argparse.Namespace, overrides: list[str]) -> int:
+  from algoperf_lab import runtime
+  from algoperf_lab.harness.loop import RunSettings
+  from algoperf_lab.tuning.study import Ruleset, TuneRequest, run_tuning
+
+  runtime.enable_compilation_cache()
+  outcomes = run_tuning(TuneRequest(
+      workload=args.workload, size=args.size, submission=args.submission, workdir=args.workdir,
+      ruleset=Ruleset(args.ruleset), num_studies=args.studies, num_trials=args.trials,
+      search_space=args.search_space, seed=args.seed, only_study=args.study,
+      only_trial=args.trial, config_overrides=tuple(overrides),
+      self_tuning_budget_factor=args.self_tuning_budget_factor,
+      settings=RunSettings(eval_every_steps=args.eval_every_steps, max_steps=args.max_steps,
+                           data_dir=args.data_dir, progress=not args.no_progress)))
+  reached = sum(o.status == "reached" for o in outcomes)
+  print(f"{len(outcomes)} trial(s), {reached} reached the target; records in {args.workdir}")
+  return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+  from algoperf_lab.scoring import format_score_table, score_directories
+
+  report = score_directories(list(args.dirs), args.out, tau_max=args.tau_max,
+                             baseline=args.baseline,
+                             allow_mixed_hardware=args.allow_mixed_hardware,
+                             bootstrap_samples=args.bootstrap_samples)
+  print(format_score_table(report))
+  for skipped in report.skipped:
+    print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+  print(f"report: {args.out / 'report.md'}")
+  return 0
+
+
+def _demo(args: argparse.Namespace, overrides: list[str]) -> int:
+  from algoperf_lab import runtime
+  from algoperf_lab.demo import DemoRequest, run_demo
+
+  runtime.enable_compilation_cache()
+  run_demo(DemoRequest(workdir=args.workdir, seed=args.seed, config_overrides=tuple(overrides),
+                       progress=not args.no_progress))
+  return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
   from algoperf_lab.config import split_overrides
 
@@ -83,6 +162,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("`list` takes no --config overrides.")
       print(render_listing())
       return 0
+    if args.command == "tune":
+      return _tune(args, overrides)
+    if args.command == "score":
+      if overrides:
+        raise SystemExit("`score` takes no --config overrides.")
+      return _score(args)
+    if args.command == "demo":
+      return _demo(args, overrides)
     return _run(args, overrides)
   except _user_errors() as error:
     print(f"algoperf-lab {args.command}: error: {error}", file=sys.stderr)

@@ -64,6 +64,8 @@ class Submission:
   # Maps (optimizer_state, params) to the parameters to evaluate (averaging methods).
   eval_params: Callable[[Any, Any], Any] | None = None
   update_params_takes_train_state: bool = True
+  # Hyperparameters read when present besides HPARAMS (e.g. label_smoothing, grad_clip).
+  optional_hparams: frozenset[str] = frozenset()
   # The latest training-step metrics a submission exposes without forcing a sync (optax form).
   latest_train_metrics: Callable[[], Mapping[str, Any] | None] = lambda: None
 
@@ -174,6 +176,7 @@ def load_submission(source: str) -> Submission:
   return Submission(
       name=name, source=source, form=form, module=module,
       default_hparams=_default_hparams(module, source),
+      optional_hparams=frozenset(getattr(module, "OPTIONAL_HPARAMS", ())),
       get_batch_size=module.get_batch_size,
       init_optimizer_state=module.init_optimizer_state,
       update_params=module.update_params,
@@ -193,6 +196,7 @@ def _load_optax_form(module: ModuleType, source: str, name: str) -> Submission:
   return Submission(
       name=name, source=source, form=SubmissionForm.OPTAX, module=module,
       default_hparams=_default_hparams(module, source),
+      optional_hparams=frozenset(getattr(module, "OPTIONAL_HPARAMS", ())) | optax_form.HARNESS_HPARAMS,
       get_batch_size=getattr(module, "get_batch_size", adapter.get_batch_size),
       init_optimizer_state=adapter.init_optimizer_state,
       update_params=adapter.update_params,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from algoperf_lab import hyperparameters, loader, registry
 from algoperf_lab.harness import records
@@ -21,6 +22,7 @@ class RunRequest:
   submission: str
   workdir: Path
   hparams_file: str | None = None
+  hparams_overrides: Mapping[str, Any] | None = None  # applied after hparams_file
   config_overrides: tuple[str, ...] = ()
   settings: RunSettings = RunSettings()
   overwrite: bool = False
@@ -51,6 +53,7 @@ def run(request: RunRequest) -> RunResult:
   workload = registry.make_workload(request.workload, request.size, request.config_overrides)
   submission = loader.load_submission(request.submission)
   overrides = hyperparameters.load_hparams_file(request.hparams_file) if request.hparams_file else {}
+  overrides = {**overrides, **(request.hparams_overrides or {})}
   hparams = hyperparameters.make_hyperparameters(submission.default_hparams, overrides,
                                                  request.submission)
   check_workdir(request.workdir, request.overwrite)

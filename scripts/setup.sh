@@ -45,15 +45,16 @@ if [[ ! -f "$austen_marker" ]]; then
   apt_update_once
   download_dir="$(mktemp -d)"
   chmod 755 "$download_dir"
-  (cd "$download_dir" && apt-get download -qq r-cran-janeaustenr)
+  sandbox_option=()
+  [[ "$(id -u)" == 0 ]] && sandbox_option=(-o APT::Sandbox::User=root)  # root: no _apt warning
+  (cd "$download_dir" && apt-get download -qq "${sandbox_option[@]}" r-cran-janeaustenr)
   mkdir -p "$data_root/debian"
   dpkg -x "$download_dir"/r-cran-janeaustenr_*.deb "$data_root/debian"
   rm -rf "$download_dir"
 fi
 echo "setup: datasets ready under $data_root"
 
-# 3. The main job.
+# 3. The main job: the bundled baselines on every tiny workload, scored, with a report.
 if [[ $run_main == 1 ]]; then
-  .venv/bin/algoperf-lab run --workload=lm --size=tiny \
-      --submission=submissions/baselines/nadamw.py --workdir=runs/nadamw_lm_tiny --overwrite
+  .venv/bin/algoperf-lab demo --workdir=runs/demo
 fi

@@ -90,6 +90,11 @@ def _non_finite_metrics(metrics: Mapping[str, Any]) -> list[str]:
           if isinstance(value, float) and not math.isfinite(value)]
 
 
+def _config_dict(workload: spec.Workload) -> dict[str, Any] | None:
+  config = getattr(workload, "config", None)
+  return config.to_dict() if hasattr(config, "to_dict") else None
+
+
 def _target_key(workload: spec.Workload) -> str:
   return f"validation/{workload.target_metric_name}"
 
@@ -109,6 +114,7 @@ def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams:
       "test_target_value": workload.test_target_value,
       "target_direction": workload.target_direction.value,
       "max_allowed_runtime_sec": budget_sec,
+      "workload_config": _config_dict(workload),
       "eval_cadence": (f"every {settings.eval_every_steps} steps" if settings.eval_every_steps
                        else f"every {workload.eval_period_time_sec:g}s of submission time"),
   }

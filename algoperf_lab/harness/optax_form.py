@@ -15,6 +15,9 @@ import optax
 
 from algoperf_lab import spec
 
+# Hyperparameters the lab's train step reads for every optax-form submission.
+HARNESS_HPARAMS = frozenset({"dropout_rate", "label_smoothing"})
+
 TrainStep = Callable[[Any, Any, Any, spec.Batch, jax.Array], tuple[Any, Any, Any, dict[str, jax.Array]]]
 
 

@@ -26,6 +26,7 @@ HPARAMS = {
     "weight_decay": 0.08121616522670176,
     "warmup_factor": 0.02,
 }
+OPTIONAL_HPARAMS = ("label_smoothing", "grad_clip")
 _GRAD_CLIP_EPS = 1e-6
 
 

@@ -1,0 +1,59 @@
+"""`algoperf-lab demo`: every tiny workload × the bundled baselines, self-tuning, then scored.
+
+The embedded default of the README's first command: it shows the whole lab working (runs,
+records, scoring, report) in minutes on a CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from algoperf_lab import registry
+from algoperf_lab.harness.loop import RunSettings
+from algoperf_lab.scoring import ScoreReport, format_score_table, score_directories
+from algoperf_lab.tuning.study import Ruleset, TuneRequest, run_tuning
+
+SUBMISSIONS_ROOT = Path(__file__).resolve().parent.parent / "submissions"
+DEMO_SUBMISSIONS = ("baselines/nadamw.py", "baselines/adamw.py")
+DEMO_SIZE = "tiny"
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoRequest:
+  workdir: Path
+  submissions: tuple[str, ...] = tuple(str(SUBMISSIONS_ROOT / s) for s in DEMO_SUBMISSIONS)
+  workloads: tuple[str, ...] | None = None  # None: every registered workload with a tiny size
+  seed: int = 0
+  config_overrides: tuple[str, ...] = ()
+  progress: bool = True
+  baseline: str = "nadamw"
+
+
+def demo_workloads() -> tuple[str, ...]:
+  return tuple(name for name, cls in registry.workload_classes().items()
+               if DEMO_SIZE in cls.sizes)  # type: ignore[attr-defined]
+
+
+def run_demo(request: DemoRequest, report: Callable[[str], None] = print) -> ScoreReport:
+  """Runs each (workload, submission) pair as a one-study self-tuning run, then scores them."""
+  workloads: Sequence[str] = request.workloads or demo_workloads()
+  runs_dir = request.workdir / "runs"
+  started = time.perf_counter()
+  pairs = [(w, s) for w in workloads for s in request.submissions]
+  for index, (workload, submission) in enumerate(pairs, start=1):
+    name = Path(submission).stem
+    report(f"[{index}/{len(pairs)}] {name} on {workload}/{DEMO_SIZE}")
+    run_tuning(TuneRequest(
+        workload=workload, size=DEMO_SIZE, submission=submission,
+        workdir=runs_dir / name / f"{workload}_{DEMO_SIZE}", ruleset=Ruleset.SELF,
+        seed=request.seed, config_overrides=request.config_overrides,
+        settings=RunSettings(progress=request.progress)), report=lambda line: report(f"  {line}"))
+  scores = score_directories([runs_dir], request.workdir / "report", baseline=request.baseline)
+  report("")
+  report(format_score_table(scores))
+  report(f"\nreport: {request.workdir / 'report' / 'report.md'} "
+         f"(plots beside it); demo took {time.perf_counter() - started:.0f}s")
+  return scores

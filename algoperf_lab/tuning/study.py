@@ -1,0 +1,181 @@
+"""Tuning studies under AlgoPerf's rulesets; every trial is an ordinary run record.
+
+Layout: `WORKDIR/study_<i>/trial_<j>/` (metrics.jsonl, result.json). External tuning draws
+each study's trials from a scrambled Halton sequence over the search space (seeded by the
+study), so any trial can be run alone (`--study=i --trial=j`) by a cluster scheduler and get
+the same hyperparameters. Self-tuning runs the submission's own defaults, one trial per study,
+with the budget multiplied by `self_tuning_budget_factor` (1.5 in AlgoPerf's current rules).
+A finished trial is skipped when re-run; an unfinished one is redone from scratch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from algoperf_lab import loader, registry, runner
+from algoperf_lab.harness import records
+from algoperf_lab.harness.loop import RunSettings
+from algoperf_lab.tuning import halton, search_space
+
+SELF_TUNING_BUDGET_FACTOR = 1.5
+SEED_STRIDE_PER_STUDY = 1000
+
+
+class Ruleset(enum.Enum):
+  EXTERNAL = "external"
+  SELF = "self"
+
+
+class TuningError(ValueError):
+  """A tuning request is inconsistent; the message says what to change."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TuneRequest:
+  workload: str
+  size: str
+  submission: str
+  workdir: Path
+  ruleset: Ruleset
+  num_studies: int = 1
+  num_trials: int = 1
+  search_space: str | None = None
+  seed: int = 0
+  only_study: int | None = None
+  only_trial: int | None = None
+  config_overrides: tuple[str, ...] = ()
+  settings: RunSettings = RunSettings()
+  self_tuning_budget_factor: float = SELF_TUNING_BUDGET_FACTOR
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialPlan:
+  study: int
+  trial: int
+  seed: int
+  hparams: Mapping[str, Any]
+  workdir: Path
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialOutcome:
+  plan: TrialPlan
+  status: str
+  time_to_target_sec: float | None
+  skipped: bool
+
+
+def trial_dir(workdir: Path, study: int, trial: int) -> Path:
+  return workdir / f"study_{study}" / f"trial_{trial}"
+
+
+def trial_seed(base_seed: int, study: int, trial: int) -> int:
+  """Each trial's run seed: distinct across studies and trials, fixed by the base seed."""
+  return base_seed + SEED_STRIDE_PER_STUDY * study + trial
+
+
+def recorded_status(run_dir: Path) -> str | None:
+  """The status in run_dir/result.json, 'unreadable' if it is damaged, None if absent."""
+  path = run_dir / records.RESULT_FILE
+  if not path.is_file():
+    return None
+  try:
+    return str(json.loads(path.read_text())["status"])
+  except (json.JSONDecodeError, KeyError, TypeError, OSError):
+    return "unreadable"
+
+
+def _check_same_trial(plan: TrialPlan, result: Mapping[str, Any],
+                      workload_config: Mapping[str, Any] | None) -> None:
+  """A finished record is reused only if it ran this very trial; otherwise nothing is mixed."""
+  differences = []
+  if json.loads(json.dumps(dict(plan.hparams))) != result.get("hparams"):
+    differences.append("hyperparameters")
+  if workload_config is not None and json.loads(json.dumps(workload_config)) != result.get("workload_config"):
+    differences.append("workload config")
+  if result.get("seed") != plan.seed:
+    differences.append("seed")
+  if differences:
+    raise TuningError(
+        f"{plan.workdir} holds a finished run with different {', '.join(differences)} than "
+        f"study {plan.study} trial {plan.trial} of this request; use another --workdir (or "
+        "delete that folder) so that results are never mixed.")
+
+
+def _validate(request: TuneRequest) -> None:
+  if request.num_studies < 1 or request.num_trials < 1:
+    raise TuningError("--studies and --trials must be at least 1.")
+  if request.ruleset is Ruleset.EXTERNAL and request.search_space is None:
+    raise TuningError("external tuning needs --search_space=FILE.json (AlgoPerf's format); "
+                      "use --ruleset=self to run the submission's own defaults.")
+  if request.ruleset is Ruleset.SELF and request.search_space is not None:
+    raise TuningError("self-tuning takes no --search_space: the submission tunes itself.")
+  if request.ruleset is Ruleset.SELF and request.num_trials != 1:
+    raise TuningError("self-tuning runs one trial per study; drop --trials.")
+  for name, value, limit in (("--study", request.only_study, request.num_studies),
+                             ("--trial", request.only_trial, request.num_trials)):
+    if value is not None and not 0 <= value < limit:
+      raise TuningError(f"{name}={value} is outside 0..{limit - 1}.")
+
+
+def plan_trials(request: TuneRequest, submission: loader.Submission) -> list[TrialPlan]:
+  """Every (study, trial) of the request with its hyperparameters and seed."""
+  _validate(request)
+  defaults = dict(submission.default_hparams or {})
+  plans = []
+  for study in range(request.num_studies):
+    if request.ruleset is Ruleset.EXTERNAL:
+      space = search_space.load_search_space(request.search_space)  # type: ignore[arg-type]
+      known = (set(defaults) | submission.optional_hparams
+               if submission.default_hparams is not None else None)
+      search_space.check_known_hparams(space, known, str(request.search_space))
+      drawn = halton.sample_trials(space, request.num_trials, seed=request.seed + study)
+    else:
+      drawn = [{}]
+    for trial, values in enumerate(drawn):
+      plans.append(TrialPlan(study=study, trial=trial, seed=trial_seed(request.seed, study, trial),
+                             hparams={**defaults, **values},
+                             workdir=trial_dir(request.workdir, study, trial)))
+  return [p for p in plans
+          if (request.only_study is None or p.study == request.only_study)
+          and (request.only_trial is None or p.trial == request.only_trial)]
+
+
+def run_tuning(request: TuneRequest,
+               report: Callable[[str], None] = print) -> list[TrialOutcome]:
+  """Runs (or skips, when finished) every planned trial; a diverged trial does not stop it."""
+  submission = loader.load_submission(request.submission)
+  plans = plan_trials(request, submission)
+  workload = registry.make_workload(request.workload, request.size, request.config_overrides)
+  workload_config = workload.config.to_dict() if hasattr(workload, "config") else None  # type: ignore[attr-defined]
+  workload_budget = workload.max_allowed_runtime_sec
+  budget = request.settings.max_runtime_sec or workload_budget
+  if request.ruleset is Ruleset.SELF:
+    budget *= request.self_tuning_budget_factor
+  outcomes = []
+  for plan in plans:
+    label = f"study {plan.study} trial {plan.trial}"
+    status = recorded_status(plan.workdir)
+    if status in runner.FINISHED_STATUSES:
+      result = json.loads((plan.workdir / records.RESULT_FILE).read_text())
+      _check_same_trial(plan, result, workload_config)
+      report(f"{label}: already finished ({status}), skipped")
+      outcomes.append(TrialOutcome(plan, status, result.get("time_to_target_sec"), True))
+      continue
+    if status is not None:
+      report(f"{label}: unfinished record (status {status}) in {plan.workdir}, redoing it")
+    settings = dataclasses.replace(request.settings, seed=plan.seed, max_runtime_sec=budget)
+    result = runner.run(runner.RunRequest(
+        workload=request.workload, size=request.size, submission=request.submission,
+        workdir=plan.workdir, hparams_overrides=plan.hparams,
+        config_overrides=request.config_overrides, settings=settings, overwrite=True,
+        ruleset=request.ruleset.value, study=plan.study, trial=plan.trial))
+    report(f"{label}: {result.status.value}"
+           + (f" in {result.time_to_target_sec:.1f}s" if result.time_to_target_sec else ""))
+    outcomes.append(TrialOutcome(plan, result.status.value, result.time_to_target_sec, False))
+  return outcomes

@@ -1,0 +1,27 @@
+"""`algoperf-lab demo` end to end, with a reduced budget (slow)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.helpers import REPO_ROOT, SMALL_LM_OVERRIDES
+
+
+@pytest.mark.slow
+def test_demo_runs_scores_and_reports(tmp_path):
+  done = subprocess.run(
+      [str(REPO_ROOT / ".venv" / "bin" / "algoperf-lab"), "demo", f"--workdir={tmp_path}",
+       "--no_progress", *SMALL_LM_OVERRIDES, "--config.targets.max_allowed_runtime_sec=20.0",
+       "--config.targets.eval_period_time_sec=4.0", "--config.targets.validation=4.5"],
+      capture_output=True, text=True, cwd=REPO_ROOT, timeout=900)
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert "nadamw" in done.stdout and "adamw" in done.stdout and "report:" in done.stdout
+  scores = json.loads((tmp_path / "report" / "scores.json").read_text())
+  assert set(scores["submissions"]) == {"nadamw", "adamw"}
+  assert scores["workloads"] == ["lm/tiny"]
+  for name in ("performance_profile.png", "curves_lm_tiny.png"):
+    assert (tmp_path / "report" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  assert "performance_profile.png" in (tmp_path / "report" / "report.md").read_text()

@@ -1,0 +1,115 @@
+"""Every command in the README's code blocks is run here, in the README's order.
+
+The fast test runs each `algoperf-lab` command with a small model and a few steps (paths under
+`runs/` go to a temporary folder); slow tests run them as written, and the setup script with
+its main job. `bash scripts/test.sh` is what CI runs (checked against .ci/run).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO_ROOT, SMALL_LM_OVERRIDES
+
+README = REPO_ROOT / "README.md"
+KNOWN_PREFIXES = ("algoperf-lab ", "bash scripts/setup.sh", "bash scripts/test.sh",
+                  "source .venv/bin/activate")
+FAST_ARGS = {
+    "run": ("--max_steps=2", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
+    "tune": ("--max_steps=2", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
+    "demo": ("--no_progress", *SMALL_LM_OVERRIDES, "--config.targets.max_allowed_runtime_sec=3.0",
+             "--config.targets.eval_period_time_sec=1.0"),
+}
+
+
+def readme_commands() -> list[str]:
+  commands = []
+  for block in re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.S):
+    for line in block.splitlines():
+      command = line.split("#", 1)[0].strip()
+      if command:
+        commands.append(command)
+  return commands
+
+
+def _algoperf_lab_commands() -> list[str]:
+  return [c for c in readme_commands() if c.startswith("algoperf-lab ")]
+
+
+def _relocated(command: str, tmp_path: Path) -> list[str]:
+  """The command's arguments with every `runs/...` path moved under tmp_path."""
+  moved = []
+  for arg in shlex.split(command):
+    key, sep, value = arg.partition("=")
+    if sep and value.startswith("runs/"):
+      arg = f"{key}={tmp_path / value}"
+    elif arg.startswith("runs/"):
+      arg = str(tmp_path / arg)
+    moved.append(arg)
+  return moved
+
+
+def _execute(args: list[str], timeout: int) -> subprocess.CompletedProcess[str]:
+  executable = str(REPO_ROOT / ".venv" / "bin" / args[0])
+  return subprocess.run([executable, *args[1:]], capture_output=True, text=True, cwd=REPO_ROOT,
+                        timeout=timeout)
+
+
+def test_readme_has_only_commands_that_tests_cover():
+  commands = readme_commands()
+  assert commands[:2] == ["bash scripts/setup.sh", "bash scripts/test.sh"]  # the first two
+  unknown = [c for c in commands if not c.startswith(KNOWN_PREFIXES)]
+  assert not unknown, f"README commands no test runs: {unknown}"
+  subcommands = {shlex.split(c)[1] for c in _algoperf_lab_commands()}
+  assert subcommands <= {"list", *FAST_ARGS, "score"}, subcommands
+  assert {"list", "run", "tune", "score", "demo"} <= subcommands
+
+
+def test_ci_runs_the_readme_test_command():
+  ci_lines = [line.strip() for line in (REPO_ROOT / ".ci" / "run").read_text().splitlines()]
+  assert readme_commands()[1] in ci_lines
+
+
+def test_setup_script_main_job_is_the_demo():
+  assert ".venv/bin/algoperf-lab demo" in (REPO_ROOT / "scripts" / "setup.sh").read_text()
+
+
+def test_readme_commands_run_quickly_in_order(tmp_path):
+  for command in _algoperf_lab_commands():
+    args = _relocated(command, tmp_path)
+    args += FAST_ARGS.get(args[1], ())
+    done = _execute(args, timeout=600)
+    assert done.returncode == 0, f"{command}\n{done.stderr[-3000:]}"
+    if args[1] == "run":
+      workdir = Path(next(a for a in args if a.startswith("--workdir=")).split("=", 1)[1])
+      assert json.loads((workdir / "result.json").read_text())["steps"] == 2
+    if args[1] == "score":
+      out = Path(next(a for a in args if a.startswith("--out=")).split("=", 1)[1])
+      assert (out / "scores.json").is_file() and (out / "performance_profile.png").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [c for c in _algoperf_lab_commands()
+                                     if shlex.split(c)[1] == "run" and "nadamw" in c])
+def test_readme_nadamw_run_as_written_reaches_target(command, tmp_path):
+  done = _execute(_relocated(command, tmp_path), timeout=900)
+  assert done.returncode == 0, done.stderr[-2000:]
+  workdir = Path(next(a for a in _relocated(command, tmp_path)
+                      if a.startswith("--workdir=")).split("=", 1)[1])
+  record = json.loads((workdir / "result.json").read_text())
+  assert record["status"] == "reached", record
+
+
+@pytest.mark.slow
+def test_setup_script_installs_and_runs_the_main_job():
+  done = subprocess.run(["bash", "scripts/setup.sh"], capture_output=True, text=True,
+                        cwd=REPO_ROOT, timeout=1500)
+  assert done.returncode == 0, done.stderr[-2000:]
+  scores = json.loads((REPO_ROOT / "runs" / "demo" / "report" / "scores.json").read_text())
+  assert set(scores["submissions"]) >= {"nadamw", "adamw"}
