@@ -18,6 +18,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
   return (config.ConfigError, hyperparameters.HyperparameterError, loader.SubmissionError,
           registry.UnknownWorkloadError, runner.WorkdirInUseError, paths.DatasetNotFoundError,
+          paths.DatasetCorruptError,
           ScoringError, SearchSpaceError, TuningError)
 
 

@@ -68,6 +68,8 @@ def apply_overrides(config: ml_collections.ConfigDict,
   """
   config = ml_collections.ConfigDict(config.to_dict())
   for override in overrides:
+    if not override.startswith(OVERRIDE_PREFIX):
+      raise ConfigError(f"{override}: overrides look like {OVERRIDE_PREFIX}KEY=VALUE.")
     if "=" not in override:
       raise ConfigError(f"{override}: expected {OVERRIDE_PREFIX}KEY=VALUE.")
     dotted, raw_value = override[len(OVERRIDE_PREFIX):].split("=", 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
+import keyword
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -49,8 +50,10 @@ def make_hyperparameters(defaults: Mapping[str, Any] | None, overrides: Mapping[
     raise HyperparameterError(
         f"{source} defines no default HPARAMS; pass --hparams=FILE.json with its "
         "hyperparameters.")
-  bad = [name for name in merged if not name.isidentifier() or name.startswith("_")]
+  bad = [name for name in merged
+         if not name.isidentifier() or name.startswith("_") or keyword.iskeyword(name)]
   if bad:
-    raise HyperparameterError(f"hyperparameter names must be Python identifiers: {bad}.")
+    raise HyperparameterError(f"hyperparameter names must be Python identifiers that are not "
+                              f"keywords and do not start with '_': {bad}.")
   record = collections.namedtuple("Hyperparameters", sorted(merged))  # type: ignore[misc]
   return record(**merged)

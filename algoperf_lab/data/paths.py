@@ -14,6 +14,10 @@ class DatasetNotFoundError(FileNotFoundError):
   """A dataset the workload needs is not on disk; the message says how to get it."""
 
 
+class DatasetCorruptError(ValueError):
+  """A dataset file is damaged; the message names it and how to restore it."""
+
+
 def data_root() -> Path:
   """The folder `scripts/setup.sh` unpacks datasets into (override with $ALGOPERF_LAB_DATA_ROOT)."""
   default = Path.home() / ".local" / "share" / "algoperf_lab"

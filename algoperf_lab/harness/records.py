@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
 
 import algoperf_lab
 
@@ -29,16 +30,22 @@ class RunStatus(enum.Enum):
   DIVERGED = "diverged"
 
 
-def _finite_or_none(value: Any) -> Any:
-  if isinstance(value, float) and not math.isfinite(value):
-    return None
+def _strict(value: Any) -> Any:
+  """Numpy scalars become Python numbers; non-finite floats become None, at any depth."""
+  if isinstance(value, np.generic):
+    value = value.item()
+  if isinstance(value, float):
+    return value if math.isfinite(value) else None
+  if isinstance(value, Mapping):
+    return {key: _strict(item) for key, item in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [_strict(item) for item in value]
   return value
 
 
 def to_strict_json(data: Mapping[str, Any]) -> str:
   """JSON without NaN/Infinity tokens (they become null), so every reader can parse it."""
-  clean = {key: _finite_or_none(value) for key, value in data.items()}
-  return json.dumps(clean, sort_keys=False, allow_nan=False, default=str)
+  return json.dumps(_strict(data), sort_keys=False, allow_nan=False, default=str)
 
 
 def write_json_atomically(path: Path, data: Mapping[str, Any]) -> None:

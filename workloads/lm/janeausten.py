@@ -43,22 +43,34 @@ def _parse_r_object(serialized: bytes) -> object:
 
 
 def read_novels(corpus_dir: Path) -> dict[str, str]:
-  """Each novel's text, its lines joined with newlines."""
-  index = _parse_r_object(gzip.decompress((corpus_dir / "Rdata.rdx").read_bytes()))
-  offsets = index["variables"]  # type: ignore[index]
+  """Each novel's text, its lines joined with newlines; a damaged file is a clear error."""
+  try:
+    index = _parse_r_object(gzip.decompress((corpus_dir / "Rdata.rdx").read_bytes()))
+    offsets = index["variables"]  # type: ignore[index]
+  except Exception as error:  # gzip, zlib, rdata and lookup errors alike
+    raise _corrupt(corpus_dir / "Rdata.rdx", error) from error
   database = (corpus_dir / "Rdata.rdb").read_bytes()
   novels = {}
   for name in NOVELS:
-    offset, length = (int(v) for v in offsets[name])
-    blob = database[offset:offset + length]
-    (expected_length,) = struct.unpack(">i", blob[:4])
-    serialized = zlib.decompress(blob[4:])
-    if len(serialized) != expected_length:
-      raise ValueError(f"{corpus_dir}/Rdata.rdb: object {name!r} is corrupt "
-                       f"({len(serialized)} bytes, header says {expected_length}).")
-    lines = _parse_r_object(serialized)
+    try:
+      offset, length = (int(v) for v in offsets[name])
+      blob = database[offset:offset + length]
+      (expected_length,) = struct.unpack(">i", blob[:4])
+      serialized = zlib.decompress(blob[4:])
+      if len(serialized) != expected_length:
+        raise ValueError(f"object {name!r} holds {len(serialized)} bytes, its header says "
+                         f"{expected_length}")
+      lines = _parse_r_object(serialized)
+    except Exception as error:
+      raise _corrupt(corpus_dir / "Rdata.rdb", error) from error
     novels[name] = "\n".join("" if line is None else str(line) for line in lines)  # type: ignore[union-attr]
   return novels
+
+
+def _corrupt(path: Path, error: Exception) -> paths.DatasetCorruptError:
+  return paths.DatasetCorruptError(
+      f"{path} is damaged ({type(error).__name__}: {error}). Delete "
+      f"{paths.data_root() / 'debian'} and run `{paths.SETUP_COMMAND}` to unpack it again.")
 
 
 def split_novels(novels: Mapping[str, str], validation_fraction: float,
