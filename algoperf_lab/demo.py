@@ -33,8 +33,10 @@ class DemoRequest:
 
 
 def demo_workloads() -> tuple[str, ...]:
+  """Every registered base workload (not the held-out variants) that has a tiny size."""
   return tuple(name for name, cls in registry.workload_classes().items()
-               if DEMO_SIZE in cls.sizes)  # type: ignore[attr-defined]
+               if DEMO_SIZE in cls.sizes  # type: ignore[attr-defined]
+               and getattr(cls, "base_workload", None) is None)
 
 
 def run_demo(request: DemoRequest, report: Callable[[str], None] = print) -> ScoreReport:

@@ -37,4 +37,6 @@ def render_listing() -> str:
   workloads = _table(("workload", "size", "target", "max runtime", "description"), workload_rows())
   root = SUBMISSIONS_ROOT.parent
   submissions = "\n".join(f"  {p.relative_to(root)}" for p in bundled_submissions())
-  return f"Workloads\n{workloads}\n\nBundled submissions\n{submissions}"
+  broken = "".join(f"\n  {name}: {reason}" for name, reason in registry.load_errors().items())
+  broken = f"\n\nWorkloads that failed to import{broken}" if broken else ""
+  return f"Workloads\n{workloads}{broken}\n\nBundled submissions\n{submissions}"

@@ -26,13 +26,31 @@ class UnknownWorkloadError(KeyError):
 
 
 @functools.cache
+def _load_entry_points() -> tuple[dict[str, type[spec.Workload]], dict[str, str]]:
+  """Loads every registered workload; one that fails to import is recorded, not fatal."""
+  classes, errors = {}, {}
+  for entry in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    try:
+      classes[entry.name] = entry.load()
+    except Exception as error:  # a broken plugin must not take the other workloads down
+      errors[entry.name] = f"{entry.value}: {type(error).__name__}: {error}"
+  return classes, errors
+
+
 def workload_classes() -> dict[str, type[spec.Workload]]:
-  entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
-  return {entry.name: entry.load() for entry in sorted(entry_points, key=lambda e: e.name)}
+  return _load_entry_points()[0]
+
+
+def load_errors() -> dict[str, str]:
+  """Registered workloads that could not be imported, with the reason."""
+  return _load_entry_points()[1]
 
 
 def workload_class(name: str) -> type[spec.Workload]:
   classes = workload_classes()
+  if name in load_errors():
+    raise UnknownWorkloadError(f"workload {name!r} is registered but failed to import: "
+                               f"{load_errors()[name]}")
   if name not in classes:
     known = ", ".join(classes) or "none (is algoperf_lab installed with `pip install -e .`?)"
     raise UnknownWorkloadError(f"unknown workload {name!r}; registered workloads: {known}.")

@@ -27,9 +27,13 @@ def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
       eval_batch_size=128, token_dtype="uint16"))
   config.batch_size = 16
   config.targets = ml_collections.ConfigDict(dict(
-      metric="bits_per_byte", direction="lower", validation=2.2, test=2.2,
-      max_allowed_runtime_sec=240.0, eval_period_time_sec=15.0, step_hint=600,
-      how_measured="placeholder until measured"))
+      metric="bits_per_byte", direction="lower", validation=2.6, test=2.6,
+      max_allowed_runtime_sec=190.0, eval_period_time_sec=15.0, step_hint=600,
+      how_measured=(
+          "NadamW (AlgoPerf defaults), seeds 0-2, 600 steps: every seed reached validation "
+          "2.60 bits/byte by step 403-415 (finals 2.504-2.536; test within 0.01); a run on "
+          "an otherwise idle 2-core CPU reached it at 142.8 s of submission time; budget = "
+          "4/3 of that")))
   if size == "small":
     config.model.update(num_layers=8, d_model=512, num_heads=8, mlp_dim=2048, max_seq_len=512,
                         dropout_rate=0.1)

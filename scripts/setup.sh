@@ -52,9 +52,14 @@ if [[ ! -f "$austen_marker" ]]; then
   dpkg -x "$download_dir"/r-cran-janeaustenr_*.deb "$data_root/debian"
   rm -rf "$download_dir"
 fi
-echo "setup: datasets ready under $data_root"
+# 3. Fashion-MNIST: Debian's dataset-fashion-mnist (IDX files in /usr/share/datasets).
+if [[ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
+  apt_update_once
+  $sudo_cmd apt-get install -y -qq dataset-fashion-mnist
+fi
+echo "setup: datasets ready under $data_root and /usr/share/datasets"
 
-# 3. The main job: the bundled baselines on every tiny workload, scored, with a report.
+# 4. The main job: the bundled baselines on every tiny workload, scored, with a report.
 if [[ $run_main == 1 ]]; then
   .venv/bin/algoperf-lab demo --workdir=runs/demo
 fi

@@ -19,13 +19,19 @@ from tests.helpers import REPO_ROOT, SMALL_LM_OVERRIDES
 
 README = REPO_ROOT / "README.md"
 KNOWN_PREFIXES = ("algoperf-lab ", "bash scripts/setup.sh", "bash scripts/test.sh",
-                  "source .venv/bin/activate")
+                  "source .venv/bin/activate", "python scripts/measure_targets.py",
+                  "python benchmarks/step_overhead.py")
 FAST_ARGS = {
     "run": ("--max_steps=2", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
     "tune": ("--max_steps=2", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
     "demo": ("--no_progress", *SMALL_LM_OVERRIDES, "--config.targets.max_allowed_runtime_sec=3.0",
              "--config.targets.eval_period_time_sec=1.0"),
+    "scripts/measure_targets.py": (*SMALL_LM_OVERRIDES, "--config.targets.step_hint=4",
+                                   "--config.targets.eval_period_time_sec=0.5"),
+    "benchmarks/step_overhead.py": ("--rounds=1", "--blocks=1", "--steps_per_block=2",
+                                    *SMALL_LM_OVERRIDES),
 }
+PYTHON_SCRIPTS = ("scripts/measure_targets.py", "benchmarks/step_overhead.py")
 
 
 def readme_commands() -> list[str]:
@@ -78,6 +84,24 @@ def test_ci_runs_the_readme_test_command():
 
 def test_setup_script_main_job_is_the_demo():
   assert ".venv/bin/algoperf-lab demo" in (REPO_ROOT / "scripts" / "setup.sh").read_text()
+
+
+def _python_commands() -> list[str]:
+  return [c for c in readme_commands() if c.startswith("python ")]
+
+
+@pytest.mark.parametrize("command", _python_commands())
+def test_readme_python_scripts_run_quickly(command, tmp_path):
+  args = _relocated(command, tmp_path)
+  script = args[1]
+  assert script in PYTHON_SCRIPTS, f"no fast arguments known for {script}"
+  if script == "scripts/measure_targets.py":  # one seed is enough to check the plumbing
+    args = [a if not a.startswith("--seeds=") else "--seeds=0" for a in args]
+  done = subprocess.run([str(REPO_ROOT / ".venv" / "bin" / "python"), *args[1:],
+                         *FAST_ARGS[script]], capture_output=True, text=True, cwd=REPO_ROOT,
+                        timeout=600)
+  assert done.returncode == 0, f"{command}\n{done.stderr[-3000:]}"
+  assert "|" in done.stdout or "ratio" in done.stdout
 
 
 def test_readme_commands_run_quickly_in_order(tmp_path):

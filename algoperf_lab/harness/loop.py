@@ -37,6 +37,7 @@ class RunSettings:
   max_runtime_sec: float | None = None  # None: the workload's max_allowed_runtime_sec
   data_dir: str | None = None
   progress: bool = True
+  stop_at_target: bool = True  # False: train on to the budget (for measuring targets)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,13 +217,18 @@ def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams:
           accumulated_eval_time=train_state["accumulated_eval_time"] + eval_time)
       if _non_finite_metrics(metrics):
         status, stop_reason = RunStatus.DIVERGED, f"non-finite {_non_finite_metrics(metrics)}"
+        time_to_target = None  # a diverged run is a miss, whatever it reached before
         break
-      if reached:
-        status, stop_reason, time_to_target = RunStatus.REACHED, "target reached", submission_time
+      if reached and time_to_target is None:
+        time_to_target = submission_time
+      if reached and settings.stop_at_target:
+        status, stop_reason = RunStatus.REACHED, "target reached"
         break
       if training_complete or out_of_budget or step_cap:
         stop_reason = ("submission signalled completion" if training_complete
                        else "budget spent" if out_of_budget else f"max_steps={settings.max_steps}")
+        if time_to_target is not None:
+          status = RunStatus.REACHED
         break
       cadence.mark_evaluated(submission_time)
       clock.start()

@@ -13,6 +13,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from workloads.layers import Dropout
+
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "gelu": nn.gelu, "silu": nn.silu, "tanh": jnp.tanh, "relu": nn.relu}
 NORM_POSITIONS = ("pre", "post")
@@ -97,17 +99,6 @@ class Mlp(nn.Module):
     h_BxLxF = ACTIVATIONS[c.activation](h_BxLxF)
     return nn.Dense(c.d_model, use_bias=False, name="wo",
                     kernel_init=_partitioned(_kernel_init(c), ("mlp", "embed")))(h_BxLxF)
-
-
-class Dropout(nn.Module):
-  """Dropout whose rate may be a traced value (AlgoPerf submissions pass it into their jit)."""
-
-  @nn.compact
-  def __call__(self, x: jax.Array, rate: float | jax.Array, deterministic: bool) -> jax.Array:
-    if deterministic or (isinstance(rate, (int, float)) and rate == 0.0):
-      return x
-    keep = jax.random.bernoulli(self.make_rng("dropout"), 1.0 - rate, x.shape)
-    return jnp.where(keep, x / (1.0 - rate), jnp.zeros_like(x))
 
 
 def rms_norm(name: str) -> nn.RMSNorm:
