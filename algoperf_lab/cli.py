@@ -15,11 +15,13 @@ def _user_errors() -> tuple[type[BaseException], ...]:
   from algoperf_lab.scoring import ScoringError
   from algoperf_lab.tuning.search_space import SearchSpaceError
   from algoperf_lab.tuning.study import TuningError
+  from algoperf_lab.harness.loop import ResumeCheckpointError
+  from algoperf_lab.harness.resume import ResumeMismatchError
 
   return (config.ConfigError, hyperparameters.HyperparameterError, loader.SubmissionError,
           registry.UnknownWorkloadError, runner.WorkdirInUseError, paths.DatasetNotFoundError,
           paths.DatasetCorruptError,
-          ScoringError, SearchSpaceError, TuningError)
+          ScoringError, SearchSpaceError, TuningError, ResumeMismatchError, ResumeCheckpointError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
   run.add_argument("--max_runtime_sec", type=float, default=None,
                    help="submission-time budget (default: the workload's max_allowed_runtime_sec)")
   run.add_argument("--data_dir", default=None, help="dataset folder (default: where setup put it)")
-  run.add_argument("--overwrite", action="store_true", help="replace a finished run in --workdir")
+  run.add_argument("--overwrite", action="store_true",
+                   help="replace the run in --workdir (finished or not) and its checkpoints")
+  run.add_argument("--checkpoint_every_sec", type=float, default=300.0,
+                   help="wall seconds between checkpoints (also at the end and on SIGTERM); "
+                   "a run in a workdir with checkpoints resumes from the last good one")
+  run.add_argument("--no_checkpoints", action="store_true", help="write no checkpoints")
   run.add_argument("--no_progress", action="store_true", help="no progress bar")
   run.add_argument("--no_compilation_cache", action="store_true",
                    help="compile from scratch (cold-start timing)")
@@ -80,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
   demo = commands.add_parser("demo", help="run the bundled baselines on every tiny workload "
                              "(self-tuning, one study), score them and write the report")
   demo.add_argument("--workdir", type=Path, default=Path("runs/demo"))
+  demo.add_argument("--workloads", default=None,
+                    help="comma-separated workloads (default: every base workload with a tiny size)")
   demo.add_argument("--seed", type=int, default=0)
   demo.add_argument("--no_progress", action="store_true")
   return parser
@@ -93,13 +102,19 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
     runtime.enable_compilation_cache()
   settings = RunSettings(seed=args.seed, eval_every_steps=args.eval_every_steps,
                          max_steps=args.max_steps, max_runtime_sec=args.max_runtime_sec,
-                         data_dir=args.data_dir, progress=not args.no_progress)
+                         data_dir=args.data_dir, progress=not args.no_progress,
+                         checkpoint_every_sec=None if args.no_checkpoints
+                         else args.checkpoint_every_sec)
   result = runner.run(runner.RunRequest(
       workload=args.workload, size=args.size, submission=args.submission, workdir=args.workdir,
       hparams_file=args.hparams, config_overrides=tuple(overrides), settings=settings,
       overwrite=args.overwrite))
   time_to_target = (f"{result.time_to_target_sec:.1f}s" if result.time_to_target_sec is not None
                     else "-")
+  if result.status.value == "preempted":
+    print(f"preempted at step {result.steps}: checkpoint saved; run the same command again to "
+          f"resume. Record in {args.workdir}")
+    return 0
   print(f"status={result.status.value} time_to_target={time_to_target} steps={result.steps} "
         f"submission_time={result.submission_time_sec:.1f}s ({result.stop_reason}); "
         f"record in {args.workdir}")
@@ -145,7 +160,8 @@ def _demo(args: argparse.Namespace, overrides: list[str]) -> int:
 
   runtime.enable_compilation_cache()
   run_demo(DemoRequest(workdir=args.workdir, seed=args.seed, config_overrides=tuple(overrides),
-                       progress=not args.no_progress))
+                       progress=not args.no_progress,
+                       workloads=tuple(args.workloads.split(",")) if args.workloads else None))
   return 0
 
 

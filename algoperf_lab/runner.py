@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from algoperf_lab import hyperparameters, loader, registry
 from algoperf_lab.harness import records
+from algoperf_lab.harness.resume import CHECKPOINT_DIR
 from algoperf_lab.harness.loop import RunIdentity, RunResult, RunSettings, train_and_evaluate
 
 FINISHED_STATUSES = ("reached", "missed", "diverged")
@@ -36,8 +38,17 @@ class WorkdirInUseError(FileExistsError):
 
 
 def check_workdir(workdir: Path, overwrite: bool) -> None:
+  """Refuses a finished run (unless overwrite); with overwrite, clears the old run's files.
+
+  An unfinished run (killed, preempted, failed) is left in place: the harness resumes it from
+  its last good checkpoint.
+  """
   result_path = workdir / records.RESULT_FILE
-  if overwrite or not result_path.is_file():
+  if overwrite:
+    shutil.rmtree(workdir / CHECKPOINT_DIR, ignore_errors=True)
+    (workdir / records.METRICS_FILE).unlink(missing_ok=True)
+    return
+  if not result_path.is_file():
     return
   try:
     status = json.loads(result_path.read_text()).get("status")

@@ -45,7 +45,7 @@ def _first_time(history: list[dict[str, Any]], key: str, target: float, lower: b
 
 
 def measure(workload_name: str, size: str, seeds: list[int], fraction: float, out: Path,
-            overrides: tuple[str, ...]) -> dict[str, Any]:
+            overrides: tuple[str, ...], run_fraction: float = 1.0) -> dict[str, Any]:
   workload = registry.make_workload(workload_name, size, overrides)
   lower = workload.target_direction.value == "lower"
   metric = workload.target_metric_name
@@ -54,7 +54,8 @@ def measure(workload_name: str, size: str, seeds: list[int], fraction: float, ou
     result = runner.run(runner.RunRequest(
         workload=workload_name, size=size, submission=NADAMW, overwrite=True,
         workdir=out / workload_name / f"seed_{seed}", config_overrides=overrides,
-        settings=RunSettings(seed=seed, max_steps=workload.step_hint, stop_at_target=False,
+        settings=RunSettings(seed=seed, max_steps=max(1, round(run_fraction * workload.step_hint)),
+                             stop_at_target=False,
                              max_runtime_sec=10 * workload.max_allowed_runtime_sec,
                              progress=False)))
     histories.append(result.eval_history)
@@ -68,7 +69,8 @@ def measure(workload_name: str, size: str, seeds: list[int], fraction: float, ou
           "validation_target": round(validation, 4), "test_target": round(test, 4),
           "time_to_target_sec": times,
           "budget_sec": round(BUDGET_OVER_TIME_TO_TARGET * statistics.median(times)),
-          "final_validation": [h[-1][f"validation/{metric}"] for h in histories],
+          "last_validation": [h[-1][f"validation/{metric}"] for h in histories],
+          "last_step": [h[-1]["step"] for h in histories],
           "step_hint": workload.step_hint, "horizon_steps": horizon}
 
 
@@ -78,20 +80,22 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--size", default="tiny")
   parser.add_argument("--seeds", default="0,1")
   parser.add_argument("--fraction", type=float, default=0.7)
+  parser.add_argument("--run_fraction", type=float, default=1.0,
+                      help="stop each run after this fraction of step_hint (>= --fraction)")
   parser.add_argument("--out", type=Path, default=Path("runs/targets"))
   args, overrides = parser.parse_known_args(argv)
   runtime.enable_compilation_cache()
   rows = []
   for name in args.workloads.split(","):
     rows.append(measure(name, args.size, [int(s) for s in args.seeds.split(",")], args.fraction,
-                        args.out, tuple(overrides)))
+                        args.out, tuple(overrides), max(args.run_fraction, args.fraction)))
     write_json_atomically(args.out / "targets.json", {"targets": rows})
   print("| workload | size | metric | validation target | test target | budget (s) | "
-        "time to target per seed (s) | final validation per seed |")
+        "time to target per seed (s) | last validation per seed (step) |")
   print("|---|---|---|---|---|---|---|---|")
   for row in rows:
     times = ", ".join(f"{t:.0f}" for t in row["time_to_target_sec"])
-    finals = ", ".join(f"{v:.4f}" for v in row["final_validation"])
+    finals = ", ".join(f"{v:.4f} ({s})" for v, s in zip(row["last_validation"], row["last_step"]))
     print(f"| {row['workload']} | {row['size']} | {row['metric']} ({row['direction']}) | "
           f"{row['validation_target']} | {row['test_target']} | {row['budget_sec']} | {times} | "
           f"{finals} |")

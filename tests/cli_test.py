@@ -29,7 +29,7 @@ def test_list_shows_workloads_and_submissions(capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--workload=nope"], "unknown workload 'nope'; registered workloads: lm"),
+    (["--workload=nope"], "unknown workload 'nope'; registered workloads: "),
     (["--size=huge"], "has no size 'huge'"),
     (["--submission=missing.py"], "submission file missing.py does not exist"),
     (["--config.model.num_layerz=2"], "no key 'model.num_layerz'"),

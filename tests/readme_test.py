@@ -24,7 +24,8 @@ KNOWN_PREFIXES = ("algoperf-lab ", "bash scripts/setup.sh", "bash scripts/test.s
 FAST_ARGS = {
     "run": ("--max_steps=2", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
     "tune": ("--max_steps=2", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
-    "demo": ("--no_progress", *SMALL_LM_OVERRIDES, "--config.targets.max_allowed_runtime_sec=3.0",
+    "demo": ("--no_progress", "--workloads=lm", *SMALL_LM_OVERRIDES,
+             "--config.targets.max_allowed_runtime_sec=3.0",
              "--config.targets.eval_period_time_sec=1.0"),
     "scripts/measure_targets.py": (*SMALL_LM_OVERRIDES, "--config.targets.step_hint=4",
                                    "--config.targets.eval_period_time_sec=0.5"),

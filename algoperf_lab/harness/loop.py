@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,8 +22,10 @@ from typing import Any
 import jax
 
 from algoperf_lab import spec
-from algoperf_lab.harness import records
+from algoperf_lab.harness import records, resume
 from algoperf_lab.harness.cadence import EvalCadence
+from algoperf_lab.harness.checkpoints import RunCheckpointer
+from algoperf_lab.harness.preemption import sigterm_requests_preemption
 from algoperf_lab.harness.clock import SubmissionClock
 from algoperf_lab.harness.progress import RunProgress
 from algoperf_lab.harness.records import RunStatus
@@ -38,6 +41,8 @@ class RunSettings:
   data_dir: str | None = None
   progress: bool = True
   stop_at_target: bool = True  # False: train on to the budget (for measuring targets)
+  # Wall seconds between checkpoints (also saved at the end and on SIGTERM); None: none at all.
+  checkpoint_every_sec: float | None = 300.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +70,10 @@ class RunResult:
   submission_time_sec: float
   stop_reason: str
   eval_history: list[dict[str, Any]]
+
+
+class ResumeCheckpointError(RuntimeError):
+  """Checkpoints exist but none can be read; nothing is overwritten."""
 
 
 def resolve_batch_size(submission: Submission, workload: spec.Workload) -> int:
@@ -100,15 +109,9 @@ def _target_key(workload: spec.Workload) -> str:
   return f"validation/{workload.target_metric_name}"
 
 
-def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams: Any,
-                       settings: RunSettings, identity: RunIdentity, workdir: Path,
-                       time_fn: Callable[[], float] = time.perf_counter) -> RunResult:
-  """Trains until target, budget, completion or divergence; writes the run record in workdir."""
-  workdir.mkdir(parents=True, exist_ok=True)
-  budget_sec = settings.max_runtime_sec or workload.max_allowed_runtime_sec
-  result_path, metrics_path = workdir / records.RESULT_FILE, workdir / records.METRICS_FILE
-  metrics_path.unlink(missing_ok=True)
-  record = {
+def _record_header(workload: spec.Workload, settings: RunSettings, identity: RunIdentity,
+                   budget_sec: float) -> dict[str, Any]:
+  return {
       "schema_version": records.SCHEMA_VERSION, **dataclasses.asdict(identity),
       "hardware": records.hardware_info(), "versions": records.software_versions(),
       "target_metric": _target_key(workload), "target_value": workload.validation_target_value,
@@ -119,7 +122,54 @@ def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams:
       "eval_cadence": (f"every {settings.eval_every_steps} steps" if settings.eval_every_steps
                        else f"every {workload.eval_period_time_sec:g}s of submission time"),
   }
-  records.write_json_atomically(result_path, {**record, "status": RunStatus.RUNNING.value})
+
+
+def _fresh_train_state() -> dict[str, Any]:
+  return {"validation_goal_reached": False, "test_goal_reached": False, "is_time_remaining": True,
+          "last_eval_time": 0.0, "training_complete": False, "accumulated_submission_time": 0.0,
+          "accumulated_eval_time": 0.0, "accumulated_logging_time": 0.0,
+          "last_step_end_time": 0.0}
+
+
+def _iterator_state(input_queue: Any) -> Any:
+  return input_queue.get_state() if hasattr(input_queue, "get_state") else None
+
+
+class _Records:
+  """The run record files; only the primary process writes them."""
+
+  def __init__(self, workdir: Path, header: dict[str, Any]):
+    self.result_path = workdir / records.RESULT_FILE
+    self.metrics_path = workdir / records.METRICS_FILE
+    self.header = header
+    self.primary = jax.process_index() == 0
+
+  def write_result(self, fields: dict[str, Any]) -> None:
+    if self.primary:
+      records.write_json_atomically(self.result_path, {**self.header, **fields})
+
+  def append_eval(self, line: dict[str, Any]) -> None:
+    if self.primary:
+      records.append_metrics_line(self.metrics_path, line)
+
+  def rewrite_evals(self, history: list[dict[str, Any]]) -> None:
+    """metrics.jsonl as of a checkpoint: evals after it are redone by the resumed run."""
+    if not self.primary:
+      return
+    partial = self.metrics_path.with_name(f".{self.metrics_path.name}.tmp")
+    partial.write_text("".join(records.to_strict_json(line) + "\n" for line in history))
+    partial.replace(self.metrics_path)
+
+
+def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams: Any,
+                       settings: RunSettings, identity: RunIdentity, workdir: Path,
+                       time_fn: Callable[[], float] = time.perf_counter) -> RunResult:
+  """Trains until target, budget, completion, divergence or preemption; resumes from the
+  workdir's last good checkpoint when there is one; writes the run record in workdir."""
+  workdir.mkdir(parents=True, exist_ok=True)
+  budget_sec = settings.max_runtime_sec or workload.max_allowed_runtime_sec
+  files = _Records(workdir, _record_header(workload, settings, identity, budget_sec))
+  files.write_result({"status": RunStatus.RUNNING.value})
 
   # -- initialisation (untimed) --------------------------------------------------------------
   data_rng, optimizer_rng, model_rng, train_rng, eval_rng = jax.random.split(
@@ -130,124 +180,214 @@ def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams:
       workload=workload, model_params=params, model_state=model_state,
       hyperparameters=hparams, rng=optimizer_rng)
   input_queue = workload.build_input_queue(data_rng, "train", settings.data_dir, batch_size)
-  record["batch_size"] = batch_size
+  files.header["batch_size"] = batch_size
+  state = resume.LoopState(params, model_state, optimizer_state, train_state=_fresh_train_state())
+  fingerprint = resume.run_fingerprint(dataclasses.asdict(identity), _config_dict(workload),
+                                       batch_size)
+  checkpointer = (RunCheckpointer(workdir / resume.CHECKPOINT_DIR)
+                  if settings.checkpoint_every_sec is not None else None)
+  if checkpointer is not None:
+    state = _resume_if_possible(checkpointer, state, fingerprint, input_queue, files)
+  else:
+    files.metrics_path.unlink(missing_ok=True)
 
-  clock = SubmissionClock(time_fn)
-  cadence = EvalCadence(workload.eval_period_time_sec, settings.eval_every_steps)
+  clock = SubmissionClock(time_fn, initial_sec=state.submission_time_sec)
+  cadence = EvalCadence(workload.eval_period_time_sec, settings.eval_every_steps,
+                        last_eval_time_sec=state.last_eval_time_sec)
   progress = RunProgress(settings.progress, f"{identity.submission} on {identity.workload}/"
                          f"{identity.size}", budget_sec, workload.target_metric_name,
                          workload.validation_target_value)
-  eval_results: list[tuple[int, dict[str, float]]] = []
-  history: list[dict[str, Any]] = []
-  train_state: dict[str, Any] = {
-      "validation_goal_reached": False, "test_goal_reached": False, "is_time_remaining": True,
-      "last_eval_time": 0.0, "training_complete": False, "accumulated_submission_time": 0.0,
-      "accumulated_eval_time": 0.0, "accumulated_logging_time": 0.0, "last_step_end_time": 0.0}
-  step, status, stop_reason, time_to_target = 0, RunStatus.MISSED, "", None
-  wall_start = time.perf_counter()
+  status, stop_reason = RunStatus.MISSED, ""
+  wall_start = time.perf_counter() - (state.history[-1]["wall_time_sec"] if state.history else 0.0)
+  last_checkpoint_wall = time.perf_counter()
 
+  def save_checkpoint() -> None:
+    """Saves at the current step with the clock paused (checkpoint time is not timed)."""
+    nonlocal last_checkpoint_wall
+    if checkpointer is None:
+      return
+    _block_on_arrays(resume.checkpoint_arrays(state))
+    state.submission_time_sec = clock.elapsed()
+    state.last_eval_time_sec = cadence.last_eval_time_sec
+    checkpointer.save(state.step, resume.checkpoint_arrays(state),
+                      resume.checkpoint_metadata(state, _iterator_state(input_queue), fingerprint))
+    last_checkpoint_wall = time.perf_counter()
+
+  finished = _finished_before_resume(state, settings, budget_sec)
+  if finished is not None:
+    status, stop_reason = finished
   try:
-    clock.start()
-    while True:
-      # -- one timed step ------------------------------------------------------------------
-      data_selection_rng, update_rng = jax.random.split(jax.random.fold_in(train_rng, step))
-      training_complete = False
-      try:
-        batch = submission.data_selection(
-            workload=workload, input_queue=input_queue, optimizer_state=optimizer_state,
-            current_param_container=params, model_state=model_state, hyperparameters=hparams,
-            global_step=step, rng=data_selection_rng)
-        update_kwargs = dict(
-            workload=workload, current_param_container=params,
-            current_params_types=workload.model_params_types, model_state=model_state,
-            hyperparameters=hparams, batch=batch, loss_type=workload.loss_type,
-            optimizer_state=optimizer_state, eval_results=eval_results, global_step=step,
-            rng=update_rng)
-        if submission.update_params_takes_train_state:
-          update_kwargs["train_state"] = dict(train_state)
-        optimizer_state, params, model_state = submission.update_params(**update_kwargs)
-        step += 1
-      except spec.TrainingCompleteError:
-        training_complete = True
-
-      estimate = clock.elapsed()
-      out_of_budget = estimate >= budget_sec
-      step_cap = settings.max_steps is not None and step >= settings.max_steps
-      if not (training_complete or out_of_budget or step_cap or cadence.is_due(step, estimate)):
-        progress.advance(step, estimate)
-        continue
-
-      # -- a reading matters: wait for the device, then read the clock ------------------------
-      _block_on_arrays((params, model_state, optimizer_state))
-      eval_params = params
-      if submission.prepare_for_eval is not None:
-        optimizer_state, params, model_state = submission.prepare_for_eval(
-            workload=workload, current_param_container=params,
-            current_params_types=workload.model_params_types, model_state=model_state,
-            hyperparameters=hparams, loss_type=workload.loss_type,
-            optimizer_state=optimizer_state, eval_results=eval_results, global_step=step,
-            rng=update_rng)
-        eval_params = params
-      if submission.eval_params is not None:
-        eval_params = submission.eval_params(optimizer_state, params)
-      _block_on_arrays((params, model_state, optimizer_state, eval_params))
-      submission_time = clock.pause()
-
-      # -- evaluation and records (untimed) ---------------------------------------------------
-      eval_start = time.perf_counter()
-      metrics = workload.eval_model(batch_size, eval_params, model_state, eval_rng,
-                                    settings.data_dir, None, step)
-      train_metrics = submission.latest_train_metrics()
-      if train_metrics is not None:
-        metrics.update({f"train_step/{k}": float(v) for k, v in train_metrics.items()})
-      eval_time = time.perf_counter() - eval_start
-      line = {"step": step, "submission_time_sec": submission_time, **metrics,
-              "eval_time_sec": eval_time, "wall_time_sec": time.perf_counter() - wall_start}
-      records.append_metrics_line(metrics_path, line)
-      history.append(line)
-      eval_results.append((step, metrics))
-      progress.on_eval(step, submission_time, metrics[_target_key(workload)])
-
-      within_budget = submission_time <= budget_sec
-      reached = within_budget and workload.has_reached_validation_target(metrics)
-      train_state.update(
-          validation_goal_reached=reached, is_time_remaining=not out_of_budget,
-          last_eval_time=submission_time, training_complete=training_complete,
-          accumulated_submission_time=submission_time,
-          accumulated_eval_time=train_state["accumulated_eval_time"] + eval_time)
-      if _non_finite_metrics(metrics):
-        status, stop_reason = RunStatus.DIVERGED, f"non-finite {_non_finite_metrics(metrics)}"
-        time_to_target = None  # a diverged run is a miss, whatever it reached before
-        break
-      if reached and time_to_target is None:
-        time_to_target = submission_time
-      if reached and settings.stop_at_target:
-        status, stop_reason = RunStatus.REACHED, "target reached"
-        break
-      if training_complete or out_of_budget or step_cap:
-        stop_reason = ("submission signalled completion" if training_complete
-                       else "budget spent" if out_of_budget else f"max_steps={settings.max_steps}")
-        if time_to_target is not None:
-          status = RunStatus.REACHED
-        break
-      cadence.mark_evaluated(submission_time)
+    with sigterm_requests_preemption() as preemption:
       clock.start()
+      while finished is None:
+        # -- one timed step ----------------------------------------------------------------
+        data_selection_rng, update_rng = jax.random.split(jax.random.fold_in(train_rng, state.step))
+        training_complete = False
+        try:
+          batch = submission.data_selection(
+              workload=workload, input_queue=input_queue, optimizer_state=state.optimizer_state,
+              current_param_container=state.params, model_state=state.model_state,
+              hyperparameters=hparams, global_step=state.step, rng=data_selection_rng)
+          update_kwargs = dict(
+              workload=workload, current_param_container=state.params,
+              current_params_types=workload.model_params_types, model_state=state.model_state,
+              hyperparameters=hparams, batch=batch, loss_type=workload.loss_type,
+              optimizer_state=state.optimizer_state, eval_results=state.eval_results,
+              global_step=state.step, rng=update_rng)
+          if submission.update_params_takes_train_state:
+            update_kwargs["train_state"] = dict(state.train_state)
+          state.optimizer_state, state.params, state.model_state = submission.update_params(
+              **update_kwargs)
+          state.step += 1
+        except spec.TrainingCompleteError:
+          training_complete = True
+
+        estimate = clock.elapsed()
+        out_of_budget = estimate >= budget_sec
+        step_cap = settings.max_steps is not None and state.step >= settings.max_steps
+        eval_due = cadence.is_due(state.step, estimate)
+        if preemption.requested:
+          clock.pause()
+          save_checkpoint()
+          status, stop_reason = RunStatus.PREEMPTED, "SIGTERM: checkpoint saved, resumable"
+          break
+        if not (training_complete or out_of_budget or step_cap or eval_due):
+          progress.advance(state.step, estimate)
+          if (checkpointer is not None
+              and time.perf_counter() - last_checkpoint_wall >= settings.checkpoint_every_sec):
+            clock.pause()
+            save_checkpoint()
+            clock.start()
+          continue
+
+        # -- a reading matters: wait for the device, then read the clock --------------------
+        _block_on_arrays((state.params, state.model_state, state.optimizer_state))
+        eval_params = state.params
+        if submission.prepare_for_eval is not None:
+          state.optimizer_state, state.params, state.model_state = submission.prepare_for_eval(
+              workload=workload, current_param_container=state.params,
+              current_params_types=workload.model_params_types, model_state=state.model_state,
+              hyperparameters=hparams, loss_type=workload.loss_type,
+              optimizer_state=state.optimizer_state, eval_results=state.eval_results,
+              global_step=state.step, rng=update_rng)
+          eval_params = state.params
+        if submission.eval_params is not None:
+          eval_params = submission.eval_params(state.optimizer_state, state.params)
+        _block_on_arrays((state.params, state.model_state, state.optimizer_state, eval_params))
+        submission_time = clock.pause()
+
+        # -- evaluation and records (untimed) -------------------------------------------------
+        eval_start = time.perf_counter()
+        metrics = workload.eval_model(batch_size, eval_params, state.model_state, eval_rng,
+                                      settings.data_dir, None, state.step)
+        train_metrics = submission.latest_train_metrics()
+        if train_metrics is not None:
+          metrics.update({f"train_step/{k}": float(v) for k, v in train_metrics.items()})
+        eval_time = time.perf_counter() - eval_start
+        line = {"step": state.step, "submission_time_sec": submission_time, **metrics,
+                "eval_time_sec": eval_time, "wall_time_sec": time.perf_counter() - wall_start}
+        files.append_eval(line)
+        state.history.append(line)
+        progress.on_eval(state.step, submission_time, metrics[_target_key(workload)])
+
+        reached = submission_time <= budget_sec and workload.has_reached_validation_target(metrics)
+        state.train_state.update(
+            validation_goal_reached=reached, is_time_remaining=not out_of_budget,
+            last_eval_time=submission_time, training_complete=training_complete,
+            accumulated_submission_time=submission_time,
+            accumulated_eval_time=state.train_state["accumulated_eval_time"] + eval_time)
+        if _non_finite_metrics(metrics):
+          status, stop_reason = RunStatus.DIVERGED, f"non-finite {_non_finite_metrics(metrics)}"
+          state.time_to_target_sec = None  # a diverged run is a miss, whatever it reached before
+          break
+        if reached and state.time_to_target_sec is None:
+          state.time_to_target_sec = submission_time
+        if reached and settings.stop_at_target:
+          status, stop_reason = RunStatus.REACHED, "target reached"
+          break
+        if training_complete or out_of_budget or step_cap:
+          stop_reason = ("submission signalled completion" if training_complete
+                         else "budget spent" if out_of_budget else f"max_steps={settings.max_steps}")
+          if state.time_to_target_sec is not None:
+            status = RunStatus.REACHED
+          break
+        cadence.mark_evaluated(submission_time)
+        if (checkpointer is not None
+            and time.perf_counter() - last_checkpoint_wall >= settings.checkpoint_every_sec):
+          save_checkpoint()
+        clock.start()
+    if clock.running:
+      clock.pause()
+    if status is not RunStatus.PREEMPTED and finished is None:
+      save_checkpoint()  # the final state, for analysis or a longer continuation
   except BaseException as error:
-    records.write_json_atomically(result_path, {
-        **record, "status": "failed", "error": f"{type(error).__name__}: {error}", "steps": step,
+    files.write_result({
+        "status": "failed", "error": f"{type(error).__name__}: {error}", "steps": state.step,
         "submission_time_sec": clock.elapsed(), "reached_target": False,
         "time_to_target_sec": None})
     raise
   finally:
     progress.close()
+    if checkpointer is not None:
+      checkpointer.close()
 
   result = RunResult(status=status, reached_target=status is RunStatus.REACHED,
-                     time_to_target_sec=time_to_target, steps=step,
-                     submission_time_sec=clock.elapsed(), stop_reason=stop_reason,
-                     eval_history=history)
-  records.write_json_atomically(result_path, {
-      **record, "status": result.status.value, "reached_target": result.reached_target,
+                     time_to_target_sec=state.time_to_target_sec if status is RunStatus.REACHED
+                     else None, steps=state.step, submission_time_sec=clock.elapsed(),
+                     stop_reason=stop_reason, eval_history=state.history)
+  files.write_result({
+      "status": result.status.value, "reached_target": result.reached_target,
       "time_to_target_sec": result.time_to_target_sec, "steps": result.steps,
       "submission_time_sec": result.submission_time_sec, "stop_reason": result.stop_reason,
-      "num_evals": len(history), "wall_time_sec": time.perf_counter() - wall_start})
+      "num_evals": len(state.history), "wall_time_sec": time.perf_counter() - wall_start})
   return result
+
+
+def _finished_before_resume(state: resume.LoopState, settings: RunSettings,
+                            budget_sec: float) -> tuple[RunStatus, str] | None:
+  """(status, reason) when a restored run had already stopped at its last eval, else None.
+
+  A run killed after its final checkpoint but before its result was written resumes here.
+  """
+  if not state.history or state.history[-1]["step"] != state.step:
+    return None
+  last = state.history[-1]
+  if any(value is None for key, value in last.items() if "/" in key):
+    return RunStatus.DIVERGED, "non-finite metrics (before the restart)"
+  if state.time_to_target_sec is not None and settings.stop_at_target:
+    return RunStatus.REACHED, "target reached (before the restart)"
+  if settings.max_steps is not None and state.step >= settings.max_steps:
+    return RunStatus.MISSED, f"max_steps={settings.max_steps} (before the restart)"
+  if state.submission_time_sec >= budget_sec:
+    return RunStatus.MISSED, "budget spent (before the restart)"
+  return None
+
+
+def _resume_if_possible(checkpointer: RunCheckpointer, fresh: resume.LoopState,
+                        fingerprint: str, input_queue: Any,
+                        files: _Records) -> resume.LoopState:
+  """The state of the newest readable checkpoint (reporting unreadable ones), else `fresh`."""
+  restored = checkpointer.latest_restorable(resume.checkpoint_arrays(fresh))
+  skipped = [] if restored is None else restored.skipped
+  if restored is None and checkpointer.all_steps():
+    skipped = [(str(checkpointer.directory / str(s)), "unreadable") for s in checkpointer.all_steps()]
+  for path, reason in skipped:
+    print(f"algoperf-lab: checkpoint {path} is unreadable ({reason}); it is kept aside and an "
+          "older one is used.", file=sys.stderr)
+  if restored is None:
+    if skipped:
+      raise ResumeCheckpointError(
+          f"no checkpoint in {checkpointer.directory} could be read ({len(skipped)} tried); "
+          "they are kept as they are. Pass --overwrite to start this run from scratch.")
+    files.metrics_path.unlink(missing_ok=True)
+    return fresh
+  state = resume.restored_state(fresh, restored.arrays, restored.metadata, fingerprint,
+                                str(checkpointer.directory / str(restored.step)))
+  iterator_state = restored.metadata.get("data_iterator_state")
+  if iterator_state is not None and hasattr(input_queue, "set_state"):
+    input_queue.set_state(iterator_state)
+  files.rewrite_evals(state.history)
+  files.header["resumed_from_step"] = state.step
+  print(f"algoperf-lab: resuming from the checkpoint at step {state.step} "
+        f"({state.submission_time_sec:.1f}s of submission time).", file=sys.stderr)
+  return state

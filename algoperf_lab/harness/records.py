@@ -28,6 +28,7 @@ class RunStatus(enum.Enum):
   REACHED = "reached"
   MISSED = "missed"
   DIVERGED = "diverged"
+  PREEMPTED = "preempted"  # stopped by SIGTERM after saving a checkpoint; the next run resumes
 
 
 def _strict(value: Any) -> Any:

@@ -5,7 +5,8 @@ each study's trials from a scrambled Halton sequence over the search space (seed
 study), so any trial can be run alone (`--study=i --trial=j`) by a cluster scheduler and get
 the same hyperparameters. Self-tuning runs the submission's own defaults, one trial per study,
 with the budget multiplied by `self_tuning_budget_factor` (1.5 in AlgoPerf's current rules).
-A finished trial is skipped when re-run; an unfinished one is redone from scratch.
+A finished trial is skipped when re-run; an unfinished one (killed, preempted) resumes from its
+last good checkpoint, or starts afresh when it has none; records of another run are refused.
 """
 
 from __future__ import annotations
@@ -168,12 +169,13 @@ def run_tuning(request: TuneRequest,
       outcomes.append(TrialOutcome(plan, status, result.get("time_to_target_sec"), True))
       continue
     if status is not None:
-      report(f"{label}: unfinished record (status {status}) in {plan.workdir}, redoing it")
+      report(f"{label}: unfinished record (status {status}) in {plan.workdir}: resuming from "
+             "its last good checkpoint (from scratch if it has none)")
     settings = dataclasses.replace(request.settings, seed=plan.seed, max_runtime_sec=budget)
     result = runner.run(runner.RunRequest(
         workload=request.workload, size=request.size, submission=request.submission,
         workdir=plan.workdir, hparams_overrides=plan.hparams,
-        config_overrides=request.config_overrides, settings=settings, overwrite=True,
+        config_overrides=request.config_overrides, settings=settings, overwrite=False,
         ruleset=request.ruleset.value, study=plan.study, trial=plan.trial))
     report(f"{label}: {result.status.value}"
            + (f" in {result.time_to_target_sec:.1f}s" if result.time_to_target_sec else ""))

@@ -132,15 +132,19 @@ def test_training_complete_error_stops_the_run(tmp_path, fake_time):
   assert [line["step"] for line in _lines(tmp_path)] == [3]
 
 
-def test_loop_does_not_sync_every_step(tmp_path, fake_time, monkeypatch):
+@pytest.mark.parametrize("checkpoint_every_sec, expected_blocks", [(None, 4), (1e9, 5)])
+def test_loop_does_not_sync_every_step(tmp_path, fake_time, monkeypatch, checkpoint_every_sec,
+                                       expected_blocks):
   blocks = []
   real_block = loop._block_on_arrays
   monkeypatch.setattr(loop, "_block_on_arrays", lambda tree: (blocks.append(1), real_block(tree)))
   workload = _small_lm(("--config.targets.validation=0.0",))
-  _run(tmp_path, fake_time, RunSettings(progress=False, eval_every_steps=10, max_steps=20),
+  _run(tmp_path, fake_time, RunSettings(progress=False, eval_every_steps=10, max_steps=20,
+                                        checkpoint_every_sec=checkpoint_every_sec),
        workload=workload)
-  # Two evals, two blocks each (before and after prepare-for-eval); none on the other 18 steps.
-  assert len(blocks) == 4
+  # Two evals, two blocks each (before and after prepare-for-eval), plus one for the final
+  # checkpoint when checkpoints are on; none on the other 18 steps.
+  assert len(blocks) == expected_blocks
 
 
 def test_record_is_valid_json_after_a_crash(tmp_path, fake_time):

@@ -1,0 +1,82 @@
+"""What a checkpoint holds beyond the arrays, and how a run picks up from one.
+
+The arrays are (params, model_state, the optimizer state's array leaves). The metadata holds
+everything else the loop needs to continue as if never stopped: the step, the submission
+clock, the eval history, the eval cadence, AlgoPerf's train_state, the data iterator's
+position, and a fingerprint of the run (workload config, hyperparameters, seed, submission)
+so that a checkpoint of another run is refused instead of mixed in. Per-step random keys are
+derived from (seed, step), so no RNG state needs saving.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from algoperf_lab.harness.checkpoints import merge_arrays, split_arrays
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+class ResumeMismatchError(ValueError):
+  """The workdir's checkpoints belong to a different run; nothing is mixed or overwritten."""
+
+
+@dataclasses.dataclass
+class LoopState:
+  """The mutable state of the training loop, saved in and restored from checkpoints."""
+
+  params: Any
+  model_state: Any
+  optimizer_state: Any
+  step: int = 0
+  submission_time_sec: float = 0.0
+  last_eval_time_sec: float = 0.0
+  history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+  train_state: dict[str, Any] = dataclasses.field(default_factory=dict)
+  time_to_target_sec: float | None = None
+
+  @property
+  def eval_results(self) -> list[tuple[int, dict[str, float]]]:
+    return [(line["step"], line) for line in self.history]
+
+
+def run_fingerprint(identity: Mapping[str, Any], workload_config: Any, batch_size: int) -> str:
+  """A digest of what makes two runs the same run."""
+  content = json.dumps({"identity": identity, "config": workload_config,
+                        "batch_size": batch_size}, sort_keys=True, default=str)
+  return hashlib.sha256(content.encode()).hexdigest()
+
+
+def checkpoint_arrays(state: LoopState) -> Any:
+  return (state.params, state.model_state, split_arrays(state.optimizer_state)[0])
+
+
+def checkpoint_metadata(state: LoopState, data_iterator_state: Any,
+                        fingerprint: str) -> dict[str, Any]:
+  return {"fingerprint": fingerprint, "step": state.step,
+          "submission_time_sec": state.submission_time_sec,
+          "last_eval_time_sec": state.last_eval_time_sec, "history": state.history,
+          "train_state": state.train_state, "time_to_target_sec": state.time_to_target_sec,
+          "data_iterator_state": data_iterator_state}
+
+
+def restored_state(fresh: LoopState, arrays: Any, metadata: Mapping[str, Any], fingerprint: str,
+                   checkpoint_path: str) -> LoopState:
+  """The loop state of a checkpoint, with non-array optimizer leaves taken from `fresh`."""
+  if metadata.get("fingerprint") != fingerprint:
+    raise ResumeMismatchError(
+        f"{checkpoint_path} is a checkpoint of a different run (another workload config, "
+        "hyperparameters, seed or submission); use another --workdir, or --overwrite to "
+        "start this run afresh there.")
+  params, model_state, optimizer_arrays = arrays
+  return LoopState(
+      params=params, model_state=model_state,
+      optimizer_state=merge_arrays(fresh.optimizer_state, optimizer_arrays),
+      step=int(metadata["step"]), submission_time_sec=float(metadata["submission_time_sec"]),
+      last_eval_time_sec=float(metadata["last_eval_time_sec"]),
+      history=list(metadata["history"]), train_state=dict(metadata["train_state"]),
+      time_to_target_sec=metadata.get("time_to_target_sec"))
