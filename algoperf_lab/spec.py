@@ -3,8 +3,8 @@
 Names and meaning follow MLCommons AlgoPerf's `algoperf/spec.py`, so a JAX submission written
 for AlgoPerf runs here with only its imports changed (`from algoperf_lab import spec`).
 Beyond AlgoPerf: workloads name the logical axes of their parameters (for sharding), declare
-whether their target metric is minimised or maximised, and multi-task workloads may expose
-per-task losses.
+whether their target metric is minimised or maximised, and multi-task workloads expose
+per-task losses (`num_tasks`, `per_task_loss_fn`).
 """
 
 from __future__ import annotations
@@ -208,6 +208,23 @@ class Workload(abc.ABC):
 
   def is_output_params(self, param_key: str) -> bool:
     return False
+
+  # -- multi-task (beyond AlgoPerf) ------------------------------------------------------------
+  @property
+  def num_tasks(self) -> int:
+    """T, the number of tasks whose losses `per_task_loss_fn` separates (1 if single-task)."""
+    return 1
+
+  def per_task_loss_fn(self, label_batch: jax.Array, logits_batch: jax.Array,
+                       mask_batch: jax.Array | None = None) -> jax.Array:
+    """[T] mean loss of each task over its valid labels (0 for a task with none in the batch).
+
+    Uses the same per-label loss as `loss_fn` (no label smoothing); jit-safe. For
+    multi-task training algorithms (SAM-MTL, PCGrad, MGDA, ...) that take per-task gradients.
+    Weighted by each task's count of valid labels and divided by `n_valid_examples`, it gives
+    `loss_fn(...)["summed"] / loss_fn(...)["n_valid_examples"]`.
+    """
+    raise NotImplementedError(f"{type(self).__name__} is single-task: it has no per-task losses.")
 
   # -- data and evaluation ---------------------------------------------------------------------
   @abc.abstractmethod

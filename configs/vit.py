@@ -3,8 +3,9 @@
     algoperf-lab run --workload=vit --size=tiny --submission=submissions/baselines/nadamw.py \
         --workdir=runs/nadamw_vit_tiny
 
-Expected (tiny, 2 CPU cores): NadamW reaches the provisional validation accuracy target in
-about 2 minutes of submission time (see `targets.how_measured`).
+Expected (tiny, 2 CPU cores, ~0.46M parameters, ~130-160 ms a step when the machine is
+otherwise idle): NadamW reaches the provisional validation accuracy target in about 2 minutes
+of submission time (see `targets.how_measured`).
 
 Data on disk:
 - tiny: Debian's dataset-fashion-mnist, `/usr/share/datasets/fashion-mnist/`
@@ -38,21 +39,20 @@ def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
       head_zero_init=True, dropout_rate=0.0))
   config.data = ml_collections.ConfigDict(dict(
       source="fashion_mnist", image_size=28, validation_holdout=10_000, random_crop=False,
-      crop_padding=0, random_flip=False, num_eval_train_examples=2_000,
-      num_validation_examples=10_000, num_test_examples=10_000, eval_batch_size=1_000,
+      crop_padding=0, random_flip=False, num_eval_train_examples=1_000,
+      num_validation_examples=2_000, num_test_examples=2_000, eval_batch_size=1_000,
       cache_eval_on_device=True, decode_size=256, read_threads=1))
-  config.batch_size = 128
+  config.batch_size = 64
   config.targets = ml_collections.ConfigDict(dict(
-      metric="accuracy", direction="higher", validation=0.85, test=0.85,
-      max_allowed_runtime_sec=240.0, eval_period_time_sec=12.0, step_hint=1000,
+      metric="accuracy", direction="higher", validation=0.80, test=0.79,
+      max_allowed_runtime_sec=240.0, eval_period_time_sec=10.0, step_hint=500,
       how_measured="provisional: to be set by scripts/measure_targets.py"))
   if size == "small":
-    config.model.update(patch_size=4, width=256, depth=8, num_heads=8,
-                        mlp_dim=1024)
+    config.model.update(patch_size=4, width=256, depth=8, num_heads=8, mlp_dim=1024)
     config.data.update(source="cifar10", image_size=32, validation_holdout=5_000,
                        random_crop=True, crop_padding=4, random_flip=True,
                        num_eval_train_examples=5_000, num_validation_examples=5_000,
-                       eval_batch_size=1_000, read_threads=4)
+                       num_test_examples=10_000, eval_batch_size=1_000, read_threads=4)
     config.batch_size = 256
     config.targets.update(
         validation=0.80, test=0.79, max_allowed_runtime_sec=3600.0, eval_period_time_sec=120.0,
@@ -61,8 +61,8 @@ def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
         "a ~6M-parameter ViT trained from scratch on CIFAR-10 with crop and flip")
   elif size == "full":
     # AlgoPerf's imagenet_vit: ViT-S/16 at 224×224, sin-cos positions, average pooling.
-    config.model.update(num_classes=1000, patch_size=16, width=384, depth=12,
-                        num_heads=6, mlp_dim=1536)
+    config.model.update(num_classes=1000, patch_size=16, width=384, depth=12, num_heads=6,
+                        mlp_dim=1536)
     config.data.update(source="imagenet_folders", image_size=224, random_crop=True,
                        crop_padding=0, random_flip=True, num_eval_train_examples=50_000,
                        num_validation_examples=50_000, num_test_examples=10_000,

@@ -1,0 +1,1 @@
+"""Graph network on molecules: QM9 regression (tiny/small), ogbg-molpcba (full)."""

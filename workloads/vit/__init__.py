@@ -1,0 +1,1 @@
+"""Vision transformer image classifier: Fashion-MNIST, CIFAR-10 and ImageNet."""
