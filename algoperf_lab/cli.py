@@ -15,13 +15,14 @@ def _user_errors() -> tuple[type[BaseException], ...]:
   from algoperf_lab.scoring import ScoringError
   from algoperf_lab.tuning.search_space import SearchSpaceError
   from algoperf_lab.tuning.study import TuningError
-  from algoperf_lab.harness.loop import ResumeCheckpointError
+  from algoperf_lab.harness.loop import ParallelismError, ResumeCheckpointError
   from algoperf_lab.harness.resume import ResumeMismatchError
 
   return (config.ConfigError, hyperparameters.HyperparameterError, loader.SubmissionError,
           registry.UnknownWorkloadError, runner.WorkdirInUseError, paths.DatasetNotFoundError,
           paths.DatasetCorruptError,
-          ScoringError, SearchSpaceError, TuningError, ResumeMismatchError, ResumeCheckpointError)
+          ScoringError, SearchSpaceError, TuningError, ResumeMismatchError, ResumeCheckpointError,
+          ParallelismError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wall seconds between checkpoints (also at the end and on SIGTERM); "
                    "a run in a workdir with checkpoints resumes from the last good one")
   run.add_argument("--no_checkpoints", action="store_true", help="write no checkpoints")
+  run.add_argument("--sharding", choices=("replicated", "fsdp"), default="replicated",
+                   help="optax-form training state: replicated (data parallel) or FSDP")
+  run.add_argument("--mesh_data", type=int, default=-1,
+                   help="devices on the mesh's data axis (-1: all that remain)")
+  run.add_argument("--mesh_fsdp", type=int, default=1, help="devices on the mesh's fsdp axis")
   run.add_argument("--no_progress", action="store_true", help="no progress bar")
   run.add_argument("--no_compilation_cache", action="store_true",
                    help="compile from scratch (cold-start timing)")
@@ -94,17 +100,31 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
+def _start_jax() -> None:
+  """Joins the other processes of a multi-host job (from the environment), if any."""
+  from algoperf_lab.parallel import multihost
+
+  multihost.initialize(multihost.config_from_env())
+
+
 def _run(args: argparse.Namespace, overrides: list[str]) -> int:
+  import jax
+
   from algoperf_lab import runner, runtime
   from algoperf_lab.harness.loop import RunSettings
+  from algoperf_lab.parallel.mesh import MeshConfig
 
+  _start_jax()
   if not args.no_compilation_cache:
     runtime.enable_compilation_cache()
   settings = RunSettings(seed=args.seed, eval_every_steps=args.eval_every_steps,
                          max_steps=args.max_steps, max_runtime_sec=args.max_runtime_sec,
-                         data_dir=args.data_dir, progress=not args.no_progress,
+                         data_dir=args.data_dir,
+                         progress=not args.no_progress and jax.process_index() == 0,
                          checkpoint_every_sec=None if args.no_checkpoints
-                         else args.checkpoint_every_sec)
+                         else args.checkpoint_every_sec,
+                         mesh=MeshConfig(data=args.mesh_data, fsdp=args.mesh_fsdp),
+                         sharding=args.sharding)
   result = runner.run(runner.RunRequest(
       workload=args.workload, size=args.size, submission=args.submission, workdir=args.workdir,
       hparams_file=args.hparams, config_overrides=tuple(overrides), settings=settings,
@@ -114,6 +134,8 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
   if result.status.value == "preempted":
     print(f"preempted at step {result.steps}: checkpoint saved; run the same command again to "
           f"resume. Record in {args.workdir}")
+    return 0
+  if jax.process_index() != 0:
     return 0
   print(f"status={result.status.value} time_to_target={time_to_target} steps={result.steps} "
         f"submission_time={result.submission_time_sec:.1f}s ({result.stop_reason}); "
@@ -126,6 +148,7 @@ def _tune(args: argparse.Namespace, overrides: list[str]) -> int:
   from algoperf_lab.harness.loop import RunSettings
   from algoperf_lab.tuning.study import Ruleset, TuneRequest, run_tuning
 
+  _start_jax()
   runtime.enable_compilation_cache()
   outcomes = run_tuning(TuneRequest(
       workload=args.workload, size=args.size, submission=args.submission, workdir=args.workdir,
@@ -158,6 +181,7 @@ def _demo(args: argparse.Namespace, overrides: list[str]) -> int:
   from algoperf_lab import runtime
   from algoperf_lab.demo import DemoRequest, run_demo
 
+  _start_jax()
   runtime.enable_compilation_cache()
   run_demo(DemoRequest(workdir=args.workdir, seed=args.seed, config_overrides=tuple(overrides),
                        progress=not args.no_progress,

@@ -1,7 +1,9 @@
 """AlgoPerf's `jax_sharding_utils` helpers: a one-axis mesh over every device.
 
 AlgoPerf JAX submissions import this module to replicate state and shard batches along the
-batch dimension; the names and behaviour match theirs.
+batch dimension; the names and behaviour match theirs. On several processes (multi-host),
+host data given to `shard_along_batch_dim` is the global batch, which every process reads the
+same way; each process places only the rows that its own devices hold.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 BATCH_AXIS = "batch"
@@ -26,12 +29,30 @@ def get_batch_dim_sharding() -> NamedSharding:
   return NamedSharding(get_mesh(), PartitionSpec(BATCH_AXIS))
 
 
+def _is_host_data(x: Any) -> bool:
+  return isinstance(x, (np.ndarray, np.generic, int, float))
+
+
+def _place(x: Any, sharding: NamedSharding) -> Any:
+  """device_put, or for host data on several processes, assembly from this process's rows."""
+  if jax.process_count() == 1 or not _is_host_data(x):
+    return jax.device_put(x, sharding)
+  x = np.asarray(x)
+  if sharding.spec == PartitionSpec():
+    return jax.make_array_from_process_local_data(sharding, x, x.shape)
+  rows = x.shape[0] // jax.process_count()
+  start = jax.process_index() * rows  # get_mesh() orders devices by process
+  return jax.make_array_from_process_local_data(sharding, x[start:start + rows], x.shape)
+
+
 def shard_along_batch_dim(tree: Any) -> Any:
-  return jax.device_put(tree, get_batch_dim_sharding())
+  sharding = get_batch_dim_sharding()
+  return jax.tree.map(lambda x: _place(x, sharding), tree)
 
 
 def replicate(tree: Any) -> Any:
-  return jax.device_put(tree, get_replicate_sharding())
+  sharding = get_replicate_sharding()
+  return jax.tree.map(lambda x: _place(x, sharding), tree)
 
 
 def disp_shard_info(x: jax.Array) -> str:

@@ -66,6 +66,9 @@ class Submission:
   update_params_takes_train_state: bool = True
   # Hyperparameters read when present besides HPARAMS (e.g. label_smoothing, grad_clip).
   optional_hparams: frozenset[str] = frozenset()
+  # Optax form only: the harness hands over the mesh and strategy, then places the params.
+  use_mesh: Callable[[Any, str], None] | None = None
+  place_params: Callable[[Any], Any] | None = None
   # The latest training-step metrics a submission exposes without forcing a sync (optax form).
   latest_train_metrics: Callable[[], Mapping[str, Any] | None] = lambda: None
 
@@ -203,4 +206,5 @@ def _load_optax_form(module: ModuleType, source: str, name: str) -> Submission:
       data_selection=adapter.data_selection,
       prepare_for_eval=None,
       eval_params=getattr(module, "eval_params", None),
-      latest_train_metrics=adapter.latest_train_metrics)
+      latest_train_metrics=adapter.latest_train_metrics,
+      use_mesh=adapter.use_mesh, place_params=adapter.place_params)

@@ -30,6 +30,8 @@ from algoperf_lab.harness.clock import SubmissionClock
 from algoperf_lab.harness.progress import RunProgress
 from algoperf_lab.harness.records import RunStatus
 from algoperf_lab.loader import Submission
+from algoperf_lab.parallel import partitioning
+from algoperf_lab.parallel.mesh import MeshConfig, make_mesh
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +45,10 @@ class RunSettings:
   stop_at_target: bool = True  # False: train on to the budget (for measuring targets)
   # Wall seconds between checkpoints (also saved at the end and on SIGTERM); None: none at all.
   checkpoint_every_sec: float | None = 300.0
+  # The device mesh, and where optax-form training state lives on it ("replicated" or
+  # "fsdp"). AlgoPerf-form submissions place their own state (AlgoPerf's data parallelism).
+  mesh: MeshConfig = MeshConfig()
+  sharding: str = "replicated"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,10 +181,13 @@ def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams:
   data_rng, optimizer_rng, model_rng, train_rng, eval_rng = jax.random.split(
       jax.random.PRNGKey(settings.seed), 5)
   batch_size = resolve_batch_size(submission, workload)
+  _use_mesh(submission, settings)
   params, model_state = workload.init_model_fn(model_rng)
   optimizer_state = submission.init_optimizer_state(
       workload=workload, model_params=params, model_state=model_state,
       hyperparameters=hparams, rng=optimizer_rng)
+  if submission.place_params is not None:
+    params = submission.place_params(params)
   input_queue = workload.build_input_queue(data_rng, "train", settings.data_dir, batch_size)
   files.header["batch_size"] = batch_size
   state = resume.LoopState(params, model_state, optimizer_state, train_state=_fresh_train_state())
@@ -341,6 +350,27 @@ def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams:
       "submission_time_sec": result.submission_time_sec, "stop_reason": result.stop_reason,
       "num_evals": len(state.history), "wall_time_sec": time.perf_counter() - wall_start})
   return result
+
+
+class ParallelismError(ValueError):
+  """The mesh or sharding request cannot be met; the message says what to change."""
+
+
+def _use_mesh(submission: Submission, settings: RunSettings) -> None:
+  if settings.sharding not in partitioning.STRATEGIES:
+    raise ParallelismError(f"--sharding={settings.sharding!r} is unknown; choose from "
+                           f"{partitioning.STRATEGIES}.")
+  if submission.use_mesh is not None:
+    try:
+      mesh = make_mesh(settings.mesh)
+    except ValueError as error:
+      raise ParallelismError(str(error)) from error
+    submission.use_mesh(mesh, settings.sharding)
+  elif settings.sharding != "replicated" or settings.mesh != MeshConfig():
+    raise ParallelismError(
+        f"{submission.source} is an AlgoPerf-form submission: it places its own state with "
+        "AlgoPerf's jax_sharding_utils (data parallel over every device), so --sharding and "
+        "--mesh_* apply to optax-form submissions only.")
 
 
 def _finished_before_resume(state: resume.LoopState, settings: RunSettings,

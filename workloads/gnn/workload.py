@@ -19,6 +19,7 @@ import numpy as np
 import optax
 
 from algoperf_lab import jax_sharding_utils, param_types, spec
+from algoperf_lab.data.device_iterator import DeviceIterator
 from algoperf_lab.config import TargetsConfig, dataclass_from_config
 from configs import gnn as gnn_configs
 from workloads.gnn import input_pipeline, ogb_molpcba
@@ -194,7 +195,7 @@ class GnnWorkload(spec.Workload):
     seed = int(jax.random.randint(data_rng, (), 0, np.iinfo(np.int32).max))
     batches = input_pipeline.train_batches(self.dataset(data_dir), split,
                                            self.data_config.budget(global_batch_size), seed)
-    return _DeviceIterator(iter(batches))
+    return DeviceIterator(iter(batches), place=jax_sharding_utils.replicate)
 
   # -- evaluation ------------------------------------------------------------------------------
   def _eval_logits_and_loss(self, params: Any,
@@ -242,26 +243,3 @@ def mean_absolute_error(targets: np.ndarray, predictions: np.ndarray, mask: np.n
   mask = mask.astype(np.float64)
   per_task = (np.abs(predictions - targets) * mask).sum(axis=0) / np.maximum(mask.sum(axis=0), 1)
   return float(per_task[mask.sum(axis=0) > 0].mean())
-
-
-class _DeviceIterator:
-  """Wraps a grain iterator: yields batches on the devices; exposes grain's state.
-
-  Graph batches are replicated, not split along a batch axis: their arrays (nodes, edges,
-  graphs) have different leading sizes, and a node's edges must stay with it.
-  """
-
-  def __init__(self, iterator: Any):
-    self._iterator = iterator
-
-  def __iter__(self) -> _DeviceIterator:
-    return self
-
-  def __next__(self) -> spec.Batch:
-    return jax_sharding_utils.replicate(next(self._iterator))
-
-  def get_state(self) -> Any:
-    return self._iterator.get_state()
-
-  def set_state(self, state: Any) -> None:
-    self._iterator.set_state(state)

@@ -15,6 +15,7 @@ import optax
 
 from algoperf_lab import jax_sharding_utils, param_types, spec
 from algoperf_lab.config import TargetsConfig, dataclass_from_config
+from algoperf_lab.data.device_iterator import DeviceIterator
 from configs import lm as lm_configs
 from workloads.lm import input_pipeline
 from workloads.lm.input_pipeline import LmDataConfig
@@ -153,7 +154,7 @@ class LmWorkload(spec.Workload):
     seed = int(jax.random.randint(data_rng, (), 0, np.iinfo(np.int32).max))
     dataset = input_pipeline.train_batches(self.token_splits(data_dir)["train"],
                                            self.data_config.seq_len, global_batch_size, seed)
-    return _DeviceIterator(iter(dataset))
+    return DeviceIterator(iter(dataset))
 
   # -- evaluation ------------------------------------------------------------------------------
   def _summed_eval_loss(self, params: Any, batch: spec.Batch) -> tuple[jax.Array, jax.Array]:
@@ -188,22 +189,3 @@ class LmWorkload(spec.Workload):
       if self.is_byte_level:
         results[f"{split}/bits_per_byte"] = loss / math.log(2.0)
     return results
-
-
-class _DeviceIterator:
-  """Wraps a grain iterator: yields batches placed on the devices; exposes grain's state."""
-
-  def __init__(self, iterator: Any):
-    self._iterator = iterator
-
-  def __iter__(self) -> "_DeviceIterator":
-    return self
-
-  def __next__(self) -> spec.Batch:
-    return jax_sharding_utils.shard_along_batch_dim(next(self._iterator))
-
-  def get_state(self) -> Any:
-    return self._iterator.get_state()
-
-  def set_state(self, state: Any) -> None:
-    self._iterator.set_state(state)

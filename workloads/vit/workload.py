@@ -15,7 +15,7 @@ import optax
 from algoperf_lab import jax_sharding_utils, param_types, spec
 from algoperf_lab.config import TargetsConfig, dataclass_from_config
 from configs import vit as vit_configs
-from workloads.lm.workload import _DeviceIterator as DeviceIterator
+from algoperf_lab.data.device_iterator import DeviceIterator
 from workloads.vit import input_pipeline
 from workloads.vit.input_pipeline import ImageSplits, VitDataConfig
 from workloads.vit.model import VisionTransformer, VitModelConfig
