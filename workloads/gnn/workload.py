@@ -20,7 +20,8 @@ import optax
 
 from algoperf_lab import jax_sharding_utils, param_types, spec
 from algoperf_lab.data.device_iterator import DeviceIterator
-from algoperf_lab.config import TargetsConfig, dataclass_from_config
+from algoperf_lab.config import dataclass_from_config
+from algoperf_lab.configured_workload import ConfiguredWorkload
 from configs import gnn as gnn_configs
 from workloads.gnn import input_pipeline, ogb_molpcba
 from workloads.gnn.input_pipeline import GnnDataConfig
@@ -30,7 +31,7 @@ from workloads.gnn.molecules import EDGE_FEATURE_SIZES, NODE_FEATURE_SIZES, Mole
 GRAPH_KEYS = ("node_features", "edge_features", "senders", "receivers", "node_graph_index")
 
 
-class GnnWorkload(spec.Workload):
+class GnnWorkload(ConfiguredWorkload):
   """AlgoPerf-ogbg-style graph network on QM9 (tiny/small) or ogbg-molpcba (full)."""
 
   name = "gnn"
@@ -43,48 +44,15 @@ class GnnWorkload(spec.Workload):
     return gnn_configs.get_config(size)
 
   def __init__(self, config: ml_collections.ConfigDict, size: str):
-    super().__init__()
-    self.size = size
-    self.config = config
+    super().__init__(config, size)
     self.model_config = dataclass_from_config(GnnModelConfig, config.model, f"{self.name}.model")
     self.data_config = dataclass_from_config(GnnDataConfig, config.data, f"{self.name}.data")
-    self.targets = dataclass_from_config(TargetsConfig, config.targets, f"{self.name}.targets")
-    self._batch_size = int(config.batch_size)
     self._model = GraphNetwork(self.model_config, self.num_tasks)
-    self._logical_axes: Any = None
     self._dataset: MoleculeDataset | None = None
     self._eval_cache: dict[str, tuple[list[dict[str, np.ndarray]], list[spec.Batch]]] = {}
     self._eval_step = jax.jit(self._eval_logits_and_loss)
 
-  # -- targets and budgets ---------------------------------------------------------------------
-  @property
-  def target_metric_name(self) -> str:
-    return self.targets.metric
-
-  @property
-  def target_direction(self) -> spec.TargetDirection:
-    return spec.TargetDirection(self.targets.direction)
-
-  @property
-  def validation_target_value(self) -> float:
-    return self.targets.validation
-
-  @property
-  def test_target_value(self) -> float:
-    return self.targets.test
-
-  @property
-  def max_allowed_runtime_sec(self) -> float:
-    return self.targets.max_allowed_runtime_sec
-
-  @property
-  def eval_period_time_sec(self) -> float:
-    return self.targets.eval_period_time_sec
-
-  @property
-  def step_hint(self) -> int:
-    return self.targets.step_hint
-
+  # -- loss ------------------------------------------------------------------------------------
   @property
   def is_classification(self) -> bool:
     return self.data_config.source == "ogbg_molpcba"
@@ -93,10 +61,6 @@ class GnnWorkload(spec.Workload):
   def loss_type(self) -> spec.LossType:
     return (spec.LossType.SIGMOID_CROSS_ENTROPY if self.is_classification
             else spec.LossType.MEAN_SQUARED_ERROR)
-
-  @property
-  def default_batch_size(self) -> int:
-    return self._batch_size
 
   @property
   def num_tasks(self) -> int:
@@ -125,12 +89,6 @@ class GnnWorkload(spec.Workload):
     self._param_shapes = param_types.param_shapes(params)
     self._param_types = param_types.param_types(params)
     return params, None
-
-  @property
-  def param_logical_axes(self) -> Any:
-    if self._logical_axes is None:
-      raise ValueError("param_logical_axes is set by init_model_fn(); call it first.")
-    return self._logical_axes
 
   def model_fn(self, params: Any, augmented_and_preprocessed_input_batch: spec.Batch,
                model_state: Any, mode: spec.ForwardPassMode, rng: spec.RandomState,

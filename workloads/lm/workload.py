@@ -14,7 +14,8 @@ import numpy as np
 import optax
 
 from algoperf_lab import jax_sharding_utils, param_types, spec
-from algoperf_lab.config import TargetsConfig, dataclass_from_config
+from algoperf_lab.config import dataclass_from_config
+from algoperf_lab.configured_workload import ConfiguredWorkload
 from algoperf_lab.data.device_iterator import DeviceIterator
 from configs import lm as lm_configs
 from workloads.lm import input_pipeline
@@ -22,7 +23,7 @@ from workloads.lm.input_pipeline import LmDataConfig
 from workloads.lm.model import DecoderLm, LmModelConfig
 
 
-class LmWorkload(spec.Workload):
+class LmWorkload(ConfiguredWorkload):
   """Decoder-only transformer LM on Jane Austen (bytes) or a pre-tokenised corpus."""
 
   name = "lm"
@@ -34,58 +35,21 @@ class LmWorkload(spec.Workload):
     return lm_configs.get_config(size)
 
   def __init__(self, config: ml_collections.ConfigDict, size: str):
-    super().__init__()
-    self.size = size
-    self.config = config
+    super().__init__(config, size)
     self.model_config = dataclass_from_config(LmModelConfig, config.model, f"{self.name}.model")
     self.data_config = dataclass_from_config(LmDataConfig, config.data, f"{self.name}.data")
-    self.targets = dataclass_from_config(TargetsConfig, config.targets, f"{self.name}.targets")
     if self.data_config.seq_len > self.model_config.max_seq_len:
       raise ValueError(f"data.seq_len={self.data_config.seq_len} exceeds "
                        f"model.max_seq_len={self.model_config.max_seq_len}.")
-    self._batch_size = int(config.batch_size)
     self._model = DecoderLm(self.model_config)
-    self._logical_axes: Any = None
     self._splits: dict[str, np.ndarray] | None = None
     self._eval_cache: dict[str, list[dict[str, jax.Array]]] = {}
     self._eval_step = jax.jit(self._summed_eval_loss)
 
-  # -- targets and budgets ---------------------------------------------------------------------
-  @property
-  def target_metric_name(self) -> str:
-    return self.targets.metric
-
-  @property
-  def target_direction(self) -> spec.TargetDirection:
-    return spec.TargetDirection(self.targets.direction)
-
-  @property
-  def validation_target_value(self) -> float:
-    return self.targets.validation
-
-  @property
-  def test_target_value(self) -> float:
-    return self.targets.test
-
-  @property
-  def max_allowed_runtime_sec(self) -> float:
-    return self.targets.max_allowed_runtime_sec
-
-  @property
-  def eval_period_time_sec(self) -> float:
-    return self.targets.eval_period_time_sec
-
-  @property
-  def step_hint(self) -> int:
-    return self.targets.step_hint
-
+  # -- loss ------------------------------------------------------------------------------------
   @property
   def loss_type(self) -> spec.LossType:
     return spec.LossType.SOFTMAX_CROSS_ENTROPY
-
-  @property
-  def default_batch_size(self) -> int:
-    return self._batch_size
 
   @property
   def is_byte_level(self) -> bool:
@@ -103,12 +67,6 @@ class LmWorkload(spec.Workload):
     self._param_shapes = param_types.param_shapes(params)
     self._param_types = param_types.param_types(params)
     return params, None
-
-  @property
-  def param_logical_axes(self) -> Any:
-    if self._logical_axes is None:
-      raise ValueError("param_logical_axes is set by init_model_fn(); call it first.")
-    return self._logical_axes
 
   def model_fn(self, params: Any, augmented_and_preprocessed_input_batch: spec.Batch,
                model_state: Any, mode: spec.ForwardPassMode, rng: spec.RandomState,

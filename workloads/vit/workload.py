@@ -13,7 +13,8 @@ import numpy as np
 import optax
 
 from algoperf_lab import jax_sharding_utils, param_types, spec
-from algoperf_lab.config import TargetsConfig, dataclass_from_config
+from algoperf_lab.config import dataclass_from_config
+from algoperf_lab.configured_workload import ConfiguredWorkload
 from configs import vit as vit_configs
 from algoperf_lab.data.device_iterator import DeviceIterator
 from workloads.vit import input_pipeline
@@ -29,7 +30,7 @@ def with_conv_types(types: dict[str, Any]) -> dict[str, Any]:
   return {**types, "patch_embed": patch_embed}
 
 
-class VitWorkload(spec.Workload):
+class VitWorkload(ConfiguredWorkload):
   """Vision transformer on Fashion-MNIST (tiny), CIFAR-10 (small) or ImageNet (full)."""
 
   name = "vit"
@@ -41,58 +42,21 @@ class VitWorkload(spec.Workload):
     return vit_configs.get_config(size)
 
   def __init__(self, config: ml_collections.ConfigDict, size: str):
-    super().__init__()
-    self.size = size
-    self.config = config
+    super().__init__(config, size)
     self.model_config = dataclass_from_config(VitModelConfig, config.model, f"{self.name}.model")
     self.data_config = dataclass_from_config(VitDataConfig, config.data, f"{self.name}.data")
-    self.targets = dataclass_from_config(TargetsConfig, config.targets, f"{self.name}.targets")
     if self.data_config.image_size % self.model_config.patch_size:
       raise ValueError(f"data.image_size={self.data_config.image_size} is not divisible by "
                        f"model.patch_size={self.model_config.patch_size}.")
-    self._batch_size = int(config.batch_size)
     self._model = VisionTransformer(self.model_config)
-    self._logical_axes: Any = None
     self._splits: ImageSplits | None = None
     self._eval_cache: dict[str, list[spec.Batch]] = {}
     self._eval_step = jax.jit(self._eval_sums)
 
-  # -- targets and budgets ---------------------------------------------------------------------
-  @property
-  def target_metric_name(self) -> str:
-    return self.targets.metric
-
-  @property
-  def target_direction(self) -> spec.TargetDirection:
-    return spec.TargetDirection(self.targets.direction)
-
-  @property
-  def validation_target_value(self) -> float:
-    return self.targets.validation
-
-  @property
-  def test_target_value(self) -> float:
-    return self.targets.test
-
-  @property
-  def max_allowed_runtime_sec(self) -> float:
-    return self.targets.max_allowed_runtime_sec
-
-  @property
-  def eval_period_time_sec(self) -> float:
-    return self.targets.eval_period_time_sec
-
-  @property
-  def step_hint(self) -> int:
-    return self.targets.step_hint
-
+  # -- loss ------------------------------------------------------------------------------------
   @property
   def loss_type(self) -> spec.LossType:
     return spec.LossType.SOFTMAX_CROSS_ENTROPY
-
-  @property
-  def default_batch_size(self) -> int:
-    return self._batch_size
 
   # -- model -----------------------------------------------------------------------------------
   def _dummy_images(self) -> jax.Array:
@@ -108,12 +72,6 @@ class VitWorkload(spec.Workload):
     self._param_shapes = param_types.param_shapes(params)
     self._param_types = with_conv_types(param_types.param_types(params))
     return params, None
-
-  @property
-  def param_logical_axes(self) -> Any:
-    if self._logical_axes is None:
-      raise ValueError("param_logical_axes is set by init_model_fn(); call it first.")
-    return self._logical_axes
 
   def model_fn(self, params: Any, augmented_and_preprocessed_input_batch: spec.Batch,
                model_state: Any, mode: spec.ForwardPassMode, rng: spec.RandomState,
