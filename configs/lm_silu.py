@@ -11,4 +11,12 @@ from configs import lm
 def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
   config = lm.get_config(size)
   config.model.activation = "silu"
+  if size == "tiny":
+    config.targets.update(
+        validation=2.9623, test=2.9746, max_allowed_runtime_sec=139.0,
+        how_measured=(
+            "scripts/measure_targets.py --workloads=lm_silu --seeds=0,1 --run_fraction=0.75 "
+            "(2026-11-22, 2-core CPU): NadamW, worst over seeds of the best validation value "
+            "within 70% of step_hint; budget 4/3 of the median time to reach it "
+            "(105 s, 104 s, measured while other jobs shared the CPU)"))
   return config

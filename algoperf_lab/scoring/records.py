@@ -121,6 +121,9 @@ def parse_record(data: object, run_dir: Path) -> RunRecord:
   status = data["status"]
   _require(status not in UNFINISHED_STATUSES,
            f"unfinished run (status {status!r}); only reached/missed/diverged runs are scored")
+  _require(status != "failed",
+           f"the run failed ({data.get('error', 'no error recorded')}); fix the submission and "
+           "run it again (its submission counts as missing this workload meanwhile)")
   _require(status in FINISHED_STATUSES, f"unknown status {status!r}")
   for key in ("workload", "size", "submission", "target_metric"):
     _require(isinstance(data[key], str) and data[key] != "", f"{key!r} must be a non-empty string")

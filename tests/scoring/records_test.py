@@ -96,3 +96,11 @@ def test_mixed_hardware_is_refused_unless_allowed(tmp_path):
   assert "H100" in str(info.value) and "device_kind=cpu" in str(info.value)
   warnings = check_same_hardware(records, allow_mixed=True)
   assert len(warnings) == 1 and "H100" in warnings[0]
+
+
+def test_failed_run_is_skipped_with_its_error(tmp_path):
+  _write(tmp_path, "failed", _result(status="failed", error="RuntimeError: boom",
+                                     reached_target=False, time_to_target_sec=None))
+  records, skipped = load_records([tmp_path])
+  assert not records
+  assert "the run failed (RuntimeError: boom)" in skipped[0].reason
