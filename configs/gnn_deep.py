@@ -12,4 +12,12 @@ from configs import gnn
 def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
   config = gnn.get_config(size)
   config.model.num_message_passing_steps = 2 * config.model.num_message_passing_steps
+  if size == "tiny":
+    config.targets.update(
+        validation=0.251, test=0.2565,
+        max_allowed_runtime_sec=56.0,
+        how_measured=(
+            "scripts/measure_targets.py --workloads=gnn_deep --seeds=0,1 --run_fraction=0.75 "
+            "(2026-11-22, 2-core CPU): NadamW, worst over seeds of the best validation value "
+            "within 70% of step_hint; budget 4/3 of the median time to reach it (42 s, 42 s)"))
   return config

@@ -12,4 +12,12 @@ from configs import gnn
 def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
   config = gnn.get_config(size)
   config.model.activation = "gelu"
+  if size == "tiny":
+    config.targets.update(
+        validation=0.1978, test=0.2014,
+        max_allowed_runtime_sec=27.0,
+        how_measured=(
+            "scripts/measure_targets.py --workloads=gnn_gelu --seeds=0,1 --run_fraction=0.75 "
+            "(2026-11-22, 2-core CPU): NadamW, worst over seeds of the best validation value "
+            "within 70% of step_hint; budget 4/3 of the median time to reach it (20 s, 21 s)"))
   return config
