@@ -44,9 +44,12 @@ def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
       cache_eval_on_device=True, decode_size=256, read_threads=1))
   config.batch_size = 64
   config.targets = ml_collections.ConfigDict(dict(
-      metric="accuracy", direction="higher", validation=0.80, test=0.79,
-      max_allowed_runtime_sec=240.0, eval_period_time_sec=10.0, step_hint=500,
-      how_measured="provisional: to be set by scripts/measure_targets.py"))
+      metric="accuracy", direction="higher", validation=0.7055, test=0.703,
+      max_allowed_runtime_sec=84.0, eval_period_time_sec=10.0, step_hint=500,
+      how_measured=(
+          "scripts/measure_targets.py --workloads=vit --seeds=0,1 --run_fraction=0.75 "
+          "(2026-11-22, 2-core CPU): NadamW, worst over seeds of the best validation value "
+          "within 70% of step_hint; budget 4/3 of the median time to reach it (57 s, 69 s)")))
   if size == "small":
     config.model.update(patch_size=4, width=256, depth=8, num_heads=8, mlp_dim=1024)
     config.data.update(source="cifar10", image_size=32, validation_holdout=5_000,

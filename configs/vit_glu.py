@@ -11,4 +11,12 @@ from configs import vit
 def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
   config = vit.get_config(size)
   config.model.mlp = "glu"
+  if size == "tiny":
+    config.targets.update(
+        validation=0.7425, test=0.759,
+        max_allowed_runtime_sec=94.0,
+        how_measured=(
+            "scripts/measure_targets.py --workloads=vit_glu --seeds=0,1 --run_fraction=0.75 "
+            "(2026-11-22, 2-core CPU): NadamW, worst over seeds of the best validation value "
+            "within 70% of step_hint; budget 4/3 of the median time to reach it (59 s, 83 s)"))
   return config

@@ -11,4 +11,12 @@ from configs import vit
 def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
   config = vit.get_config(size)
   config.model.norm_position = "post"
+  if size == "tiny":
+    config.targets.update(
+        validation=0.7215, test=0.7215,
+        max_allowed_runtime_sec=92.0,
+        how_measured=(
+            "scripts/measure_targets.py --workloads=vit_postnorm --seeds=0,1 --run_fraction=0.75 "
+            "(2026-11-22, 2-core CPU): NadamW, worst over seeds of the best validation value "
+            "within 70% of step_hint; budget 4/3 of the median time to reach it (69 s, 69 s)"))
   return config
