@@ -171,3 +171,23 @@ def test_metrics_have_algoperf_prefixes(tmp_path, fake_time):
   for split in ("train", "validation", "test"):
     assert math.isfinite(line[f"{split}/loss"])
     assert line[f"{split}/bits_per_byte"] == pytest.approx(line[f"{split}/loss"] / math.log(2))
+
+
+def test_checkpoint_time_is_not_submission_time(tmp_path, fake_time, monkeypatch):
+  from algoperf_lab.harness import checkpoints
+
+  saves = []
+  real_save = checkpoints.RunCheckpointer.save
+
+  def slow_save(self, step, arrays, metadata):
+    fake_time.advance(50.0)  # a checkpoint that takes 50 s must not count
+    saves.append(step)
+    return real_save(self, step, arrays, metadata)
+
+  monkeypatch.setattr(checkpoints.RunCheckpointer, "save", slow_save)
+  workload = _small_lm(("--config.targets.validation=0.0",))
+  result = _run(tmp_path, fake_time, RunSettings(progress=False, eval_every_steps=4, max_steps=8,
+                                                 checkpoint_every_sec=0.0), workload=workload)
+  assert len(saves) >= 8  # every step, and at the end
+  assert result.submission_time_sec == 8 * STEP_SEC
+  assert [line["submission_time_sec"] for line in _lines(tmp_path)] == [4.0, 8.0]
