@@ -75,3 +75,15 @@ def test_hparams_file_reaches_the_submission(tmp_path):
   assert record["hparams"]["learning_rate"] == 0.0123
   assert record["hparams"]["beta2"] == 0.9955159689799007  # the default kept
   assert record["seed"] == 7
+
+
+def test_relative_workdir_with_checkpoints(tmp_path):
+  """A workdir given relative to the current folder (as the README's commands do)."""
+  done = subprocess.run(
+      [CONSOLE_SCRIPT, "run", "--workload=lm", f"--submission={ADAMW}", "--workdir=runs/rel",
+       "--max_steps=4", "--eval_every_steps=2", "--checkpoint_every_sec=0", "--no_progress",
+       *SMALL_LM_OVERRIDES], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+  assert done.returncode == 0, done.stderr[-2000:]
+  workdir = tmp_path / "runs" / "rel"
+  assert json.loads((workdir / "result.json").read_text())["steps"] == 4
+  assert (workdir / "checkpoints" / "4").is_dir()

@@ -150,7 +150,9 @@ class RunCheckpointer:
 
   def __init__(self, directory: str | os.PathLike[str], max_to_keep: int = 2,
                async_save: bool = True):
-    self.directory = epath.Path(directory)
+    # orbax wants absolute paths; a relative local workdir (runs/x) is resolved here.
+    is_url = "://" in os.fspath(directory)
+    self.directory = epath.Path(directory if is_url else os.path.abspath(directory))
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
                                            enable_async_checkpointing=async_save)
     self._manager = ocp.CheckpointManager(self.directory, options=options,
