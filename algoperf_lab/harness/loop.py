@@ -338,7 +338,7 @@ def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams:
   finally:
     progress.close()
     if checkpointer is not None:
-      checkpointer.close()
+      _close_checkpointer(checkpointer)
 
   result = RunResult(status=status, reached_target=status is RunStatus.REACHED,
                      time_to_target_sec=state.time_to_target_sec if status is RunStatus.REACHED
@@ -354,6 +354,16 @@ def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams:
 
 class ParallelismError(ValueError):
   """The mesh or sharding request cannot be met; the message says what to change."""
+
+
+def _close_checkpointer(checkpointer: RunCheckpointer) -> None:
+  """Waits for pending saves; a failed write is reported, and the run's result still stands."""
+  try:
+    checkpointer.close()
+  except Exception as error:  # an asynchronous save that failed surfaces here
+    print(f"algoperf-lab: writing a checkpoint under {checkpointer.directory} failed "
+          f"({type(error).__name__}: {error}); the run's result is recorded without it.",
+          file=sys.stderr)
 
 
 def _use_mesh(submission: Submission, settings: RunSettings) -> None:

@@ -191,3 +191,22 @@ def test_checkpoint_time_is_not_submission_time(tmp_path, fake_time, monkeypatch
   assert len(saves) >= 8  # every step, and at the end
   assert result.submission_time_sec == 8 * STEP_SEC
   assert [line["submission_time_sec"] for line in _lines(tmp_path)] == [4.0, 8.0]
+
+
+def test_a_failed_checkpoint_write_does_not_lose_the_result(tmp_path, fake_time, monkeypatch,
+                                                            capsys):
+  from algoperf_lab.harness import checkpoints
+
+  real_close = checkpoints.RunCheckpointer.close
+
+  def failing_close(self):
+    real_close(self)  # let the background write finish, then report it as failed
+    raise OSError("disk full")
+
+  monkeypatch.setattr(checkpoints.RunCheckpointer, "close", failing_close)
+  workload = _small_lm(("--config.targets.validation=0.0",))
+  result = _run(tmp_path, fake_time, RunSettings(progress=False, eval_every_steps=2, max_steps=2),
+                workload=workload)
+  assert result.status.value == "missed"
+  assert json.loads((tmp_path / "result.json").read_text())["status"] == "missed"
+  assert "disk full" in capsys.readouterr().err
