@@ -255,12 +255,12 @@ def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams:
         out_of_budget = estimate >= budget_sec
         step_cap = settings.max_steps is not None and state.step >= settings.max_steps
         eval_due = cadence.is_due(state.step, estimate)
-        if preemption.requested:
-          clock.pause()
-          save_checkpoint()
-          status, stop_reason = RunStatus.PREEMPTED, "SIGTERM: checkpoint saved, resumable"
-          break
         if not (training_complete or out_of_budget or step_cap or eval_due):
+          if preemption.requested:  # (a due eval is done first, so the resumed run misses none)
+            clock.pause()
+            save_checkpoint()
+            status, stop_reason = RunStatus.PREEMPTED, "SIGTERM: checkpoint saved, resumable"
+            break
           progress.advance(state.step, estimate)
           if (checkpointer is not None
               and time.perf_counter() - last_checkpoint_wall >= settings.checkpoint_every_sec):
@@ -321,6 +321,10 @@ def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams:
             status = RunStatus.REACHED
           break
         cadence.mark_evaluated(submission_time)
+        if preemption.requested:
+          save_checkpoint()
+          status, stop_reason = RunStatus.PREEMPTED, "SIGTERM: checkpoint saved, resumable"
+          break
         if (checkpointer is not None
             and time.perf_counter() - last_checkpoint_wall >= settings.checkpoint_every_sec):
           save_checkpoint()

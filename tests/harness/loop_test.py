@@ -210,3 +210,43 @@ def test_a_failed_checkpoint_write_does_not_lose_the_result(tmp_path, fake_time,
   assert result.status.value == "missed"
   assert json.loads((tmp_path / "result.json").read_text())["status"] == "missed"
   assert "disk full" in capsys.readouterr().err
+
+
+def test_preemption_on_an_eval_step_keeps_that_eval_and_resumes_exactly(tmp_path, monkeypatch):
+  """SIGTERM landing on a step where an eval is due: the eval happens before the save."""
+  import contextlib
+
+  from algoperf_lab.harness import preemption
+
+  flag = preemption.PreemptionFlag()
+
+  @contextlib.contextmanager
+  def fake_sigterm() -> Any:
+    yield flag
+
+  monkeypatch.setattr(loop, "sigterm_requests_preemption", fake_sigterm)
+
+  class PreemptingTime(FakeTime):
+    """Requests preemption when the 6th update (an eval step) has run."""
+
+    updates = 0
+
+    def advance(self, seconds: float) -> None:
+      super().advance(seconds)
+      if seconds == STEP_SEC:
+        PreemptingTime.updates += 1
+        flag.requested = flag.requested or PreemptingTime.updates == 6
+
+  settings = RunSettings(progress=False, eval_every_steps=3, max_steps=9)
+  workload = _small_lm(("--config.targets.validation=0.0",))
+  reference = _run(tmp_path / "reference", FakeTime(), settings, workload=workload)
+  first = _run(tmp_path / "run", PreemptingTime(), settings, workload=_small_lm(
+      ("--config.targets.validation=0.0",)))
+  assert first.status.value == "preempted" and first.steps == 6
+  assert [line["step"] for line in _lines(tmp_path / "run")] == [3, 6]
+  flag.requested = False
+  resumed = _run(tmp_path / "run", FakeTime(), settings, workload=_small_lm(
+      ("--config.targets.validation=0.0",)))
+  metrics = lambda lines: [{k: v for k, v in l.items() if "time" not in k} for l in lines]  # noqa: E731
+  assert resumed.status.value == "missed" and resumed.steps == 9
+  assert metrics(_lines(tmp_path / "run")) == metrics(reference.eval_history)
