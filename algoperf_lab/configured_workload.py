@@ -1,12 +1,16 @@
-"""A Workload whose targets, budgets and batch size come from its config's `targets` section."""
+"""A Workload whose targets, budgets and batch size come from its config's `targets` section,
+with the flax initialisation and dropout handling the lab's workloads share."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import flax.linen as nn
+import jax
 import ml_collections
 
-from algoperf_lab import spec
+from algoperf_lab import jax_sharding_utils, param_types, spec
 from algoperf_lab.config import TargetsConfig, dataclass_from_config
 
 
@@ -58,3 +62,25 @@ class ConfiguredWorkload(spec.Workload):
     if self._logical_axes is None:
       raise ValueError("param_logical_axes is set by init_model_fn(); call it first.")
     return self._logical_axes
+
+  def _init_flax_params(self, init: Callable[[jax.Array], Any], rng: spec.RandomState) -> Any:
+    """Runs a flax `init(rng)` whose kernels carry logical axis names, jitted and unboxed.
+
+    Records the logical axes, `param_shapes` and `model_params_types`; returns the
+    parameters replicated over every device.
+    """
+    self._logical_axes = nn.get_partition_spec(jax.eval_shape(init, rng))["params"]
+    params = jax.jit(lambda key: nn.unbox(init(key))["params"])(rng)
+    params = jax_sharding_utils.replicate(params)
+    self._param_shapes = param_types.param_shapes(params)
+    self._param_types = param_types.param_types(params)
+    return params
+
+  @staticmethod
+  def _dropout(dropout_rate: float | jax.Array | None, default_rate: float,
+               mode: spec.ForwardPassMode) -> tuple[float | jax.Array, bool]:
+    """(rate, deterministic): the submission's rate (may be traced) or the model's default;
+    dropout runs only in TRAIN mode and not for a Python rate of 0."""
+    rate = default_rate if dropout_rate is None else dropout_rate
+    no_dropout = isinstance(rate, (int, float)) and rate == 0.0
+    return rate, mode is not spec.ForwardPassMode.TRAIN or no_dropout

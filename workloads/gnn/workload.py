@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
 
-from algoperf_lab import jax_sharding_utils, param_types, spec
+from algoperf_lab import jax_sharding_utils, spec
 from algoperf_lab.data.device_iterator import DeviceIterator
 from algoperf_lab.config import dataclass_from_config
 from algoperf_lab.configured_workload import ConfiguredWorkload
@@ -83,23 +82,16 @@ class GnnWorkload(ConfiguredWorkload):
 
   def init_model_fn(self, rng: spec.RandomState) -> tuple[Any, None]:
     init = lambda key: self._model.init(key, *self._dummy_graph(), num_graphs=2)  # noqa: E731
-    self._logical_axes = nn.get_partition_spec(jax.eval_shape(init, rng))["params"]
-    params = jax.jit(lambda key: nn.unbox(init(key))["params"])(rng)
-    params = jax_sharding_utils.replicate(params)
-    self._param_shapes = param_types.param_shapes(params)
-    self._param_types = param_types.param_types(params)
-    return params, None
+    return self._init_flax_params(init, rng), None
 
   def model_fn(self, params: Any, augmented_and_preprocessed_input_batch: spec.Batch,
                model_state: Any, mode: spec.ForwardPassMode, rng: spec.RandomState,
                update_batch_norm: bool, dropout_rate: float | None = None) -> tuple[jax.Array, Any]:
     """Logits [G_max, T] for every graph slot (padding slots included; weights drop them)."""
     del update_batch_norm  # no batch norm here
-    rate = self.model_config.dropout_rate if dropout_rate is None else dropout_rate
-    no_dropout = isinstance(rate, (int, float)) and rate == 0.0
-    training = mode is spec.ForwardPassMode.TRAIN and not no_dropout
+    rate, deterministic = self._dropout(dropout_rate, self.model_config.dropout_rate, mode)
     logits_GxT = self._apply(params, augmented_and_preprocessed_input_batch, rate,
-                             deterministic=not training, rng=rng)
+                             deterministic=deterministic, rng=rng)
     return logits_GxT, model_state
 
   def _per_label_loss(self, label_batch: jax.Array, logits_batch: jax.Array,

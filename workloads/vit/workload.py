@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 
-from algoperf_lab import jax_sharding_utils, param_types, spec
+from algoperf_lab import jax_sharding_utils, spec
 from algoperf_lab.config import dataclass_from_config
 from algoperf_lab.configured_workload import ConfiguredWorkload
 from configs import vit as vit_configs
 from algoperf_lab.data.device_iterator import DeviceIterator
+from workloads import losses
 from workloads.vit import input_pipeline
 from workloads.vit.input_pipeline import ImageSplits, VitDataConfig
 from workloads.vit.model import VisionTransformer, VitModelConfig
@@ -65,39 +64,25 @@ class VitWorkload(ConfiguredWorkload):
                      jnp.float32)
 
   def init_model_fn(self, rng: spec.RandomState) -> tuple[Any, None]:
-    boxed = jax.eval_shape(self._model.init, rng, self._dummy_images())
-    self._logical_axes = nn.get_partition_spec(boxed)["params"]
-    init = jax.jit(lambda key: nn.unbox(self._model.init(key, self._dummy_images()))["params"])
-    params = jax_sharding_utils.replicate(init(rng))
-    self._param_shapes = param_types.param_shapes(params)
-    self._param_types = with_conv_types(param_types.param_types(params))
+    params = self._init_flax_params(lambda key: self._model.init(key, self._dummy_images()), rng)
+    self._param_types = with_conv_types(self._param_types)
     return params, None
 
   def model_fn(self, params: Any, augmented_and_preprocessed_input_batch: spec.Batch,
                model_state: Any, mode: spec.ForwardPassMode, rng: spec.RandomState,
                update_batch_norm: bool, dropout_rate: float | None = None) -> tuple[jax.Array, Any]:
     del update_batch_norm  # no batch norm here
-    rate = self.model_config.dropout_rate if dropout_rate is None else dropout_rate
-    no_dropout = isinstance(rate, (int, float)) and rate == 0.0
-    training = mode is spec.ForwardPassMode.TRAIN and not no_dropout
+    rate, deterministic = self._dropout(dropout_rate, self.model_config.dropout_rate, mode)
     logits_BxM = self._model.apply(
         {"params": params}, augmented_and_preprocessed_input_batch["inputs"],
-        dropout_rate=rate, deterministic=not training,
-        rngs={"dropout": rng} if training else None)
+        dropout_rate=rate, deterministic=deterministic,
+        rngs=None if deterministic else {"dropout": rng})
     return logits_BxM, model_state
 
   def loss_fn(self, label_batch: jax.Array, logits_batch: jax.Array,
               mask_batch: jax.Array | None = None, label_smoothing: float = 0.0) -> spec.LossDict:
     """Cross-entropy per image; `n_valid_examples` counts the unmasked images."""
-    if isinstance(label_smoothing, (int, float)) and label_smoothing == 0.0:
-      per_image = optax.softmax_cross_entropy_with_integer_labels(logits_batch, label_batch)
-    else:
-      one_hot = jax.nn.one_hot(label_batch, logits_batch.shape[-1], dtype=logits_batch.dtype)
-      per_image = optax.softmax_cross_entropy(
-          logits_batch, optax.smooth_labels(one_hot, label_smoothing))
-    mask = jnp.ones_like(per_image) if mask_batch is None else mask_batch.astype(per_image.dtype)
-    per_example = per_image * mask
-    return {"summed": per_example.sum(), "n_valid_examples": mask.sum(), "per_example": per_example}
+    return losses.softmax_cross_entropy(label_batch, logits_batch, mask_batch, label_smoothing)
 
   def is_output_params(self, param_key: str) -> bool:
     return param_key == "head"
