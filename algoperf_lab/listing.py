@@ -23,8 +23,20 @@ def workload_rows() -> list[tuple[str, str, str, str, str]]:
   return rows
 
 
+# Folders under submissions/ that hold the pieces submissions compose (optax transformations,
+# schedules), not submissions: `submissions/lib/...`. Files whose name starts with "_" are
+# private helpers of the submission beside them.
+LIBRARY_FOLDERS = frozenset({"lib"})
+
+
+def is_bundled_submission(path: Path, root: Path = SUBMISSIONS_ROOT) -> bool:
+  relative = path.relative_to(root)
+  return (path.suffix == ".py" and not path.name.startswith("_")
+          and not LIBRARY_FOLDERS.intersection(relative.parts[:-1]))
+
+
 def bundled_submissions(root: Path = SUBMISSIONS_ROOT) -> list[Path]:
-  return sorted(p for p in root.rglob("*.py") if p.name != "__init__.py")
+  return sorted(p for p in root.rglob("*.py") if is_bundled_submission(p, root))
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:

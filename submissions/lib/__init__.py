@@ -1,0 +1,1 @@
+"""The pieces bundled submissions compose: optax transformations and schedules, one module each."""
