@@ -36,14 +36,32 @@ class MixedHardwareError(ScoringError):
 
 
 class RecordError(ValueError):
-  """One result.json is unusable; the message is the reason it is skipped."""
+  """One result.json is unusable; the message is the reason it is skipped.
+
+  `incomplete` is true when the run may still produce a result (unfinished, or a record that
+  cannot be read): its study is incomplete, not a miss. `cell` is (submission, workload key)
+  when the record says whose it is.
+  """
+
+  def __init__(self, message: str, *, incomplete: bool = True,
+               cell: tuple[str, str] | None = None):
+    super().__init__(message)
+    self.incomplete = incomplete
+    self.cell = cell
 
 
 @dataclass(frozen=True)
 class Skipped:
-  """A record left out of scoring, with a human-readable reason."""
+  """A record left out of scoring, with a human-readable reason.
+
+  `incomplete` marks a record whose study is incomplete (corrupt, preempted or still running),
+  as opposed to one that is finished but unusable; `cell` is its (submission, workload key) when
+  known.
+  """
   path: str
   reason: str
+  incomplete: bool = False
+  cell: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,11 +85,14 @@ class RunRecord:
   time_to_target_sec: float | None
   max_allowed_runtime_sec: float | None = None
   hparams: Mapping[str, Any] = field(default_factory=dict)
+  workload_config: Mapping[str, Any] | None = None
+  config_label: str = ""  # set when --group_by_config scores differing configs apart
 
   @property
   def workload_key(self) -> str:
-    """The per-workload grouping key, e.g. "lm/tiny"."""
-    return f"{self.workload}/{self.size}"
+    """The per-workload grouping key, e.g. "lm/tiny" (plus a config label when grouped)."""
+    key = f"{self.workload}/{self.size}"
+    return f"{key} [{self.config_label}]" if self.config_label else key
 
 
 @dataclass(frozen=True)
@@ -107,6 +128,14 @@ def _require(condition: bool, message: str) -> None:
     raise RecordError(message)
 
 
+def _cell(data: Mapping[str, Any]) -> tuple[str, str] | None:
+  """(submission, workload key) of a record that names them, else None."""
+  names = [data.get(k) for k in ("submission", "workload", "size")]
+  if not all(isinstance(n, str) and n for n in names):
+    return None
+  return names[0], f"{names[1]}/{names[2]}"
+
+
 def parse_record(data: object, run_dir: Path) -> RunRecord:
   """Validate a decoded result.json and build a RunRecord; RecordError says what is wrong.
 
@@ -119,11 +148,13 @@ def parse_record(data: object, run_dir: Path) -> RunRecord:
   _require(data["schema_version"] == SCHEMA_VERSION,
            f"unsupported schema_version {data['schema_version']!r} (expected {SCHEMA_VERSION})")
   status = data["status"]
-  _require(status not in UNFINISHED_STATUSES,
-           f"unfinished run (status {status!r}); only reached/missed/diverged runs are scored")
-  _require(status != "failed",
-           f"the run failed ({data.get('error', 'no error recorded')}); fix the submission and "
-           "run it again (its submission counts as missing this workload meanwhile)")
+  if status in UNFINISHED_STATUSES:
+    raise RecordError(f"unfinished run (status {status!r}); only reached/missed/diverged runs "
+                      "are scored", cell=_cell(data))
+  if status == "failed":
+    raise RecordError(f"the run failed ({data.get('error', 'no error recorded')}); fix the "
+                      "submission and run it again (its submission counts as missing this "
+                      "workload meanwhile)", incomplete=False, cell=_cell(data))
   _require(status in FINISHED_STATUSES, f"unknown status {status!r}")
   for key in ("workload", "size", "submission", "target_metric"):
     _require(isinstance(data[key], str) and data[key] != "", f"{key!r} must be a non-empty string")
@@ -150,6 +181,7 @@ def parse_record(data: object, run_dir: Path) -> RunRecord:
              "reached_target is true but time_to_target_sec is not a finite number >= 0")
   max_runtime = data.get("max_allowed_runtime_sec")
   hparams = data.get("hparams")
+  workload_config = data.get("workload_config")
   return RunRecord(
       run_dir=run_dir,
       workload=data["workload"],
@@ -169,6 +201,7 @@ def parse_record(data: object, run_dir: Path) -> RunRecord:
       time_to_target_sec=float(ttt) if reached else None,
       max_allowed_runtime_sec=float(max_runtime) if _is_number(max_runtime) else None,
       hparams=dict(hparams) if isinstance(hparams, dict) else {},
+      workload_config=dict(workload_config) if isinstance(workload_config, dict) else None,
   )
 
 
@@ -194,7 +227,8 @@ def load_records(roots: Iterable[Path]) -> tuple[list[RunRecord], list[Skipped]]
     try:
       records.append(read_record(path))
     except RecordError as e:
-      skipped.append(Skipped(path=str(path), reason=str(e)))
+      skipped.append(Skipped(path=str(path), reason=str(e), incomplete=e.incomplete,
+                             cell=e.cell))
   return records, skipped
 
 
@@ -231,10 +265,19 @@ def read_curve(run_dir: Path, metric: str) -> MetricsCurve:
   return MetricsCurve(tuple(times), tuple(values), tuple(warnings))
 
 
-def hardware_signature(record: RunRecord) -> tuple[str, str, str]:
-  """What must agree across compared records: device kind, device count, lab version."""
-  return (str(record.hardware.get("device_kind")), str(record.hardware.get("device_count")),
-          str(record.versions.get("algoperf_lab")))
+def hardware_signature(record: RunRecord) -> tuple[tuple[str, str], ...]:
+  """What must agree across compared records, as (name, value) pairs.
+
+  Device kind, device count and lab version; on CPU also the processor model, host core count
+  and machine architecture, since "cpu x 1" says nothing about the host that did the work.
+  """
+  hw = record.hardware
+  fields = [("device_kind", hw.get("device_kind")), ("device_count", hw.get("device_count"))]
+  if hw.get("platform", hw.get("device_kind")) == "cpu":
+    fields += [("processor", hw.get("processor")), ("host_cpu_count", hw.get("host_cpu_count")),
+               ("host_machine", hw.get("host_machine"))]
+  fields.append(("algoperf_lab", record.versions.get("algoperf_lab")))
+  return tuple((name, str(value)) for name, value in fields)
 
 
 def check_same_hardware(records: Iterable[RunRecord], allow_mixed: bool) -> list[str]:
@@ -242,15 +285,15 @@ def check_same_hardware(records: Iterable[RunRecord], allow_mixed: bool) -> list
 
   Returns the warnings to report when mixing is allowed (empty when everything agrees).
   """
-  by_signature: dict[tuple[str, str, str], list[RunRecord]] = {}
+  by_signature: dict[tuple[tuple[str, str], ...], list[RunRecord]] = {}
   for record in records:
     by_signature.setdefault(hardware_signature(record), []).append(record)
   if len(by_signature) <= 1:
     return []
   described = "; ".join(
-      f"device_kind={kind}, device_count={count}, algoperf_lab={version} "
-      f"({len(runs)} runs, e.g. {runs[0].run_dir})"
-      for (kind, count, version), runs in sorted(by_signature.items()))
+      ", ".join(f"{name}={value}" for name, value in signature)
+      + f" ({len(runs)} runs, e.g. {runs[0].run_dir})"
+      for signature, runs in sorted(by_signature.items()))
   message = f"records come from different hardware or algoperf_lab versions: {described}"
   if not allow_mixed:
     raise MixedHardwareError(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from algoperf_lab.scoring import plots
+from algoperf_lab.scoring.consistency import check_same_config
 from algoperf_lab.scoring.profiles import DEFAULT_TAU_MAX, benchmark_scores, performance_ratios
 from algoperf_lab.scoring.records import (
     RunRecord, ScoringError, Skipped, check_same_hardware, load_records, read_curve)
@@ -27,6 +28,10 @@ from algoperf_lab.scoring.time_to_target import (
 SCORES_FILE = "scores.json"
 REPORT_FILE = "report.md"
 PROFILE_FILE = "performance_profile.png"
+GAP_MARK = "†"
+EXACT_RULE = ("Scores are the exact area under each performance profile on [1, τ_max] / "
+              "(τ_max − 1) (the lab's rule for its own records; AlgoPerf's leaderboards sample "
+              "the profile at 100 points and use the trapezoid rule, see --algoperf_rules).")
 
 
 @dataclass(frozen=True)
@@ -69,10 +74,32 @@ class ScoreReport:
   num_scored_runs: int
   out_dir: Path
   files: tuple[Path, ...]
+  gaps: frozenset[tuple[str, str]] = frozenset()  # (submission, workload) with incomplete runs
+  unattributed_gaps: int = 0  # incomplete records that do not say whose they are
+
+  def has_gap(self, submission: str, workload: str) -> bool:
+    """Whether an incomplete record of this submission on this workload was left out."""
+    return any(s == submission and (workload == w or workload.startswith(w + " ["))
+               for s, w in self.gaps)
 
   def ranked(self) -> list[SubmissionScore]:
     """Submissions by descending benchmark score (then name)."""
     return sorted(self.submissions.values(), key=lambda s: (-s.benchmark_score, s.name))
+
+
+def _gap(report: ScoreReport, submission: str, workload: str) -> str:
+  return GAP_MARK if report.has_gap(submission, workload) else ""
+
+
+def _gap_note(report: ScoreReport) -> list[str]:
+  if not report.gaps and not report.unattributed_gaps:
+    return []
+  note = (f"{GAP_MARK} incomplete: a record of this submission on this workload is corrupt, "
+          "preempted or still running and was left out (--allow_incomplete)")
+  if report.unattributed_gaps:
+    note += (f"; {report.unattributed_gaps} more unreadable record(s) could not be attributed "
+             "to a submission")
+  return [note]
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -125,11 +152,14 @@ def scores_json(report: ScoreReport) -> dict[str, Any]:
         "speedup_vs_baseline": s.speedup_vs_baseline,
         "speedup_num_workloads": s.speedup_num_workloads,
         "per_workload": per_workload}
-  return {"tau_max": report.tau_max, "workloads": list(report.workloads),
+  return {"scoring_rule": "exact integral", "tau_max": report.tau_max,
+          "workloads": list(report.workloads),
           "submissions": submissions, "baseline": report.baseline,
           "skipped": [{"path": k.path, "reason": k.reason} for k in report.skipped],
           "warnings": list(report.warnings), "hardware": list(report.hardware),
-          "num_scored_runs": report.num_scored_runs}
+          "num_scored_runs": report.num_scored_runs,
+          "incomplete": sorted([s, w] for s, w in report.gaps),
+          "incomplete_unattributed": report.unattributed_gaps}
 
 
 def _md_cell(text: str) -> str:
@@ -151,7 +181,7 @@ def render_markdown(report: ScoreReport, generated_at: dt.datetime) -> str:
            f"runs ({len(report.skipped)} skipped); τ_max = {report.tau_max:g}"
            + (f"; baseline `{report.baseline}`." if report.baseline else "."), "",
            "## Hardware", ""]
-  lines += [f"- {h}" for h in report.hardware] + ["", "## Benchmark scores", ""]
+  lines += [f"- {h}" for h in report.hardware] + ["", "## Benchmark scores", "", EXACT_RULE, ""]
   lines += _md_table(
       ["submission", "benchmark score", "95% CI", "speedup vs baseline"],
       [[s.name, f"{s.benchmark_score:.3f}", _fmt_ci(s.ci95), _fmt_speedup(s)] for s in ranked])
@@ -162,7 +192,9 @@ def render_markdown(report: ScoreReport, generated_at: dt.datetime) -> str:
       ["submission", *report.workloads],
       [[s.name, *(f"{_fmt_seconds(s.per_workload[w].time_to_target_sec)} "
                   f"({s.per_workload[w].num_reached}/{s.per_workload[w].num_studies})"
+                  f"{_gap(report, s.name, w)}"
                   for w in report.workloads)] for s in ranked])
+  lines += ["", *_gap_note(report)] if _gap_note(report) else []
   lines += ["", "## Performance profile", "", f"![performance profile]({PROFILE_FILE})", "",
             "## Training curves", ""]
   for w in report.workloads:
@@ -186,12 +218,14 @@ def format_score_table(report: ScoreReport) -> str:
     row = [s.name, f"{s.benchmark_score:.3f}", _fmt_ci(s.ci95)]
     if report.baseline is not None:
       row.append(_fmt_speedup(s))
-    row += [_fmt_seconds(s.per_workload[w].time_to_target_sec) for w in report.workloads]
+    row += [_fmt_seconds(s.per_workload[w].time_to_target_sec) + _gap(report, s.name, w)
+            for w in report.workloads]
     rows.append(row)
   widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
   def line(cells: Sequence[str]) -> str:
     return "  ".join(c.ljust(width) for c, width in zip(cells, widths)).rstrip()
   out = [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+  out += _gap_note(report)
   if report.skipped:
     out.append(f"({len(report.skipped)} record(s) skipped; see report.md)")
   return "\n".join(out)
@@ -209,8 +243,8 @@ def _hardware_lines(records: Sequence[RunRecord]) -> tuple[str, ...]:
   return tuple(sorted(described))
 
 
-def _consistency_warnings(studies: Sequence[StudyOutcome],
-                          workloads: Sequence[str]) -> list[str]:
+def _consistency_warnings(studies: Sequence[StudyOutcome], workloads: Sequence[str],
+                          gaps: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
   """Targets that differ within a workload, over-budget 'reached' runs, missing workloads."""
   warnings = []
   runs = [r for s in studies for r in s.runs]
@@ -226,6 +260,7 @@ def _consistency_warnings(studies: Sequence[StudyOutcome],
   present = {(s.submission, s.workload) for s in studies}
   for sub in sorted({s.submission for s in studies}):
     warnings += [f"submission {sub!r} has no finished runs on {w}; counted as a miss"
+                 + (" (its runs there are incomplete)" if (sub, w) in gaps else "")
                  for w in workloads if (sub, w) not in present]
   return warnings
 
@@ -250,34 +285,63 @@ def _draw_curves(studies: Sequence[StudyOutcome], workloads: Sequence[str],
   return files, warnings
 
 
+def check_score_options(tau_max: float, bootstrap_samples: int, out_dir: Path) -> None:
+  """One-line ScoringErrors for options no score can be computed with."""
+  if not (math.isfinite(tau_max) and tau_max > 1.0):
+    raise ScoringError(f"--tau_max must be a finite number greater than 1, got {tau_max}")
+  if bootstrap_samples < 1:
+    raise ScoringError(f"--bootstrap_samples must be at least 1, got {bootstrap_samples}")
+  if Path(out_dir).exists() and not Path(out_dir).is_dir():
+    raise ScoringError(f"--out {out_dir} is an existing file; give a folder for the report")
+
+
+def _refuse_incomplete(incomplete: Sequence[Skipped]) -> None:
+  shown = "; ".join(f"{k.path} ({k.reason})" for k in incomplete[:5])
+  more = f"; and {len(incomplete) - 5} more" if len(incomplete) > 5 else ""
+  raise ScoringError(
+      f"{len(incomplete)} record(s) are corrupt, preempted or still running, so their studies "
+      f"are incomplete (not misses): {shown}{more}. Finish them (rerun the same command to "
+      "resume), remove them, or pass --allow_incomplete to score without them (the gaps are "
+      "marked in the tables)")
+
+
 def score_directories(paths: list[Path], out_dir: Path, *, tau_max: float = DEFAULT_TAU_MAX,
                       baseline: str | None = None, allow_mixed_hardware: bool = False,
-                      bootstrap_samples: int = 1000, seed: int = 0) -> ScoreReport:
+                      bootstrap_samples: int = 1000, seed: int = 0,
+                      allow_incomplete: bool = False,
+                      group_by_config: bool = False) -> ScoreReport:
   """Score every finished run below `paths` and write scores.json, report.md and PNGs to out_dir.
 
   Raises ScoringError (or its MixedHardwareError) when nothing can be scored, a path is missing,
-  the baseline is unknown, or hardware differs without allow_mixed_hardware. Broken or
-  unfinished records never raise: they are listed in the returned report's `skipped`.
+  the baseline is unknown, hardware differs without allow_mixed_hardware, records of one
+  workload differ in target/budget/config without group_by_config, or some records are
+  incomplete (corrupt, preempted, running) without allow_incomplete. Finished but unusable
+  records never raise: they are listed in the returned report's `skipped`.
   """
   missing = [str(p) for p in paths if not Path(p).exists()]
   if missing:
     raise ScoringError(f"no such file or directory: {', '.join(missing)}")
-  if not tau_max > 1.0:
-    raise ScoringError(f"tau_max must be greater than 1, got {tau_max}")
+  check_score_options(tau_max, bootstrap_samples, out_dir)
   records, skipped = load_records(paths)
   warnings = check_same_hardware(records, allow_mixed_hardware)
+  records, config_warnings = check_same_config(records, group_by_config)
+  warnings += config_warnings
   studies, ambiguous = collect_studies(records)
   skipped += ambiguous
   if not studies:
     reasons = "; ".join(f"{k.path}: {k.reason}" for k in skipped[:5])
     raise ScoringError(f"no finished run records to score under {', '.join(map(str, paths))}"
                        + (f" ({len(skipped)} skipped, e.g. {reasons})" if skipped else ""))
+  incomplete = [k for k in skipped if k.incomplete]
+  if incomplete and not allow_incomplete:
+    _refuse_incomplete(incomplete)
   submissions = sorted({s.submission for s in studies})
   if baseline is not None and baseline not in submissions:
     raise ScoringError(f"baseline {baseline!r} is not among the scored submissions: "
                        f"{', '.join(submissions)}")
   workloads = sorted({s.workload for s in studies})
-  warnings += _consistency_warnings(studies, workloads)
+  warnings += _consistency_warnings(studies, workloads,
+                                    frozenset(k.cell for k in incomplete if k.cell))
 
   per_study = study_times(studies)
   times = workload_times(per_study, workloads)
@@ -303,7 +367,8 @@ def score_directories(paths: list[Path], out_dir: Path, *, tau_max: float = DEFA
       tau_max=tau_max, workloads=tuple(workloads), submissions=results, baseline=baseline,
       skipped=tuple(skipped), warnings=tuple(warnings + curve_warnings),
       hardware=_hardware_lines(scored_records), num_scored_runs=len(scored_records),
-      out_dir=out_dir,
+      out_dir=out_dir, gaps=frozenset(k.cell for k in incomplete if k.cell),
+      unattributed_gaps=sum(k.cell is None for k in incomplete),
       files=(out_dir / SCORES_FILE, out_dir / REPORT_FILE, out_dir / PROFILE_FILE,
              *curve_files))
   write_text_atomic(out_dir / SCORES_FILE,
