@@ -126,3 +126,24 @@ def bundled_targets(version: str) -> AlgoPerfTargets:
   resource = resources.files("algoperf_lab.scoring") / "data" / f"workload_targets_v{version}.json"
   return parse_targets(json.loads(resource.read_text(encoding="utf-8")),
                        f"AlgoPerf v{version} (bundled)")
+
+
+def merge_targets(first: AlgoPerfTargets | None,
+                  second: AlgoPerfTargets | None) -> AlgoPerfTargets:
+  """One targets set holding both (e.g. AlgoPerf's and the lab records'); names must not clash."""
+  present = [t for t in (first, second) if t is not None]
+  if not present:
+    raise ScoringError("nothing to score: no AlgoPerf logs and no lab records")
+  if len(present) == 1:
+    return present[0]
+  assert first is not None and second is not None
+  clash = sorted(set(first.workloads) & set(second.workloads))
+  if clash:
+    raise ScoringError(f"workloads {', '.join(clash)} have targets in both {first.source} and "
+                       f"{second.source}; score them separately")
+  return AlgoPerfTargets(
+      benchmark_version=f"{first.benchmark_version}+{second.benchmark_version}",
+      base_workloads=first.base_workloads + second.base_workloads,
+      held_out_workloads=first.held_out_workloads + second.held_out_workloads,
+      workloads={**first.workloads, **second.workloads},
+      source=f"{first.source} + {second.source}")

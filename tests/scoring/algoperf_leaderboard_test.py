@@ -1,0 +1,62 @@
+"""AlgoPerf's published v0.5 self-tuning leaderboard, reproduced from AlgoPerf's own logs.
+
+The logs and targets are MLCommons AlgoPerf data (Apache 2.0) in ../shared/algoperf; the
+expected scores are the published table in its README.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from algoperf_lab import cli
+from algoperf_lab.scoring.sources import ScoreRequest, score
+from tests.helpers import REPO_ROOT
+from tests.scoring.factories import lab_run
+
+ALGOPERF_DATA = REPO_ROOT.parent / "shared" / "algoperf"
+LOGS = ALGOPERF_DATA / "v05_self_tuning_logs"
+PUBLISHED_V05_SELF_TUNING = {"schedule_free_adamw": "0.8542", "baseline": "0.8194",
+                             "nadamw_sequential": "0.3308", "sinv6_75": "0.1420",
+                             "sinv6": "0.0903", "adamg": "0.0000"}
+
+pytestmark = pytest.mark.skipif(not LOGS.is_dir(),
+                                reason=f"AlgoPerf's v0.5 logs are not at {LOGS}")
+
+
+def test_v05_self_tuning_scores_match_the_published_leaderboard(tmp_path):
+  outcome = score(ScoreRequest(paths=(LOGS,), out_dir=tmp_path, algoperf_version="0.5",
+                               ruleset="self", progress=False))
+  report = outcome.algoperf
+  assert outcome.lab is None and report is not None
+  assert {s: f"{v:.4f}" for s, v in report.table.scores.items()} == PUBLISHED_V05_SELF_TUNING
+  assert report.ranked() == list(PUBLISHED_V05_SELF_TUNING)
+  # The sinv6 criteo1tb trials crashed before their first eval: no csv, skipped with a reason.
+  assert len(report.skipped) == 20
+  assert all("sinv6" in k.path and "criteo1tb" in k.path and "no eval_measurements.csv"
+             in k.reason for k in report.skipped)
+  md = (tmp_path / "report.md").read_text()
+  assert "| schedule_free_adamw | 0.8542 |" in md and "trapezoid" in md
+
+
+def test_cli_prints_the_published_table(tmp_path, capsys):
+  argv = ["score", str(LOGS), "--algoperf_version=0.5", "--ruleset=self", f"--out={tmp_path}",
+          "--no_progress"]
+  assert cli.main(argv) == 0
+  printed = capsys.readouterr()
+  rows = {line.split()[0]: line.split()[1] for line in printed.out.splitlines()
+          if line.split() and line.split()[0] in PUBLISHED_V05_SELF_TUNING}
+  assert rows == PUBLISHED_V05_SELF_TUNING
+  assert printed.err.count("skipped ") == 20
+
+
+def test_algoperf_logs_beside_lab_records_get_separate_reports(tmp_path):
+  runs = tmp_path / "runs"
+  lab_run(runs, "a", submission="adamw", times=[10.0, 20.0], losses=[3.0, 1.5])
+  outcome = score(ScoreRequest(paths=(LOGS, runs), out_dir=tmp_path / "out",
+                               algoperf_version="0.5", ruleset="self", bootstrap_samples=10,
+                               progress=False))
+  assert outcome.lab is not None and list(outcome.lab.submissions) == ["adamw"]
+  assert outcome.algoperf is not None and "adamw" not in outcome.algoperf.table.scores
+  assert (tmp_path / "out" / "lab_records" / "report.md").is_file()
+  assert (tmp_path / "out" / "algoperf_logs" / "report.md").is_file()
+  assert "exact area" in (tmp_path / "out" / "lab_records" / "report.md").read_text()
