@@ -81,14 +81,41 @@ def build_parser() -> argparse.ArgumentParser:
   tune.add_argument("--data_dir", default=None)
   tune.add_argument("--no_progress", action="store_true")
 
-  score = commands.add_parser("score", help="score run records with AlgoPerf performance "
-                              "profiles; writes scores.json, report.md and plots to --out")
-  score.add_argument("dirs", nargs="+", type=Path, help="run-record folders (searched recursively)")
+  score = commands.add_parser("score", help="score lab run records and/or AlgoPerf logs with "
+                              "performance profiles; writes scores.json, report.md and plots to "
+                              "--out (<out>/lab_records and <out>/algoperf_logs when both)")
+  score.add_argument("dirs", nargs="+", type=Path,
+                     help="folders of run records (result.json) or AlgoPerf experiment trees "
+                     "(<submission>/study_<k>/<workload>_<jax|pytorch>/trial_<j>/), searched "
+                     "recursively")
   score.add_argument("--out", required=True, type=Path)
   score.add_argument("--tau_max", type=float, default=4.0)
   score.add_argument("--baseline", default=None, help="submission to compute speedups against")
   score.add_argument("--allow_mixed_hardware", action="store_true")
   score.add_argument("--bootstrap_samples", type=int, default=1000)
+  score.add_argument("--allow_incomplete", action="store_true",
+                     help="score even when some records are corrupt, preempted or still running "
+                     "(their gaps are marked in the tables)")
+  score.add_argument("--group_by_config", action="store_true",
+                     help="score records of one workload with different targets, budgets or "
+                     "workload configs as separate workloads instead of refusing")
+  score.add_argument("--algoperf_version", choices=("0.5", "0.6"), default=None,
+                     help="AlgoPerf's frozen targets for AlgoPerf logs (base and held-out "
+                     "workloads, target per workload)")
+  score.add_argument("--algoperf_targets", type=Path, default=None,
+                     help="a targets file in AlgoPerf's workload_targets.json format")
+  score.add_argument("--ruleset", choices=("external", "self"), default="external",
+                     help="the tuning ruleset of the AlgoPerf logs")
+  score.add_argument("--algoperf_rules", action="store_true",
+                     help="score the lab's records under AlgoPerf's rules, in one table with any "
+                     "AlgoPerf logs")
+  score.add_argument("--no_progress", action="store_true", help="no progress bar")
+
+  export = commands.add_parser("export-algoperf", help="write run records as an AlgoPerf "
+                               "experiment tree (eval_measurements.csv, hparams.json, "
+                               "meta_data_0.json) plus workload_targets.json")
+  export.add_argument("runs_dir", type=Path, help="folder of run records (searched recursively)")
+  export.add_argument("--out", required=True, type=Path, help="a new or empty folder")
 
   demo = commands.add_parser("demo", help="run the bundled baselines on every tiny workload "
                              "(self-tuning, one study), score them and write the report")
@@ -164,16 +191,39 @@ def _tune(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-  from algoperf_lab.scoring import format_score_table, score_directories
+  from algoperf_lab.scoring import format_score_table
+  from algoperf_lab.scoring.algoperf_report import format_algoperf_table
+  from algoperf_lab.scoring.sources import ScoreRequest, score
 
-  report = score_directories(list(args.dirs), args.out, tau_max=args.tau_max,
-                             baseline=args.baseline,
-                             allow_mixed_hardware=args.allow_mixed_hardware,
-                             bootstrap_samples=args.bootstrap_samples)
-  print(format_score_table(report))
-  for skipped in report.skipped:
+  outcome = score(ScoreRequest(
+      paths=tuple(args.dirs), out_dir=args.out, tau_max=args.tau_max, baseline=args.baseline,
+      allow_mixed_hardware=args.allow_mixed_hardware, bootstrap_samples=args.bootstrap_samples,
+      allow_incomplete=args.allow_incomplete, group_by_config=args.group_by_config,
+      algoperf_version=args.algoperf_version, algoperf_targets=args.algoperf_targets,
+      ruleset=args.ruleset, algoperf_rules=args.algoperf_rules,
+      progress=not args.no_progress))
+  for report, table in ((outcome.lab, format_score_table), (outcome.algoperf,
+                                                            format_algoperf_table)):
+    if report is None:
+      continue
+    print(table(report))
+    for skipped in report.skipped:
+      print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    print(f"report: {report.out_dir / 'report.md'}")
+  return 0
+
+
+def _export_algoperf(args: argparse.Namespace) -> int:
+  from algoperf_lab.scoring.export import export_algoperf
+
+  result = export_algoperf(args.runs_dir, args.out)
+  for skipped in result.skipped:
     print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
-  print(f"report: {args.out / 'report.md'}")
+  for warning in result.warnings:
+    print(f"warning: {warning}", file=sys.stderr)
+  print(f"{result.num_trials} run(s) of {', '.join(result.workloads)} written to {result.out_dir}; "
+        f"score them with `algoperf-lab score {result.out_dir} "
+        f"--algoperf_targets={result.targets_file} --out=...`")
   return 0
 
 
@@ -209,6 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
       if overrides:
         raise SystemExit("`score` takes no --config overrides.")
       return _score(args)
+    if args.command == "export-algoperf":
+      if overrides:
+        raise SystemExit("`export-algoperf` takes no --config overrides.")
+      return _export_algoperf(args)
     if args.command == "demo":
       return _demo(args, overrides)
     return _run(args, overrides)
