@@ -7,9 +7,12 @@ dataclasses (`dataclass_from_config`) before building models or optimizers.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import ml_collections
@@ -35,6 +38,10 @@ class TargetsConfig:
   step_hint: int
   how_measured: str = ""
 
+  def __post_init__(self) -> None:
+    if self.direction not in ("lower", "higher"):
+      raise ValueError(f"direction {self.direction!r} must be 'lower' or 'higher'.")
+
 
 def dataclass_from_config(cls: type[T], config: Mapping[str, Any] | ml_collections.ConfigDict,
                           where: str) -> T:
@@ -49,7 +56,40 @@ def dataclass_from_config(cls: type[T], config: Mapping[str, Any] | ml_collectio
                    and field.default_factory is dataclasses.MISSING)
   if missing:
     raise ConfigError(f"{where}: missing key(s) {missing}.")
-  return cls(**values)
+  for field in fields.values():
+    if field.name in values:
+      _check_value(f"{where}.{field.name}", field, values[field.name])
+  try:
+    return cls(**values)
+  except (ValueError, TypeError) as error:  # the dataclass's own checks (__post_init__)
+    raise ConfigError(f"{where}: {error}") from error
+
+
+# Integer fields that may be 0 besides those whose default is 0 (e.g. max_molecules: 0 = all).
+ZERO_ALLOWED = frozenset({"crop_padding", "validation_holdout"})
+
+
+def _check_value(key: str, field: dataclasses.Field[Any], value: Any) -> None:
+  """Refuses values no config means: a count or size below 1 (a model with no blocks), a
+  non-finite float, a rate or fraction outside [0, 1), a duration that is not positive."""
+  annotation = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
+  name = field.name
+  if annotation == "int":
+    if isinstance(value, bool) or not isinstance(value, int):
+      raise ConfigError(f"{key}={value!r} must be a whole number.")
+    minimum = 0 if (field.default == 0 or name in ZERO_ALLOWED) else 1
+    if value < minimum:
+      raise ConfigError(f"{key}={value} must be at least {minimum}.")
+  elif annotation == "tuple[int, ...]":
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+      raise ConfigError(f"{key}={list(value)} must hold whole numbers of at least 1.")
+  elif annotation == "float":
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+      raise ConfigError(f"{key}={value!r} must be a finite number.")
+    if (name == "dropout_rate" or name.endswith("_fraction")) and not 0.0 <= value < 1.0:
+      raise ConfigError(f"{key}={value} must be in [0, 1).")
+    if name.endswith("_sec") and value <= 0:
+      raise ConfigError(f"{key}={value} must be above 0 seconds.")
 
 
 def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -109,3 +149,64 @@ def _coerce(override: str, raw_value: str, current: Any) -> Any:
     raise ConfigError(f"{override}: expected a {type(current).__name__} "
                       f"(current value {current!r}), got {raw_value!r}.")
   return value
+
+
+# -- command-line values --------------------------------------------------------------------
+# argparse `type=` functions: a bad value is refused by argparse with one line naming the flag.
+MAX_SEED = 2**32  # jax.random.PRNGKey takes a 32-bit seed
+
+
+def positive_int(text: str) -> int:
+  value = _parse(int, text, "a whole number")
+  if value < 1:
+    raise argparse.ArgumentTypeError(f"{text!r} must be at least 1.")
+  return value
+
+
+def non_negative_int(text: str) -> int:
+  value = _parse(int, text, "a whole number")
+  if value < 0:
+    raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more.")
+  return value
+
+
+def finite_positive_float(text: str) -> float:
+  value = _parse(float, text, "a number")
+  if not math.isfinite(value) or value <= 0:
+    raise argparse.ArgumentTypeError(f"{text!r} must be a finite number above 0.")
+  return value
+
+
+def finite_non_negative_float(text: str) -> float:
+  value = _parse(float, text, "a number")
+  if not math.isfinite(value) or value < 0:
+    raise argparse.ArgumentTypeError(f"{text!r} must be a finite number, 0 or more.")
+  return value
+
+
+def mesh_axis_size(text: str) -> int:
+  value = _parse(int, text, "a whole number")
+  if value != -1 and value < 1:
+    raise argparse.ArgumentTypeError(f"{text!r} must be at least 1, or -1 (all that remain).")
+  return value
+
+
+def seed(text: str) -> int:
+  value = _parse(int, text, "a whole number")
+  if not 0 <= value < MAX_SEED:
+    raise argparse.ArgumentTypeError(f"{text!r} must be in [0, 2**32) (a 32-bit seed).")
+  return value
+
+
+def non_empty_path(text: str) -> Path:
+  if not text.strip():
+    raise argparse.ArgumentTypeError("is empty; name a folder (an empty path would write into "
+                                     "the current directory).")
+  return Path(text)
+
+
+def _parse(kind: type, text: str, what: str) -> Any:
+  try:
+    return kind(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"{text!r} is not {what}.") from None

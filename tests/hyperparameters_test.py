@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from algoperf_lab import hyperparameters
+from algoperf_lab import hyperparameters, loader
 from algoperf_lab.hyperparameters import HyperparameterError
+from tests.helpers import ADAMW, ALGOPERF_STYLE, NADAMW
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -85,11 +86,12 @@ def test_hyperparameters_are_immutable() -> None:
     hparams.new_name = 1.0  # type: ignore[attr-defined]
 
 
-def test_empty_hyperparameters_error_names_source() -> None:
-  with pytest.raises(HyperparameterError, match="my_submission.py defines no default HPARAMS"):
-    hyperparameters.make_hyperparameters(None, {}, "my_submission.py")
-  with pytest.raises(HyperparameterError, match="--hparams"):
-    hyperparameters.make_hyperparameters({}, {}, "s")
+@pytest.mark.parametrize("defaults", [None, {}])
+def test_no_hyperparameters_give_an_empty_record(defaults) -> None:
+  """Issue 8: a self-tuning submission has no hyperparameters; it still runs."""
+  hparams = hyperparameters.make_hyperparameters(defaults, {}, "self_tuning.py")
+  assert hparams._asdict() == {}
+  assert getattr(hparams, "dropout_rate", None) is None
 
 
 @pytest.mark.parametrize("name", ["learning-rate", "2nd_beta", "_private", "with space"])
@@ -106,3 +108,75 @@ def test_hyperparameter_error_is_a_value_error() -> None:
 def test_keyword_name_is_a_hyperparameter_error() -> None:
   with pytest.raises(HyperparameterError, match="lambda"):
     hyperparameters.make_hyperparameters({"ok": 1}, {"lambda": 0.1}, "sub")
+
+
+def test_unknown_override_is_refused_with_the_known_names() -> None:
+  known = frozenset({"learning_rate", "dropout_rate"})
+  with pytest.raises(HyperparameterError, match=r"does not read hyperparameter\(s\) \['learning_rte'\]"):
+    hyperparameters.make_hyperparameters({"learning_rate": 0.1}, {"learning_rte": 0.001}, "sub.py",
+                                         known=known)
+  assert hyperparameters.make_hyperparameters({"learning_rate": 0.1}, {"dropout_rate": 0.1},
+                                              "sub.py", known=known).dropout_rate == 0.1
+
+
+def test_without_known_names_anything_is_accepted() -> None:
+  hparams = hyperparameters.make_hyperparameters(None, {"anything": 1}, "sub.py", known=None)
+  assert hparams.anything == 1
+
+
+@pytest.mark.parametrize("default, value", [
+    (0.001, "fast"), (10, "10"), (True, 1), (0.1, True), ("cosine", 3), (0.1, [0.1])])
+def test_wrong_type_names_the_hyperparameter(default, value) -> None:
+  with pytest.raises(HyperparameterError, match="'learning_rate' must be a") as error:
+    hyperparameters.make_hyperparameters({"learning_rate": default}, {"learning_rate": value},
+                                         "sub.py")
+  assert "sub.py" in str(error.value)
+
+
+def test_a_number_may_replace_a_number_and_null_anything() -> None:
+  hparams = hyperparameters.make_hyperparameters({"a": 1, "b": 0.5, "c": None},
+                                                 {"a": 0.5, "b": 2, "c": "x"}, "sub.py")
+  assert hparams._asdict() == {"a": 0.5, "b": 2, "c": "x"}
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_override_is_refused(value) -> None:
+  with pytest.raises(HyperparameterError, match="finite"):
+    hyperparameters.make_hyperparameters({"learning_rate": 0.1}, {"learning_rate": value}, "s")
+
+
+def test_a_function_in_hparams_is_refused() -> None:
+  """It used to be recorded as "<function ...>", a new string per process: never resumable."""
+  with pytest.raises(HyperparameterError, match="'schedule' is function"):
+    hyperparameters.make_hyperparameters({"schedule": lambda step: 0.1}, {}, "sub.py")
+  assert hyperparameters.make_hyperparameters({"betas": (0.9, 0.99)}, {}, "s").betas == (0.9, 0.99)
+
+
+def test_known_names_of_a_bundled_algoperf_submission() -> None:
+  """HPARAMS, OPTIONAL_HPARAMS, configs/search_spaces/nadamw.json and the harness's names."""
+  known = hyperparameters.known_hparam_names(loader.load_submission(NADAMW))
+  assert known is not None
+  assert {"learning_rate", "grad_clip", "label_smoothing", "dropout_rate",
+          "aux_dropout_rate"} <= known
+  assert "learning_rte" not in known
+
+
+def test_known_names_of_an_optax_submission_include_its_search_space() -> None:
+  known = hyperparameters.known_hparam_names(loader.load_submission(ADAMW), extra={"b3"})
+  assert known is not None and {"learning_rate", "b2", "b3", "label_smoothing"} <= known
+
+
+def test_a_submission_declaring_nothing_is_not_checked() -> None:
+  assert hyperparameters.known_hparam_names(loader.load_submission(ALGOPERF_STYLE)) is None
+
+
+def test_algoperf_layout_search_space_beside_the_file(tmp_path: Path) -> None:
+  folder = tmp_path / "my_algo"
+  folder.mkdir()
+  (folder / "submission.py").write_text(Path(ALGOPERF_STYLE).read_text())
+  (folder / "tuning_search_space.json").write_text(json.dumps(
+      {"learning_rate": {"min": 1e-4, "max": 1e-2, "scaling": "log"},
+       "warmup_factor": {"feasible_points": [0.05]}}))
+  known = hyperparameters.known_hparam_names(loader.load_submission(str(folder / "submission.py")))
+  assert known is not None and {"learning_rate", "warmup_factor", "dropout_rate"} <= known
+  assert "one_minus_beta1" not in known

@@ -2,8 +2,10 @@
 
 Each step directory holds two orbax items: `arrays` (StandardSave: params, optimizer state,
 ...) and `metadata` (JsonSave: whatever the caller needs to resume — step, submission clock,
-eval history, data-iterator state, seeds — wrapped with the step and a SHA-256 of its
-canonical JSON). Saves are asynchronous: `save` returns once the arrays are copied off the
+eval history, data-iterator state, seeds — wrapped with the step, a 64-bit content digest of
+every array, and a SHA-256 of both). The array digests are computed on the devices where the
+arrays already are (one jitted pass of integer arithmetic) and checked after a restore, so
+damaged array bytes are refused like any unreadable checkpoint instead of loading silently. Saves are asynchronous: `save` returns once the arrays are copied off the
 device, the files are written in the background. `latest_restorable` falls back past
 checkpoints that cannot be read; these are never deleted or overwritten: the next `save`
 moves them into `<directory>/unreadable/` so that orbax's retention and step numbering
@@ -21,6 +23,7 @@ import os
 from typing import Any, TypeAlias
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 from etils import epath
@@ -100,19 +103,86 @@ def _digest(text: str) -> str:
   return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _envelope(step: int, metadata: dict[str, Any]) -> dict[str, Any]:
-  text = _canonical_json(metadata)
-  return {"step": step, "sha256": _digest(text), "metadata": json.loads(text)}
+_ENVELOPE_KEYS = {"step", "sha256", "metadata", "array_digests"}
 
 
-def _verified_metadata(envelope: Any, step: int) -> dict[str, Any]:
-  if not isinstance(envelope, dict) or set(envelope) != {"step", "sha256", "metadata"}:
+def _envelope_digest(metadata: Any, array_digests: Any) -> str:
+  return _digest(_canonical_json({"metadata": metadata, "array_digests": array_digests}))
+
+
+def _envelope(step: int, metadata: dict[str, Any], array_digests: list[str]) -> dict[str, Any]:
+  metadata = json.loads(_canonical_json(metadata))
+  return {"step": step, "sha256": _envelope_digest(metadata, array_digests), "metadata": metadata,
+          "array_digests": array_digests}
+
+
+def _verified_envelope(envelope: Any, step: int) -> tuple[dict[str, Any], list[str]]:
+  """(metadata, array digests) of an envelope whose SHA-256 and step match."""
+  if not isinstance(envelope, dict) or set(envelope) != _ENVELOPE_KEYS:
     raise CheckpointIntegrityError("metadata is not the envelope RunCheckpointer writes.")
   if envelope["step"] != step:
     raise CheckpointIntegrityError(f"metadata says step {envelope['step']}, directory {step}.")
-  if _digest(_canonical_json(envelope["metadata"])) != envelope["sha256"]:
+  if _envelope_digest(envelope["metadata"], envelope["array_digests"]) != envelope["sha256"]:
     raise CheckpointIntegrityError("metadata content does not match its SHA-256.")
-  return envelope["metadata"]
+  return envelope["metadata"], envelope["array_digests"]
+
+
+# -- array integrity ------------------------------------------------------------------------
+def _fmix32(x: jax.Array) -> jax.Array:
+  """MurmurHash3's 32-bit finaliser: every input bit flips each output bit with p ~ 1/2."""
+  x = x ^ (x >> 16)
+  x = x * jnp.uint32(0x85EBCA6B)
+  x = x ^ (x >> 13)
+  x = x * jnp.uint32(0xC2B2AE35)
+  return x ^ (x >> 16)
+
+
+def _words(leaf: jax.Array) -> jax.Array:
+  """The array's bytes as uint32 words (narrower items widened, wider ones split)."""
+  if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+    leaf = jax.random.key_data(leaf)
+  if leaf.dtype == jnp.bool_:
+    leaf = leaf.astype(jnp.uint8)
+  unsigned = {1: jnp.uint8, 2: jnp.uint16, 4: jnp.uint32, 8: jnp.uint32}.get(leaf.dtype.itemsize)
+  if unsigned is None:  # sub-byte types: compare the values
+    return leaf.astype(jnp.float32).view(jnp.uint32)
+  return jax.lax.bitcast_convert_type(leaf, unsigned).astype(jnp.uint32)
+
+
+_SEEDS = (0x9E3779B9, 0x7F4A7C15)
+
+
+@jax.jit
+def _leaf_digests(leaves: list[jax.Array]) -> list[jax.Array]:
+  """Per array, two 32-bit sums of hash(word, position): order-independent sums, so the result
+  does not depend on how the array is sharded, yet a changed or moved word changes it."""
+  digests = []
+  for leaf in leaves:
+    words = _words(leaf)
+    position = jnp.arange(words.size, dtype=jnp.uint32).reshape(words.shape)
+    digests.append(jnp.stack([jnp.sum(_fmix32(words ^ _fmix32(position ^ jnp.uint32(seed))),
+                                      dtype=jnp.uint32) for seed in _SEEDS]))
+  return digests
+
+
+def array_digests(tree: PyTree) -> list[str]:
+  """A 64-bit content digest (16 hex digits) of every array leaf of `tree`, in leaf order."""
+  leaves = [jnp.asarray(leaf) if isinstance(leaf, (np.ndarray, np.generic)) else leaf
+            for leaf in jax.tree.leaves(tree)]
+  if not leaves:
+    return []
+  return ["".join(f"{int(word):08x}" for word in np.asarray(digest.addressable_data(0)))
+          for digest in _leaf_digests(leaves)]
+
+
+def _check_digests(restored: PyTree, expected: list[str]) -> None:
+  actual = array_digests(restored)
+  paths = [jax.tree_util.keystr(path) for path, _ in jax.tree_util.tree_flatten_with_path(restored)[0]]
+  if len(actual) != len(expected):
+    raise CheckpointIntegrityError(f"{len(actual)} arrays restored, {len(expected)} saved.")
+  damaged = [path for path, got, want in zip(paths, actual, expected) if got != want]
+  if damaged:
+    raise CheckpointIntegrityError(f"array content does not match its saved digest: {damaged}.")
 
 
 # -- restore targets ------------------------------------------------------------------------
@@ -162,7 +232,8 @@ class RunCheckpointer:
   def save(self, step: int, arrays: PyTree, metadata: dict[str, Any]) -> bool:
     """Starts writing checkpoint `step`; False (nothing written) if `step` is not newer
     than the latest checkpoint. The arrays may be donated or deleted once this returns."""
-    envelope = _envelope(step, metadata)  # non-JSON metadata fails here, not in the background
+    _canonical_json(metadata)  # non-JSON metadata fails here, not in the background
+    envelope = _envelope(step, metadata, array_digests(arrays))
     self._set_aside_unreadable()
     return self._manager.save(step, args=ocp.args.Composite(**{
         ARRAYS_ITEM: ocp.args.StandardSave(arrays), METADATA_ITEM: ocp.args.JsonSave(envelope)}))
@@ -189,7 +260,7 @@ class RunCheckpointer:
 
     `abstract_arrays` gives structure, shapes, dtypes and shardings: ShapeDtypeStructs with
     `sharding=` (or arrays, whose shardings are used). A checkpoint that raises while
-    restoring, or whose metadata fails its integrity check, is listed in `skipped` and the
+    restoring, or whose metadata or array digests fail their integrity check, is listed in `skipped` and the
     next older one is tried. None when no checkpoint can be read.
     """
     target = _abstract_target(abstract_arrays)
@@ -200,8 +271,9 @@ class RunCheckpointer:
       try:
         restored = self._manager.restore(step, args=ocp.args.Composite(**{
             ARRAYS_ITEM: ocp.args.StandardRestore(target), METADATA_ITEM: ocp.args.JsonRestore()}))
-        metadata = _verified_metadata(restored[METADATA_ITEM], step)
+        metadata, digests = _verified_envelope(restored[METADATA_ITEM], step)
         _check_matches(restored[ARRAYS_ITEM], target)
+        _check_digests(restored[ARRAYS_ITEM], digests)
       except Exception as error:  # any failure to read back means: try an older checkpoint
         reason = f"{type(error).__name__}: {error}"[:_MAX_REASON_CHARS]
         skipped.append((str(self._step_directory(step)), reason))

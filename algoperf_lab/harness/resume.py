@@ -3,8 +3,8 @@
 The arrays are (params, model_state, the optimizer state's array leaves). The metadata holds
 everything else the loop needs to continue as if never stopped: the step, the submission
 clock, the eval history, the eval cadence, AlgoPerf's train_state, the data iterator's
-position, and a fingerprint of the run (workload config, hyperparameters, seed, submission)
-so that a checkpoint of another run is refused instead of mixed in. Per-step random keys are
+position, and a fingerprint of the run (workload config, hyperparameters, seed, submission,
+eval cadence, step cap, budget) so that a checkpoint of another run is refused instead of mixed in. Per-step random keys are
 derived from (seed, step), so no RNG state needs saving.
 """
 
@@ -44,11 +44,26 @@ class LoopState:
     return [(line["step"], line) for line in self.history]
 
 
-def run_fingerprint(identity: Mapping[str, Any], workload_config: Any, batch_size: int) -> str:
-  """A digest of what makes two runs the same run."""
-  content = json.dumps({"identity": identity, "config": workload_config,
-                        "batch_size": batch_size}, sort_keys=True, default=str)
-  return hashlib.sha256(content.encode()).hexdigest()
+def run_fingerprint(identity: Mapping[str, Any], workload_config: Any, batch_size: int, *,
+                    eval_every_steps: int | None = None, max_steps: int | None = None,
+                    max_runtime_sec: float | None = None) -> str:
+  """A digest of what makes two runs the same run.
+
+  Besides who runs what (identity: workload, submission, hyperparameters, seed, ...), the
+  settings that change the recorded result: the eval cadence (a resume with another
+  `eval_every_steps` would mix two cadences in one metrics.jsonl), the step cap and the
+  submission-time budget. Everything must be JSON data: a value without a stable JSON form
+  (a function, say) is an error here rather than a fingerprint that changes every process.
+  """
+  content = {"identity": identity, "config": workload_config, "batch_size": batch_size,
+             "eval_every_steps": eval_every_steps, "max_steps": max_steps,
+             "max_runtime_sec": max_runtime_sec}
+  try:
+    text = json.dumps(content, sort_keys=True)
+  except TypeError as error:
+    raise ValueError(f"the run fingerprint holds a value that is not JSON data ({error}); "
+                     "hyperparameters and configs must be numbers, strings, bools or lists.") from error
+  return hashlib.sha256(text.encode()).hexdigest()
 
 
 def checkpoint_arrays(state: LoopState) -> Any:
@@ -70,8 +85,8 @@ def restored_state(fresh: LoopState, arrays: Any, metadata: Mapping[str, Any], f
   if metadata.get("fingerprint") != fingerprint:
     raise ResumeMismatchError(
         f"{checkpoint_path} is a checkpoint of a different run (another workload config, "
-        "hyperparameters, seed or submission); use another --workdir, or --overwrite to "
-        "start this run afresh there.")
+        "hyperparameters, seed, submission, --eval_every_steps, --max_steps or budget); use "
+        "another --workdir, or --overwrite to start this run afresh there.")
   params, model_state, optimizer_arrays = arrays
   return LoopState(
       params=params, model_state=model_state,

@@ -7,6 +7,8 @@ the same hyperparameters. Self-tuning runs the submission's own defaults, one tr
 with the budget multiplied by `self_tuning_budget_factor` (1.5 in AlgoPerf's current rules).
 A finished trial is skipped when re-run; an unfinished one (killed, preempted) resumes from its
 last good checkpoint, or starts afresh when it has none; records of another run are refused.
+Each trial folder keeps `trial.json`, the settings that change a trial's result (step cap,
+eval cadence, budget), so a finished trial is reused only under the same ones.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import jax
+
 from algoperf_lab import loader, registry, runner
 from algoperf_lab.harness import records
 from algoperf_lab.harness.loop import RunSettings
@@ -25,6 +29,8 @@ from algoperf_lab.tuning import halton, search_space
 
 SELF_TUNING_BUDGET_FACTOR = 1.5
 SEED_STRIDE_PER_STUDY = 1000
+TRIAL_FILE = "trial.json"
+MAX_SEED = 2**32
 
 
 class Ruleset(enum.Enum):
@@ -91,10 +97,30 @@ def recorded_status(run_dir: Path) -> str | None:
     return "unreadable"
 
 
+def trial_settings(settings: RunSettings, budget_sec: float) -> dict[str, Any]:
+  """The run settings besides seed and hyperparameters that change a trial's result."""
+  return {"max_steps": settings.max_steps, "eval_every_steps": settings.eval_every_steps,
+          "max_runtime_sec": budget_sec, "stop_at_target": settings.stop_at_target}
+
+
+def _stored_trial_settings(run_dir: Path) -> dict[str, Any] | None:
+  try:
+    return json.loads((run_dir / TRIAL_FILE).read_text())
+  except (OSError, json.JSONDecodeError):
+    return None
+
+
 def _check_same_trial(plan: TrialPlan, result: Mapping[str, Any],
-                      workload_config: Mapping[str, Any] | None) -> None:
+                      workload_config: Mapping[str, Any] | None,
+                      settings: Mapping[str, Any] | None = None) -> None:
   """A finished record is reused only if it ran this very trial; otherwise nothing is mixed."""
   differences = []
+  if settings is not None:
+    stored = _stored_trial_settings(plan.workdir)
+    changed = (sorted(settings) if stored is None
+               else [k for k in settings if stored.get(k) != settings[k]])
+    differences.extend(f"{name} (was {stored.get(name) if stored else 'unrecorded'}, now "
+                       f"{settings[name]})" for name in changed)
   if json.loads(json.dumps(dict(plan.hparams))) != result.get("hparams"):
     differences.append("hyperparameters")
   if workload_config is not None and json.loads(json.dumps(workload_config)) != result.get("workload_config"):
@@ -122,6 +148,10 @@ def _validate(request: TuneRequest) -> None:
                              ("--trial", request.only_trial, request.num_trials)):
     if value is not None and not 0 <= value < limit:
       raise TuningError(f"{name}={value} is outside 0..{limit - 1}.")
+  last_seed = trial_seed(request.seed, request.num_studies - 1, request.num_trials - 1)
+  if request.seed < 0 or last_seed >= MAX_SEED:
+    raise TuningError(f"trial seeds run from --seed={request.seed} to {last_seed}; they must lie "
+                      "in [0, 2**32): lower --seed.")
 
 
 def plan_trials(request: TuneRequest, submission: loader.Submission) -> list[TrialPlan]:
@@ -158,13 +188,16 @@ def run_tuning(request: TuneRequest,
   budget = request.settings.max_runtime_sec or workload_budget
   if request.ruleset is Ruleset.SELF:
     budget *= request.self_tuning_budget_factor
+  settings_record = trial_settings(request.settings, budget)
+  extra_known = (frozenset(search_space.load_search_space(request.search_space).names)  # type: ignore[arg-type]
+                 if request.ruleset is Ruleset.EXTERNAL else frozenset())
   outcomes = []
   for plan in plans:
     label = f"study {plan.study} trial {plan.trial}"
     status = recorded_status(plan.workdir)
     if status in runner.FINISHED_STATUSES:
       result = json.loads((plan.workdir / records.RESULT_FILE).read_text())
-      _check_same_trial(plan, result, workload_config)
+      _check_same_trial(plan, result, workload_config, settings_record)
       report(f"{label}: already finished ({status}), skipped")
       outcomes.append(TrialOutcome(plan, status, result.get("time_to_target_sec"), True))
       continue
@@ -176,8 +209,17 @@ def run_tuning(request: TuneRequest,
         workload=request.workload, size=request.size, submission=request.submission,
         workdir=plan.workdir, hparams_overrides=plan.hparams,
         config_overrides=request.config_overrides, settings=settings, overwrite=False,
-        ruleset=request.ruleset.value, study=plan.study, trial=plan.trial))
+        ruleset=request.ruleset.value, study=plan.study, trial=plan.trial,
+        extra_known_hparams=extra_known))
+    _record_trial_settings(plan.workdir, settings_record)
     report(f"{label}: {result.status.value}"
            + (f" in {result.time_to_target_sec:.1f}s" if result.time_to_target_sec else ""))
     outcomes.append(TrialOutcome(plan, result.status.value, result.time_to_target_sec, False))
   return outcomes
+
+
+def _record_trial_settings(run_dir: Path, settings: Mapping[str, Any]) -> None:
+  """Writes trial.json once the run has ended (a rerun of an unfinished trial with other
+  settings is refused by the resume fingerprint, of a finished one by `_check_same_trial`)."""
+  if jax.process_index() == 0:
+    records.write_json_atomically(run_dir / TRIAL_FILE, dict(settings))

@@ -14,8 +14,8 @@ import optax
 import pytest
 from jax.sharding import NamedSharding, PartitionSpec
 
-from algoperf_lab.harness.checkpoints import (UNREADABLE_DIR, RunCheckpointer, merge_arrays,
-                                              split_arrays)
+from algoperf_lab.harness.checkpoints import (UNREADABLE_DIR, RunCheckpointer, array_digests,
+                                              merge_arrays, split_arrays)
 
 OPTIMIZER = optax.adamw(1e-3)
 
@@ -209,3 +209,48 @@ def test_restores_onto_the_targets_shardings(tmp_path: Path) -> None:
   with pytest.raises(ValueError, match="no sharding"):
     checkpointer.latest_restorable(jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), params))
+
+
+def _flip_bytes_in_largest_array_file(step_dir: Path, count: int = 64) -> Path:
+  """Inverts `count` bytes in the middle of the biggest file under arrays/ (silent damage)."""
+  files = [p for p in (step_dir / "arrays").rglob("*") if p.is_file()]
+  largest = max(files, key=lambda p: p.stat().st_size)
+  data = bytearray(largest.read_bytes())
+  middle = len(data) // 2
+  data[middle:middle + count] = bytes(b ^ 0xFF for b in data[middle:middle + count])
+  largest.write_bytes(bytes(data))
+  return largest
+
+
+def test_flipped_array_bytes_are_caught_by_the_digest(tmp_path: Path) -> None:
+  """Bytes flipped inside the array data read back without any error from orbax; the saved
+  digest catches them, and the older checkpoint is used."""
+  rng = np.random.default_rng(0)
+  trees = {step: {"w": jnp.asarray(rng.standard_normal((256, 256)), jnp.float32),
+                  "b": jnp.asarray(rng.standard_normal(256), jnp.bfloat16)} for step in (1, 2)}
+  checkpointer = RunCheckpointer(tmp_path, max_to_keep=2)
+  for step, tree in trees.items():
+    checkpointer.save(step, tree, _metadata(step))
+  checkpointer.wait()
+  _flip_bytes_in_largest_array_file(tmp_path / "2")
+  restored = checkpointer.latest_restorable(trees[1])
+  checkpointer.close()
+  assert restored is not None and restored.step == 1
+  _assert_trees_equal(restored.arrays, trees[1])
+  assert [path for path, _ in restored.skipped] == [str(tmp_path / "2")]
+  assert "digest" in restored.skipped[0][1] and "['w']" in restored.skipped[0][1]
+
+
+def test_array_digests_do_not_depend_on_sharding_and_see_every_change() -> None:
+  values = np.arange(64, dtype=np.float32).reshape(8, 8)
+  mesh = jax.make_mesh((1,), ("fsdp",), axis_types=(jax.sharding.AxisType.Auto,))
+  sharded = jax.device_put(values, NamedSharding(mesh, PartitionSpec("fsdp")))
+  assert array_digests([values]) == array_digests([sharded]) == array_digests([jnp.asarray(values)])
+  swapped = values.copy()
+  swapped[[0, 1]] = swapped[[1, 0]]  # same words, other places
+  one_bit = values.copy()
+  one_bit.view(np.uint32)[3, 3] ^= 1
+  digests = {array_digests([v])[0] for v in (values, swapped, one_bit)}
+  assert len(digests) == 3
+  assert len(array_digests([jnp.ones(3, jnp.bool_), jnp.ones(2, jnp.bfloat16),
+                            jax.random.key(0)])) == 3

@@ -131,3 +131,60 @@ def test_checkpoints_of_another_run_are_refused(tmp_path):
   done = subprocess.run(other_seed, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
   assert done.returncode == 2
   assert "checkpoint of a different run" in done.stderr and "--overwrite" in done.stderr
+
+
+@pytest.mark.slow
+def test_flipped_array_bytes_in_the_newest_checkpoint_fall_back(tmp_path, reference):
+  """Issue 13: 64 flipped bytes in the array data used to load silently (and diverge)."""
+  command = _command(tmp_path, ADAMW, "--checkpoint_every_sec=0")
+  assert subprocess.run(command, capture_output=True, cwd=REPO_ROOT, timeout=600).returncode == 0
+  newest = max(_checkpoint_steps(tmp_path))
+  files = [p for p in (tmp_path / "checkpoints" / str(newest) / "arrays").rglob("*") if p.is_file()]
+  largest = max(files, key=lambda p: p.stat().st_size)
+  data = bytearray(largest.read_bytes())
+  middle = len(data) // 2
+  data[middle:middle + 64] = bytes(b ^ 0xFF for b in data[middle:middle + 64])
+  largest.write_bytes(bytes(data))
+  result_path = tmp_path / "result.json"
+  record = json.loads(result_path.read_text())
+  result_path.write_text(json.dumps({**record, "status": "running"}))  # as if killed at the end
+  done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert f"checkpoints/{newest}" in done.stderr and "digest" in done.stderr
+  assert f"resuming from the checkpoint at step {newest - 1}" in done.stderr
+  assert (tmp_path / "checkpoints" / "unreadable" / str(newest)).is_dir()  # kept aside, intact
+  assert json.loads(result_path.read_text())["status"] == "missed"
+  assert _metrics(tmp_path) == reference["adamw"]
+
+
+def test_the_fingerprint_covers_the_eval_cadence_step_cap_and_budget():
+  from algoperf_lab.harness.resume import run_fingerprint
+
+  identity = {"workload": "lm", "seed": 0, "hparams": {"learning_rate": 0.1}}
+  base = dict(eval_every_steps=6, max_steps=60, max_runtime_sec=100.0)
+  reference = run_fingerprint(identity, {"model": {"num_layers": 1}}, 8, **base)
+  assert reference == run_fingerprint(identity, {"model": {"num_layers": 1}}, 8, **base)
+  for name, value in (("eval_every_steps", 5), ("max_steps", 61), ("max_runtime_sec", 50.0)):
+    assert run_fingerprint(identity, {"model": {"num_layers": 1}}, 8,
+                           **{**base, name: value}) != reference, name
+
+
+def test_a_fingerprint_of_non_json_data_is_an_error_not_a_new_string_each_time():
+  from algoperf_lab.harness.resume import run_fingerprint
+
+  with pytest.raises(ValueError, match="not JSON data"):
+    run_fingerprint({"hparams": {"schedule": lambda step: 0.1}}, None, 8)
+
+
+@pytest.mark.xfail(strict=True, reason="loop.py must pass eval_every_steps, max_steps and the "
+                   "budget to resume.run_fingerprint (the lead's part of issue 13)")
+def test_a_resume_with_another_eval_cadence_is_refused(tmp_path):
+  first = _command(tmp_path, ADAMW, "--checkpoint_every_sec=1000", "--max_steps=6")
+  assert subprocess.run(first, capture_output=True, cwd=REPO_ROOT, timeout=600).returncode == 0
+  result_path = tmp_path / "result.json"
+  result_path.write_text(json.dumps({**json.loads(result_path.read_text()), "status": "running"}))
+  other_cadence = _command(tmp_path, ADAMW, "--checkpoint_every_sec=1000", "--max_steps=6",
+                           "--eval_every_steps=2")
+  done = subprocess.run(other_cadence, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+  assert done.returncode == 2
+  assert "checkpoint of a different run" in done.stderr

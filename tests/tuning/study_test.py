@@ -99,3 +99,22 @@ def test_finished_trial_with_another_config_is_not_reused(tmp_path):
                      config_overrides=SMALL_LM_OVERRIDES + ("--config.batch_size=4",))
   with pytest.raises(study.TuningError, match="different workload config"):
     study.run_tuning(changed, report=lambda _: None)
+
+
+def test_finished_trial_with_another_max_steps_is_not_reused(tmp_path):
+  """Issue 13: a changed --max_steps used to skip the old trials as if they were this study's."""
+  request = _request(tmp_path, num_studies=1, num_trials=1)
+  study.run_tuning(request, report=lambda _: None)
+  trial_file = tmp_path / "tune" / "study_0" / "trial_0" / study.TRIAL_FILE
+  assert json.loads(trial_file.read_text())["max_steps"] == 2
+  longer = _request(tmp_path, num_studies=1, num_trials=1,
+                    settings=RunSettings(max_steps=4, eval_every_steps=2, progress=False))
+  with pytest.raises(study.TuningError, match=r"max_steps \(was 2, now 4\)"):
+    study.run_tuning(longer, report=lambda _: None)
+  (again,) = study.run_tuning(request, report=lambda _: None)  # the same request still reuses it
+  assert again.skipped
+
+
+def test_trial_seeds_beyond_32_bits_are_refused(tmp_path):
+  with pytest.raises(study.TuningError, match=r"\[0, 2\*\*32\)"):
+    study.plan_trials(_request(tmp_path, seed=2**32 - 1), loader.load_submission(NADAMW))

@@ -23,6 +23,18 @@ from workloads.gnn import molecules
 from workloads.gnn.molecules import MoleculeDataset
 
 
+class BatchSizeError(ValueError):
+  """A batch size the dataset cannot fill; the message names both sizes."""
+
+
+def check_batch_size(batch_size: int, num_graphs: int, split: str) -> None:
+  """Refuses a batch of more graphs than the split holds: packing would never fill it."""
+  if not 1 <= batch_size <= num_graphs:
+    raise BatchSizeError(f"batch size {batch_size} is not between 1 and the {num_graphs} graphs "
+                         f"of the {split} split; return a smaller get_batch_size (or use more "
+                         "molecules: --config.data.max_molecules).")
+
+
 @dataclasses.dataclass(frozen=True)
 class BatchBudget:
   """Array sizes of a padded batch: G_max graph slots, N_max node slots, E_max edge slots."""
@@ -60,11 +72,12 @@ def next_greedy_batch(order: Sequence[int], start: int, num_nodes: np.ndarray,
   """Greedy packing: the graphs order[start], order[start + 1], ... that fill the next batch.
 
   It stops before the first graph that no longer fits (that graph starts the next batch), so
-  graphs are never split or dropped. `order` may be any indexable sequence of graph indices.
+  graphs are never split or dropped. `order` may be any indexable sequence of graph indices
+  (an endless stream too: at most `max_graphs` positions are read).
   """
   batch: list[int] = []
   nodes = edges = 0
-  for position in range(start, len(order)):
+  for position in range(start, min(len(order), start + budget.max_graphs)):
     index = int(order[position])
     n, e = int(num_nodes[index]), int(num_edges[index])
     budget.check_graph(index, n, e)

@@ -103,6 +103,7 @@ def train_batches(dataset: MoleculeDataset, split: str, budget: BatchBudget,
   split_indices = dataset.splits[split]
   if len(split_indices) == 0:
     raise ValueError(f"the {split} split holds no molecules.")
+  batching.check_batch_size(budget.max_graphs - 1, len(split_indices), split)
   graph_indices = (grain.MapDataset.range(len(split_indices)).shuffle(seed=seed).repeat()
                    .map(lambda position: int(split_indices[position])))
   packed = GreedyPackIterDataset(graph_indices, dataset.graphs.num_nodes,

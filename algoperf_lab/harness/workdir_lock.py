@@ -1,0 +1,81 @@
+"""One process per workdir: an exclusive lock held for the whole run.
+
+The lock is `fcntl.flock` on `<workdir>/.algoperf_lab.lock`, which holds the holder's pid.
+The operating system releases it when the process ends, however it ends (SIGKILL included),
+so a stale lock never blocks a rerun; the file itself is left in place (deleting it would let
+two processes lock two different files).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+LOCK_FILE = ".algoperf_lab.lock"
+
+
+class WorkdirError(ValueError):
+  """The workdir cannot be used (a file, unwritable, or in use); the message says why."""
+
+
+class WorkdirLockedError(WorkdirError):
+  """Another process holds the workdir's lock."""
+
+
+def prepare_workdir(workdir: Path) -> None:
+  """Creates `workdir` (and parents); a file in its place or no permission is a WorkdirError."""
+  if workdir.exists() and not workdir.is_dir():
+    raise WorkdirError(f"--workdir {workdir} is a file, not a folder; choose another --workdir.")
+  try:
+    workdir.mkdir(parents=True, exist_ok=True)
+  except (FileExistsError, NotADirectoryError) as error:  # a parent is a file
+    raise WorkdirError(f"--workdir {workdir} cannot be created: a parent of it is a file "
+                       f"({error.filename}).") from error
+  except PermissionError as error:
+    raise WorkdirError(f"--workdir {workdir} cannot be created: permission denied "
+                       f"({error.filename}); choose a folder you can write.") from error
+  except OSError as error:  # read-only file system, ...
+    raise WorkdirError(f"--workdir {workdir} cannot be created: {error.strerror}.") from error
+  if not os.access(workdir, os.W_OK | os.X_OK):
+    raise WorkdirError(f"--workdir {workdir} is not writable; choose a folder you can write.")
+
+
+def _holder(path: Path) -> str:
+  try:
+    pid = path.read_text().strip()
+  except OSError:
+    pid = ""
+  return f"process {pid}" if pid.isdigit() else "another process"
+
+
+@contextlib.contextmanager
+def hold_workdir_lock(workdir: Path) -> Iterator[Path]:
+  """Holds the workdir's exclusive lock while the block runs; refuses a workdir in use."""
+  prepare_workdir(workdir)
+  path = workdir / LOCK_FILE
+  try:
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  except OSError as error:
+    raise WorkdirError(f"cannot create the lock file {path} ({error.strerror}); choose a "
+                       "--workdir you can write.") from error
+  try:
+    try:
+      fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+      if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+        raise
+      raise WorkdirLockedError(
+          f"{workdir} is in use by {_holder(path)} (it holds {path}); wait for that run to end "
+          "or choose another --workdir.") from None
+    os.ftruncate(descriptor, 0)
+    os.write(descriptor, f"{os.getpid()}\n".encode())
+    try:
+      yield path
+    finally:
+      fcntl.flock(descriptor, fcntl.LOCK_UN)
+  finally:
+    os.close(descriptor)
