@@ -58,3 +58,9 @@ def replicate(tree: Any) -> Any:
 def disp_shard_info(x: jax.Array) -> str:
   """A one-line description of how an array is laid out (for debugging)."""
   return f"shape={x.shape} sharding={x.sharding}"
+
+
+def display_shard_info(x: jax.Array) -> None:
+  """Prints, for each shard this process holds, its device, index and replica id (AlgoPerf's)."""
+  for shard in x.addressable_shards:
+    print(f"shard.device: {shard.device}, index: {shard.index}, replica_id: {shard.replica_id}.")

@@ -9,17 +9,18 @@ the missing piece and the expected signature.
 
 from __future__ import annotations
 
-import dataclasses
-import enum
-import hashlib
 import importlib
-import importlib.util
 import inspect
-import sys
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from algoperf_lab import submission_imports
+from algoperf_lab.spec import AlgoperfApi, Submission, SubmissionForm
+
+__all__ = ["AlgoperfApi", "Submission", "SubmissionError", "SubmissionForm", "load_submission"]
 
 ALGOPERF_REQUIRED: dict[str, tuple[str, ...]] = {
     "get_batch_size": ("workload_name",),
@@ -38,39 +39,8 @@ OPTAX_OPTIONAL: dict[str, tuple[str, ...]] = {"get_batch_size": ("workload_name"
                                               "eval_params": ("opt_state", "params")}
 
 
-class SubmissionForm(enum.Enum):
-  ALGOPERF = "algoperf"
-  OPTAX = "optax"
-
-
 class SubmissionError(ValueError):
   """A submission cannot be loaded or does not meet its contract."""
-
-
-@dataclasses.dataclass
-class Submission:
-  """A training algorithm as the harness drives it: AlgoPerf's functions plus metadata."""
-
-  name: str
-  source: str
-  form: SubmissionForm
-  module: ModuleType
-  default_hparams: Mapping[str, Any] | None
-  get_batch_size: Callable[..., int]
-  init_optimizer_state: Callable[..., Any]
-  update_params: Callable[..., Any]
-  data_selection: Callable[..., Any]
-  prepare_for_eval: Callable[..., Any] | None = None
-  # Maps (optimizer_state, params) to the parameters to evaluate (averaging methods).
-  eval_params: Callable[[Any, Any], Any] | None = None
-  update_params_takes_train_state: bool = True
-  # Hyperparameters read when present besides HPARAMS (e.g. label_smoothing, grad_clip).
-  optional_hparams: frozenset[str] = frozenset()
-  # Optax form only: the harness hands over the mesh and strategy, then places the params.
-  use_mesh: Callable[[Any, str], None] | None = None
-  place_params: Callable[[Any], Any] | None = None
-  # The latest training-step metrics a submission exposes without forcing a sync (optax form).
-  latest_train_metrics: Callable[[], Mapping[str, Any] | None] = lambda: None
 
 
 def _signature_text(name: str, args: tuple[str, ...]) -> str:
@@ -107,31 +77,36 @@ def _accepts(function: Callable[..., Any], argument: str) -> bool:
 
 
 def import_submission_module(source: str) -> ModuleType:
-  """Imports a submission from a `.py` path or a dotted module name."""
+  """Imports a submission from a `.py` path (as a member of its folder's package) or a dotted
+  module name; AlgoPerf's package names resolve to the lab's (see submission_imports)."""
   path = Path(source)
+  submission_imports.install_algoperf_stand_ins()
   if source.endswith(".py") or path.exists():
     if not path.is_file():
       raise SubmissionError(f"submission file {source} does not exist.")
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
-    module_name = f"algoperf_lab_submission_{path.stem}_{digest}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-      raise SubmissionError(f"cannot import {source} as a Python module.")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
     try:
-      spec.loader.exec_module(module)
+      return submission_imports.import_file_as_package_member(path)
     except Exception as error:
-      del sys.modules[module_name]
       raise SubmissionError(f"importing submission {source} failed: "
                             f"{type(error).__name__}: {error}") from error
-    return module
   try:
     return importlib.import_module(source)
   except Exception as error:
     raise SubmissionError(f"importing submission module {source!r} failed: "
                           f"{type(error).__name__}: {error}. Pass a .py path or an importable "
                           "dotted module name.") from error
+
+
+_PMAP_MARKERS = re.compile(r"\bpmap\b")
+
+
+def detect_algoperf_api(module: ModuleType) -> AlgoperfApi:
+  """PMAP for AlgoPerf v0.5-style files (jax.pmap steps, replicated state), else JIT."""
+  try:
+    source = inspect.getsource(module)
+  except (OSError, TypeError):
+    return AlgoperfApi.JIT
+  return AlgoperfApi.PMAP if _PMAP_MARKERS.search(source) else AlgoperfApi.JIT
 
 
 def detect_form(module: ModuleType, source: str) -> SubmissionForm:
@@ -160,8 +135,11 @@ def _default_hparams(module: ModuleType, source: str) -> Mapping[str, Any] | Non
   return hparams
 
 
-def load_submission(source: str) -> Submission:
-  """Imports and validates a submission; raises SubmissionError with the fix on any problem."""
+def load_submission(source: str, algoperf_api: AlgoperfApi | str | None = None) -> Submission:
+  """Imports and validates a submission; raises SubmissionError with the fix on any problem.
+
+  `algoperf_api` forces the API generation of an AlgoPerf-form submission (detected otherwise).
+  """
   module = import_submission_module(source)
   form = detect_form(module, source)
   name = Path(source).stem if source.endswith(".py") else source.rsplit(".", 1)[-1]
@@ -185,7 +163,19 @@ def load_submission(source: str) -> Submission:
       update_params=module.update_params,
       data_selection=module.data_selection,
       prepare_for_eval=prepare_for_eval,
-      update_params_takes_train_state=_accepts(module.update_params, "train_state"))
+      update_params_takes_train_state=_accepts(module.update_params, "train_state"),
+      algoperf_api=_algoperf_api(module, source, algoperf_api))
+
+
+def _algoperf_api(module: ModuleType, source: str,
+                  forced: AlgoperfApi | str | None) -> AlgoperfApi:
+  if forced is None or forced == "auto":
+    return detect_algoperf_api(module)
+  try:
+    return AlgoperfApi(forced)
+  except ValueError:
+    raise SubmissionError(f"--algoperf_api={forced!r} is unknown for {source}; choose "
+                          f"{[a.value for a in AlgoperfApi]} (or leave it out to detect it).") from None
 
 
 def _load_optax_form(module: ModuleType, source: str, name: str) -> Submission:

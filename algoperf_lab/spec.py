@@ -10,8 +10,10 @@ per-task losses (`num_tasks`, `per_task_loss_fn`).
 from __future__ import annotations
 
 import abc
+import dataclasses
 import enum
-from collections.abc import Iterator, Mapping
+import types
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeAlias, TypedDict
 
 import jax
@@ -75,19 +77,26 @@ class TrainingCompleteError(Exception):
   """Raised by a submission's `update_params` to say it has finished training."""
 
 
+Tensor: TypeAlias = Any  # an array of any framework (AlgoPerf's name, used in annotations)
+Shape: TypeAlias = tuple[int, ...] | ShapeTuple
+ParameterKey: TypeAlias = str
 ParameterContainer: TypeAlias = Any  # a pytree of arrays
 ParameterTypeTree: TypeAlias = Any  # the same tree with ParameterType leaves
 ParameterShapeTree: TypeAlias = Any  # the same tree with ShapeTuple leaves
 ModelAuxiliaryState: TypeAlias = Any
+ModelInitState: TypeAlias = tuple[ParameterContainer, ModelAuxiliaryState]
 OptimizerState: TypeAlias = Any  # any pytree, or a tuple such as (optax_state, update_fn)
-Hyperparameters: TypeAlias = Any  # attribute-accessible record (a namedtuple)
+Hyperparameters: TypeAlias = Any  # attribute-accessible record (a namedtuple), or None
 Batch: TypeAlias = dict[str, Any]
-RandomState: TypeAlias = jax.Array
+RandomState: TypeAlias = Any  # a jax PRNG key
+Timing: TypeAlias = int
+Steps: TypeAlias = int
 EvalResults: TypeAlias = list[tuple[int, dict[str, float]]]
 UpdateReturn: TypeAlias = tuple[OptimizerState, ParameterContainer, ModelAuxiliaryState]
-InitOptimizerFn: TypeAlias = Any
-UpdateParamsFn: TypeAlias = Any
-DataSelectionFn: TypeAlias = Any
+InitOptimizerFn: TypeAlias = Callable[..., OptimizerState]
+UpdateParamsFn: TypeAlias = Callable[..., UpdateReturn]
+PrepareForEvalFn: TypeAlias = Callable[..., UpdateReturn]
+DataSelectionFn: TypeAlias = Callable[..., Batch]
 
 
 class LossDict(TypedDict):
@@ -209,6 +218,19 @@ class Workload(abc.ABC):
   def is_output_params(self, param_key: str) -> bool:
     return False
 
+  def attach_metrics_logger(self, metrics_logger: Any) -> None:
+    """AlgoPerf's hook for a logger that submissions may write to (None: no logger)."""
+    self.metrics_logger = metrics_logger
+
+  def output_activation_fn(self, logits_batch: Tensor, framework: str) -> Tensor:
+    """Logits to probabilities according to `loss_type`, as AlgoPerf (framework 'jax' only)."""
+    if framework != "jax":
+      raise ValueError(f"algoperf_lab runs JAX submissions only; got framework={framework!r}.")
+    activations = {LossType.SOFTMAX_CROSS_ENTROPY: jax.nn.softmax,
+                   LossType.CTC_LOSS: jax.nn.softmax,
+                   LossType.SIGMOID_CROSS_ENTROPY: jax.nn.sigmoid}
+    return activations.get(self.loss_type, lambda z: z)(logits_batch)
+
   # -- multi-task (beyond AlgoPerf) ------------------------------------------------------------
   @property
   def num_tasks(self) -> int:
@@ -244,3 +266,97 @@ class Workload(abc.ABC):
                  imagenet_v2_data_dir: str | None = None,
                  global_step: int = 0) -> dict[str, float]:
     """Metrics on the train-eval, validation and test splits, keys like 'validation/loss'."""
+
+
+# -- the lab's view of a submission ------------------------------------------------------------
+
+class SubmissionForm(enum.Enum):
+  ALGOPERF = "algoperf"
+  OPTAX = "optax"
+
+
+class AlgoperfApi(enum.Enum):
+  """The generation of AlgoPerf's JAX API an AlgoPerf-form submission is written against."""
+
+  JIT = "jit"  # current AlgoPerf: jax.jit with shardings from jax_sharding_utils
+  PMAP = "pmap"  # v0.5: jax.pmap steps, replicated state, device-leading batches
+
+
+@dataclasses.dataclass
+class Submission:
+  """A training algorithm as the harness drives it: AlgoPerf's functions plus metadata.
+
+  The loader builds one from a module of either form; the harness sees only this.
+  """
+
+  name: str
+  source: str
+  form: SubmissionForm
+  module: types.ModuleType
+  default_hparams: Mapping[str, Any] | None
+  get_batch_size: Callable[..., int]
+  init_optimizer_state: Callable[..., Any]
+  update_params: Callable[..., Any]
+  data_selection: Callable[..., Any]
+  prepare_for_eval: Callable[..., Any] | None = None
+  # Maps (optimizer_state, params) to the parameters to evaluate (averaging methods).
+  eval_params: Callable[[Any, Any], Any] | None = None
+  update_params_takes_train_state: bool = True
+  # Hyperparameters read when present besides HPARAMS (e.g. label_smoothing, grad_clip).
+  optional_hparams: frozenset[str] = frozenset()
+  # Optax form only: the harness hands over the mesh and strategy, then places the params.
+  use_mesh: Callable[[Any, str], None] | None = None
+  place_params: Callable[[Any], Any] | None = None
+  # The latest training-step metrics a submission exposes without forcing a sync (optax form).
+  latest_train_metrics: Callable[[], Mapping[str, Any] | None] = lambda: None
+  # AlgoPerf form only: which API generation its functions expect from the runner.
+  algoperf_api: AlgoperfApi | None = None
+
+
+# -- the submission API, as AlgoPerf's spec documents it --------------------------------------
+# A submission defines these functions itself; the ones here only document the signatures
+# (AlgoPerf's spec.py has the same names), and calling one is an error.
+
+def _documentation_only(name: str) -> NotImplementedError:
+  return NotImplementedError(f"spec.{name} documents the submission API; a submission module "
+                             f"defines its own {name}.")
+
+
+def init_optimizer_state(workload: Workload, model_params: ParameterContainer,
+                         model_state: ModelAuxiliaryState, hyperparameters: Hyperparameters,
+                         rng: RandomState) -> OptimizerState:
+  """Returns the initial optimizer state (any pytree, or a tuple such as (state, update_fn))."""
+  raise _documentation_only("init_optimizer_state")
+
+
+def update_params(workload: Workload, current_param_container: ParameterContainer,
+                  current_params_types: ParameterTypeTree, model_state: ModelAuxiliaryState,
+                  hyperparameters: Hyperparameters, batch: dict[str, Tensor],
+                  loss_type: LossType, optimizer_state: OptimizerState,
+                  eval_results: list[tuple[int, float]], global_step: int, rng: RandomState,
+                  train_state: dict[str, Any] | None = None) -> UpdateReturn:
+  """One training step; returns (optimizer_state, params, model_state). May raise
+  TrainingCompleteError."""
+  raise _documentation_only("update_params")
+
+
+def prepare_for_eval(workload: Workload, current_param_container: ParameterContainer,
+                     current_params_types: ParameterTypeTree, model_state: ModelAuxiliaryState,
+                     hyperparameters: Hyperparameters, loss_type: LossType,
+                     optimizer_state: OptimizerState, eval_results: list[tuple[int, float]],
+                     global_step: int, rng: RandomState) -> UpdateReturn:
+  """Readies the model for an evaluation (counted as submission time)."""
+  raise _documentation_only("prepare_for_eval")
+
+
+def data_selection(workload: Workload, input_queue: Iterator[dict[str, Any]],
+                   optimizer_state: OptimizerState, current_param_container: ParameterContainer,
+                   model_state: ModelAuxiliaryState, hyperparameters: Hyperparameters,
+                   global_step: int, rng: RandomState) -> dict[str, Tensor]:
+  """Picks the next training batch from the input queue (usually `next(input_queue)`)."""
+  raise _documentation_only("data_selection")
+
+
+def get_batch_size(workload_name: str) -> int:
+  """The global batch size a submission uses on a workload."""
+  raise _documentation_only("get_batch_size")

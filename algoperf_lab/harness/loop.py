@@ -22,14 +22,14 @@ from typing import Any
 import jax
 
 from algoperf_lab import spec
-from algoperf_lab.harness import records, resume
+from algoperf_lab.harness import pmap_form, records, resume
 from algoperf_lab.harness.cadence import EvalCadence
 from algoperf_lab.harness.checkpoints import RunCheckpointer
 from algoperf_lab.harness.preemption import sigterm_requests_preemption
 from algoperf_lab.harness.clock import SubmissionClock
 from algoperf_lab.harness.progress import RunProgress
 from algoperf_lab.harness.records import RunStatus
-from algoperf_lab.loader import Submission
+from algoperf_lab.spec import AlgoperfApi, Submission
 from algoperf_lab.parallel import partitioning
 from algoperf_lab.parallel.mesh import MeshConfig, make_mesh
 
@@ -173,6 +173,7 @@ def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams:
   """Trains until target, budget, completion, divergence or preemption; resumes from the
   workdir's last good checkpoint when there is one; writes the run record in workdir."""
   workdir.mkdir(parents=True, exist_ok=True)
+  hparams = _hparams_for(submission, hparams)
   budget_sec = settings.max_runtime_sec or workload.max_allowed_runtime_sec
   files = _Records(workdir, _record_header(workload, settings, identity, budget_sec))
   files.write_result({"status": RunStatus.RUNNING.value})
@@ -183,12 +184,18 @@ def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams:
   batch_size = resolve_batch_size(submission, workload)
   _use_mesh(submission, settings)
   params, model_state = workload.init_model_fn(model_rng)
+  pmap_api = submission.algoperf_api is AlgoperfApi.PMAP
+  if pmap_api:  # v0.5's runner handed over replicated state (see pmap_form)
+    pmap_form.check_supported(batch_size)
+    params, model_state = pmap_form.replicate((params, model_state))
   optimizer_state = submission.init_optimizer_state(
       workload=workload, model_params=params, model_state=model_state,
       hyperparameters=hparams, rng=optimizer_rng)
   if submission.place_params is not None:
     params = submission.place_params(params)
   input_queue = workload.build_input_queue(data_rng, "train", settings.data_dir, batch_size)
+  if pmap_api:
+    input_queue = pmap_form.DeviceLeadingQueue(input_queue)
   files.header["batch_size"] = batch_size
   state = resume.LoopState(params, model_state, optimizer_state, train_state=_fresh_train_state())
   fingerprint = resume.run_fingerprint(dataclasses.asdict(identity), _config_dict(workload),
@@ -287,7 +294,10 @@ def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams:
 
         # -- evaluation and records (untimed) -------------------------------------------------
         eval_start = time.perf_counter()
-        metrics = workload.eval_model(batch_size, eval_params, state.model_state, eval_rng,
+        eval_model_state = state.model_state
+        if pmap_api:
+          eval_params, eval_model_state = pmap_form.first_replica((eval_params, eval_model_state))
+        metrics = workload.eval_model(batch_size, eval_params, eval_model_state, eval_rng,
                                       settings.data_dir, None, state.step)
         train_metrics = submission.latest_train_metrics()
         if train_metrics is not None:
@@ -354,6 +364,13 @@ def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams:
       "submission_time_sec": result.submission_time_sec, "stop_reason": result.stop_reason,
       "num_evals": len(state.history), "wall_time_sec": time.perf_counter() - wall_start})
   return result
+
+
+def _hparams_for(submission: Submission, hparams: Any) -> Any:
+  """An empty record becomes None for AlgoPerf-form submissions, as AlgoPerf's self-tuning
+  runner passes them; optax-form submissions get the (possibly empty) record."""
+  empty = hparams is None or not getattr(hparams, "_fields", True)
+  return None if empty and submission.form is spec.SubmissionForm.ALGOPERF else hparams
 
 
 class ParallelismError(ValueError):
