@@ -7,6 +7,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from algoperf_lab import config
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
   """Exceptions that are the user's to fix: printed as one message, no traceback."""
   from algoperf_lab import config, hyperparameters, loader, registry, runner
@@ -17,10 +20,12 @@ def _user_errors() -> tuple[type[BaseException], ...]:
   from algoperf_lab.tuning.study import TuningError
   from algoperf_lab.harness.loop import ParallelismError, ResumeCheckpointError
   from algoperf_lab.harness.resume import ResumeMismatchError
+  from algoperf_lab.harness.workdir_lock import WorkdirError
+  from workloads.gnn.batching import BatchSizeError
 
   return (config.ConfigError, hyperparameters.HyperparameterError, loader.SubmissionError,
           registry.UnknownWorkloadError, runner.WorkdirInUseError, paths.DatasetNotFoundError,
-          paths.DatasetCorruptError,
+          paths.DatasetCorruptError, WorkdirError, runner.DiskFullError, BatchSizeError,
           ScoringError, SearchSpaceError, TuningError, ResumeMismatchError, ResumeCheckpointError,
           ParallelismError)
 
@@ -38,26 +43,30 @@ def build_parser() -> argparse.ArgumentParser:
   run.add_argument("--workload", required=True, help="workload name, e.g. lm")
   run.add_argument("--size", default="tiny", help="tiny (CPU), small (one GPU) or full")
   run.add_argument("--submission", required=True, help="a submission .py file or dotted module")
-  run.add_argument("--workdir", required=True, type=Path, help="where the run record goes")
+  run.add_argument("--workdir", required=True, type=config.non_empty_path,
+                   help="where the run record goes")
   run.add_argument("--hparams", help="JSON file of hyperparameters (over the submission's HPARAMS)")
-  run.add_argument("--seed", type=int, default=0, help="seeds every source of randomness")
-  run.add_argument("--eval_every_steps", type=int, default=None,
+  run.add_argument("--seed", type=config.seed, default=0,
+                   help="seeds every source of randomness (0 <= seed < 2**32)")
+  run.add_argument("--eval_every_steps", type=config.positive_int, default=None,
                    help="evaluate every N steps instead of every eval_period_time_sec")
-  run.add_argument("--max_steps", type=int, default=None, help="stop after N steps (debugging)")
-  run.add_argument("--max_runtime_sec", type=float, default=None,
+  run.add_argument("--max_steps", type=config.positive_int, default=None,
+                   help="stop after N steps (debugging)")
+  run.add_argument("--max_runtime_sec", type=config.finite_positive_float, default=None,
                    help="submission-time budget (default: the workload's max_allowed_runtime_sec)")
   run.add_argument("--data_dir", default=None, help="dataset folder (default: where setup put it)")
   run.add_argument("--overwrite", action="store_true",
                    help="replace the run in --workdir (finished or not) and its checkpoints")
-  run.add_argument("--checkpoint_every_sec", type=float, default=300.0,
+  run.add_argument("--checkpoint_every_sec", type=config.finite_non_negative_float, default=300.0,
                    help="wall seconds between checkpoints (also at the end and on SIGTERM); "
                    "a run in a workdir with checkpoints resumes from the last good one")
   run.add_argument("--no_checkpoints", action="store_true", help="write no checkpoints")
   run.add_argument("--sharding", choices=("replicated", "fsdp"), default="replicated",
                    help="optax-form training state: replicated (data parallel) or FSDP")
-  run.add_argument("--mesh_data", type=int, default=-1,
+  run.add_argument("--mesh_data", type=config.mesh_axis_size, default=-1,
                    help="devices on the mesh's data axis (-1: all that remain)")
-  run.add_argument("--mesh_fsdp", type=int, default=1, help="devices on the mesh's fsdp axis")
+  run.add_argument("--mesh_fsdp", type=config.positive_int, default=1,
+                   help="devices on the mesh's fsdp axis")
   run.add_argument("--no_progress", action="store_true", help="no progress bar")
   run.add_argument("--no_compilation_cache", action="store_true",
                    help="compile from scratch (cold-start timing)")
@@ -67,17 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
   tune.add_argument("--workload", required=True)
   tune.add_argument("--size", default="tiny")
   tune.add_argument("--submission", required=True)
-  tune.add_argument("--workdir", required=True, type=Path)
+  tune.add_argument("--workdir", required=True, type=config.non_empty_path)
   tune.add_argument("--ruleset", choices=("external", "self"), default="external")
   tune.add_argument("--search_space", help="AlgoPerf-format JSON search space (external tuning)")
-  tune.add_argument("--studies", type=int, default=1)
-  tune.add_argument("--trials", type=int, default=1)
-  tune.add_argument("--study", type=int, default=None, help="run only this study (0-based)")
-  tune.add_argument("--trial", type=int, default=None, help="run only this trial (0-based)")
-  tune.add_argument("--seed", type=int, default=0, help="base seed of the trial draws and runs")
-  tune.add_argument("--self_tuning_budget_factor", type=float, default=1.5)
-  tune.add_argument("--eval_every_steps", type=int, default=None)
-  tune.add_argument("--max_steps", type=int, default=None)
+  tune.add_argument("--studies", type=config.positive_int, default=1)
+  tune.add_argument("--trials", type=config.positive_int, default=1)
+  tune.add_argument("--study", type=config.non_negative_int, default=None,
+                    help="run only this study (0-based)")
+  tune.add_argument("--trial", type=config.non_negative_int, default=None,
+                    help="run only this trial (0-based)")
+  tune.add_argument("--seed", type=config.seed, default=0,
+                    help="base seed of the trial draws and runs")
+  tune.add_argument("--self_tuning_budget_factor", type=config.finite_positive_float,
+                    default=1.5)
+  tune.add_argument("--eval_every_steps", type=config.positive_int, default=None)
+  tune.add_argument("--max_steps", type=config.positive_int, default=None)
   tune.add_argument("--data_dir", default=None)
   tune.add_argument("--no_progress", action="store_true")
 
@@ -152,10 +165,14 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
                          else args.checkpoint_every_sec,
                          mesh=MeshConfig(data=args.mesh_data, fsdp=args.mesh_fsdp),
                          sharding=args.sharding)
-  result = runner.run(runner.RunRequest(
-      workload=args.workload, size=args.size, submission=args.submission, workdir=args.workdir,
-      hparams_file=args.hparams, config_overrides=tuple(overrides), settings=settings,
-      overwrite=args.overwrite))
+  try:
+    result = runner.run(runner.RunRequest(
+        workload=args.workload, size=args.size, submission=args.submission, workdir=args.workdir,
+        hparams_file=args.hparams, config_overrides=tuple(overrides), settings=settings,
+        overwrite=args.overwrite))
+  except Exception as error:
+    runner.raise_if_disk_full(error, args.workdir)  # one line, not orbax's tracebacks
+    raise
   time_to_target = (f"{result.time_to_target_sec:.1f}s" if result.time_to_target_sec is not None
                     else "-")
   if result.status.value == "preempted":
@@ -171,20 +188,24 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def _tune(args: argparse.Namespace, overrides: list[str]) -> int:
-  from algoperf_lab import runtime
+  from algoperf_lab import runner, runtime
   from algoperf_lab.harness.loop import RunSettings
   from algoperf_lab.tuning.study import Ruleset, TuneRequest, run_tuning
 
   _start_jax()
   runtime.enable_compilation_cache()
-  outcomes = run_tuning(TuneRequest(
-      workload=args.workload, size=args.size, submission=args.submission, workdir=args.workdir,
-      ruleset=Ruleset(args.ruleset), num_studies=args.studies, num_trials=args.trials,
-      search_space=args.search_space, seed=args.seed, only_study=args.study,
-      only_trial=args.trial, config_overrides=tuple(overrides),
-      self_tuning_budget_factor=args.self_tuning_budget_factor,
-      settings=RunSettings(eval_every_steps=args.eval_every_steps, max_steps=args.max_steps,
-                           data_dir=args.data_dir, progress=not args.no_progress)))
+  try:
+    outcomes = run_tuning(TuneRequest(
+        workload=args.workload, size=args.size, submission=args.submission, workdir=args.workdir,
+        ruleset=Ruleset(args.ruleset), num_studies=args.studies, num_trials=args.trials,
+        search_space=args.search_space, seed=args.seed, only_study=args.study,
+        only_trial=args.trial, config_overrides=tuple(overrides),
+        self_tuning_budget_factor=args.self_tuning_budget_factor,
+        settings=RunSettings(eval_every_steps=args.eval_every_steps, max_steps=args.max_steps,
+                             data_dir=args.data_dir, progress=not args.no_progress)))
+  except Exception as error:
+    runner.raise_if_disk_full(error, args.workdir)
+    raise
   reached = sum(o.status == "reached" for o in outcomes)
   print(f"{len(outcomes)} trial(s), {reached} reached the target; records in {args.workdir}")
   return 0

@@ -87,3 +87,115 @@ def test_relative_workdir_with_checkpoints(tmp_path):
   workdir = tmp_path / "runs" / "rel"
   assert json.loads((workdir / "result.json").read_text())["steps"] == 4
   assert (workdir / "checkpoints" / "4").is_dir()
+
+
+def _run_argv(tmp_path, *extra: str, submission: str = ADAMW) -> list[str]:
+  return ["run", "--workload=lm", f"--submission={submission}", f"--workdir={tmp_path / 'run'}",
+          "--max_steps=1", "--eval_every_steps=1", "--no_progress", *SMALL_LM_OVERRIDES, *extra]
+
+
+def _one_line_error(capsys, command: str = "run") -> str:
+  err = capsys.readouterr().err
+  assert err.startswith(f"algoperf-lab {command}: error:"), err
+  assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+  return err
+
+
+@pytest.mark.parametrize("submission", [ADAMW, NADAMW], ids=["optax_form", "algoperf_form"])
+def test_a_typo_in_hparams_is_refused(tmp_path, capsys, submission):
+  hparams = tmp_path / "hparams.json"
+  hparams.write_text(json.dumps({"learning_rte": 0.001}))
+  assert cli.main(_run_argv(tmp_path, f"--hparams={hparams}", submission=submission)) == 2
+  assert "['learning_rte']" in _one_line_error(capsys)
+  assert not (tmp_path / "run" / "result.json").exists()  # refused before anything ran
+
+
+def test_a_wrong_hparam_type_names_the_hyperparameter(tmp_path, capsys):
+  hparams = tmp_path / "hparams.json"
+  hparams.write_text(json.dumps({"learning_rate": "fast"}))
+  assert cli.main(_run_argv(tmp_path, f"--hparams={hparams}")) == 2
+  assert "'learning_rate' must be a number" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--max_runtime_sec=nan", "--max_runtime_sec: 'nan' must be a finite number above 0"),
+    ("--max_runtime_sec=-5", "must be a finite number above 0"),
+    ("--workdir=", "--workdir: is empty"),
+    (f"--seed={2**40}", "--seed: '1099511627776' must be in [0, 2**32)"),
+    ("--seed=-1", "must be in [0, 2**32)"),
+    ("--max_steps=0", "--max_steps: '0' must be at least 1"),
+    ("--eval_every_steps=x", "--eval_every_steps: 'x' is not a whole number"),
+    ("--checkpoint_every_sec=inf", "--checkpoint_every_sec"),
+])
+def test_bad_flag_values_are_refused_by_the_parser(tmp_path, capsys, flag, message):
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main(_run_argv(tmp_path, flag))
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err
+  assert message in err and "Traceback" not in err
+
+
+def test_tune_flags_are_checked_too(tmp_path, capsys):
+  with pytest.raises(SystemExit):
+    cli.main(["tune", "--workload=lm", f"--submission={ADAMW}", "--workdir=", "--ruleset=self"])
+  assert "--workdir: is empty" in capsys.readouterr().err
+  with pytest.raises(SystemExit):
+    cli.main(["tune", "--workload=lm", f"--submission={ADAMW}", f"--workdir={tmp_path}",
+              "--studies=0"])
+  assert "--studies: '0' must be at least 1" in capsys.readouterr().err
+
+
+def test_a_negative_layer_count_is_refused(tmp_path, capsys):
+  assert cli.main(_run_argv(tmp_path, "--config.model.num_layers=-2")) == 2
+  assert "lm.model.num_layers=-2 must be at least 1" in _one_line_error(capsys)
+
+
+def test_a_file_as_workdir_is_one_line(tmp_path, capsys):
+  (tmp_path / "run").write_text("not a folder")
+  assert cli.main(_run_argv(tmp_path)) == 2
+  assert "is a file, not a folder" in _one_line_error(capsys)
+
+
+def test_a_workdir_under_a_file_is_one_line(tmp_path, capsys):
+  (tmp_path / "file").write_text("")
+  argv = [a if not a.startswith("--workdir=") else f"--workdir={tmp_path / 'file' / 'run'}"
+          for a in _run_argv(tmp_path)]
+  assert cli.main(argv) == 2
+  assert "cannot be created" in _one_line_error(capsys)
+
+
+def test_a_locked_workdir_is_refused_with_the_holders_pid(tmp_path, capsys):
+  from algoperf_lab.harness.workdir_lock import hold_workdir_lock
+
+  holder = subprocess.Popen(
+      [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+       "from algoperf_lab.harness.workdir_lock import hold_workdir_lock\n"
+       "with hold_workdir_lock(Path(sys.argv[1])):\n  print('locked', flush=True); time.sleep(60)",
+       str(tmp_path / "run")], stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+  try:
+    assert holder.stdout.readline().strip() == "locked"
+    assert cli.main(_run_argv(tmp_path)) == 2
+    assert f"in use by process {holder.pid}" in _one_line_error(capsys)
+    assert not (tmp_path / "run" / "result.json").exists()
+  finally:
+    holder.kill()
+    holder.wait()
+  with hold_workdir_lock(tmp_path / "run"):  # released by the OS when its holder died
+    pass
+
+
+def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
+  import errno
+
+  from algoperf_lab import runner
+
+  def full_disk(request):
+    try:
+      raise OSError(errno.ENOSPC, "No space left on device", str(request.workdir / "x"))
+    except OSError as error:
+      raise RuntimeError("orbax: an asynchronous save failed") from error
+
+  monkeypatch.setattr(runner, "run", full_disk)
+  assert cli.main(_run_argv(tmp_path)) == 2
+  err = _one_line_error(capsys)
+  assert "no space left on the device" in err and str(tmp_path / "run") in err
