@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from algoperf_lab.scoring.algoperf_logs import find_trial_dirs, load_trials
+from algoperf_lab.scoring.algoperf_logs import TrialDir, find_trial_dirs, load_trials
 from algoperf_lab.scoring.algoperf_report import AlgoPerfReport, score_algoperf_trials
 from algoperf_lab.scoring.algoperf_targets import (
     AlgoPerfTargets, bundled_targets, load_targets, merge_targets)
@@ -65,7 +65,8 @@ def _targets(request: ScoreRequest, num_trial_dirs: int) -> AlgoPerfTargets:
                      f"or --algoperf_targets=FILE.json{hint}")
 
 
-def _score_one_table(request: ScoreRequest, locations: list, targets: AlgoPerfTargets | None
+def _score_one_table(request: ScoreRequest, locations: list[TrialDir],
+                     targets: AlgoPerfTargets | None
                      ) -> AlgoPerfReport:
   """Lab records (converted) and AlgoPerf logs together under AlgoPerf's rules."""
   records, skipped = load_records(request.paths)

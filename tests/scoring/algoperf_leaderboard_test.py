@@ -4,7 +4,6 @@ The logs and targets are MLCommons AlgoPerf data (Apache 2.0) in ../shared/algop
 expected scores are the published table in its README.
 """
 
-from pathlib import Path
 
 import pytest
 
