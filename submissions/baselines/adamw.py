@@ -11,7 +11,7 @@ from typing import Any
 import optax
 
 from algoperf_lab import spec
-from algoperf_lab.schedules import warmup_cosine
+from submissions.lib.schedules.cosine import warmup_cosine
 
 HPARAMS = {
     "learning_rate": 0.002,

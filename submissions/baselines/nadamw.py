@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import optax
 
 from algoperf_lab import jax_sharding_utils, spec
-from algoperf_lab.schedules import warmup_cosine
+from submissions.lib.schedules.cosine import warmup_cosine
 
 HPARAMS = {
     "dropout_rate": 0.1,

@@ -1,0 +1,30 @@
+"""AdamW, linear warmup then inverse square root decay (the original Transformer schedule).
+
+Schedule: Vaswani et al., *Attention Is All You Need* (NeurIPS 2017), Eq. 3, rescaled to peak at
+the end of warmup: lr = learning_rate * min(t / w, sqrt(w / t))
+(`submissions/lib/schedules/inverse_sqrt.py`). Unit test (tests/submissions/schedules_test.py):
+the rate during warmup, at its end and at 4 w, against the formula worked by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optax
+
+from algoperf_lab import spec
+from submissions.lib.schedules.inverse_sqrt import warmup_inverse_sqrt
+
+HPARAMS = {
+    "learning_rate": 0.002,
+    "b1": 0.9,
+    "b2": 0.99,
+    "weight_decay": 0.05,
+    "warmup_factor": 0.05,
+    "dropout_rate": 0.0,
+}
+
+
+def make_optimizer(hparams: Any, workload: spec.Workload) -> optax.GradientTransformation:
+  schedule = warmup_inverse_sqrt(hparams.learning_rate, workload.step_hint, hparams.warmup_factor)
+  return optax.adamw(schedule, b1=hparams.b1, b2=hparams.b2, weight_decay=hparams.weight_decay)

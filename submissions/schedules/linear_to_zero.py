@@ -1,0 +1,30 @@
+"""AdamW, linear warmup then linear decay to zero at step_hint (D2Z).
+
+Schedule: Bergsma et al., *Straight to Zero: Why Linearly Decaying the Learning Rate to Zero
+Works Best for LLMs* (ICLR 2025) (`submissions/lib/schedules/linear.py`). Unit test
+(tests/submissions/schedules_test.py): the rate during warmup, at its end, halfway through the
+decay and at step_hint, against the formula worked by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optax
+
+from algoperf_lab import spec
+from submissions.lib.schedules.linear import warmup_linear_to_zero
+
+HPARAMS = {
+    "learning_rate": 0.002,
+    "b1": 0.9,
+    "b2": 0.99,
+    "weight_decay": 0.05,
+    "warmup_factor": 0.05,
+    "dropout_rate": 0.0,
+}
+
+
+def make_optimizer(hparams: Any, workload: spec.Workload) -> optax.GradientTransformation:
+  schedule = warmup_linear_to_zero(hparams.learning_rate, workload.step_hint, hparams.warmup_factor)
+  return optax.adamw(schedule, b1=hparams.b1, b2=hparams.b2, weight_decay=hparams.weight_decay)

@@ -1,0 +1,29 @@
+"""AdamW, linear warmup then a constant learning rate (no decay: the reference for WSD and WSM).
+
+Schedule: `submissions/lib/schedules/constant.py`; the constant phase is the "stable" phase of
+WSD (Hu et al., *MiniCPM*, 2024) run to the end. Unit test (tests/submissions/schedules_test.py):
+the rate during warmup, at its end and at step_hint, against values worked by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optax
+
+from algoperf_lab import spec
+from submissions.lib.schedules.constant import warmup_constant
+
+HPARAMS = {
+    "learning_rate": 0.002,
+    "b1": 0.9,
+    "b2": 0.99,
+    "weight_decay": 0.05,
+    "warmup_factor": 0.05,
+    "dropout_rate": 0.0,
+}
+
+
+def make_optimizer(hparams: Any, workload: spec.Workload) -> optax.GradientTransformation:
+  schedule = warmup_constant(hparams.learning_rate, workload.step_hint, hparams.warmup_factor)
+  return optax.adamw(schedule, b1=hparams.b1, b2=hparams.b2, weight_decay=hparams.weight_decay)

@@ -1,0 +1,53 @@
+"""AdamW, warmup then constant LR; evaluates a merge of the last k snapshots (WSM, no decay).
+
+Tian et al., *WSM: Decay-Free Learning Rate Schedule via Checkpoint Merging for LLM
+Pre-training* (2025) (`submissions/lib/schedules/wsm.py`, whose docstring gives the merge
+formulas). Training never decays the rate; every m steps the parameters go into a k-slot
+buffer in the optimizer state, m chosen so the k snapshots span `merge_window_fraction` of
+step_hint; `eval_params` returns their merge with `merge_weights` "uniform", "exponential"
+(`merge_decay` a), "1-sqrt" or "cosine". Unit tests (tests/submissions/wsm_test.py): on a toy
+problem whose parameters follow t^2, the merge after the buffer wrapped equals the uniform,
+exponential, cosine and 1-sqrt merges of the snapshots worked by hand; before the first
+snapshot the eval parameters are the current ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import optax
+
+from algoperf_lab import spec
+from submissions.lib.schedules import wsm
+from submissions.lib.schedules.constant import warmup_constant
+
+HPARAMS = {
+    "learning_rate": 0.002,
+    "b1": 0.9,
+    "b2": 0.99,
+    "weight_decay": 0.05,
+    "warmup_factor": 0.05,
+    "num_snapshots": 8,
+    "merge_window_fraction": 0.2,
+    "merge_weights": "uniform",
+    "merge_decay": 0.7,
+    "dropout_rate": 0.0,
+}
+
+
+def make_optimizer(hparams: Any, workload: spec.Workload) -> optax.GradientTransformation:
+  schedule = warmup_constant(hparams.learning_rate, workload.step_hint, hparams.warmup_factor)
+  every_steps = wsm.snapshot_interval(workload.step_hint, hparams.merge_window_fraction,
+                                      hparams.num_snapshots)
+  return optax.chain(
+      optax.adamw(schedule, b1=hparams.b1, b2=hparams.b2, weight_decay=hparams.weight_decay),
+      wsm.checkpoint_merge(hparams.num_snapshots, every_steps, hparams.merge_weights,
+                           hparams.merge_decay))
+
+
+_merged_params = jax.jit(wsm.merged_params)
+
+
+def eval_params(opt_state: Any, params: Any) -> Any:
+  return _merged_params(opt_state, params)
