@@ -199,3 +199,19 @@ def test_a_full_disk_is_one_line(tmp_path, capsys, monkeypatch):
   assert cli.main(_run_argv(tmp_path)) == 2
   err = _one_line_error(capsys)
   assert "no space left on the device" in err and str(tmp_path / "run") in err
+
+
+def test_a_submission_without_hyperparameters_runs(tmp_path):
+  """Issue 8: self-tuning submissions receive no hyperparameters; they used to be refused."""
+  submission = tmp_path / "self_tuning_adam.py"
+  submission.write_text(
+      "import optax\n\n\n"
+      "def make_optimizer(hparams, workload):\n"
+      "  assert hparams._asdict() == {} and getattr(hparams, 'dropout_rate', None) is None\n"
+      "  return optax.adam(1e-3)\n")
+  workdir = tmp_path / "run"
+  assert cli.main(["run", "--workload=lm", f"--submission={submission}", f"--workdir={workdir}",
+                   "--max_steps=1", "--eval_every_steps=1", "--no_progress",
+                   *SMALL_LM_OVERRIDES]) == 0
+  record = json.loads((workdir / "result.json").read_text())
+  assert record["hparams"] == {} and record["steps"] == 1

@@ -172,3 +172,79 @@ def test_override_without_prefix_is_refused() -> None:
 
   with pytest.raises(config_lib.ConfigError, match="--config.KEY=VALUE"):
     config_lib.apply_overrides(ml_collections.ConfigDict({"a": 1}), ["a=2"])
+
+
+# -- issue 13: values no config means ------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class _Checked:
+  num_layers: int
+  dropout_rate: float = 0.0
+  holdout_fraction: float = 0.1
+  period_sec: float = 1.0
+  max_items: int = 0  # a default of 0: 0 is meaningful here ("all")
+  widths: tuple[int, ...] = (1,)
+
+  def __post_init__(self) -> None:
+    if self.num_layers > 100:
+      raise ValueError("num_layers > 100 is too deep")
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"num_layers": -2}, "where.num_layers=-2 must be at least 1"),
+    ({"num_layers": 0}, "where.num_layers=0 must be at least 1"),
+    ({"num_layers": True}, "must be a whole number"),
+    ({"num_layers": 1, "max_items": -1}, "where.max_items=-1 must be at least 0"),
+    ({"num_layers": 1, "dropout_rate": 1.5}, r"in \[0, 1\)"),
+    ({"num_layers": 1, "holdout_fraction": -0.1}, r"in \[0, 1\)"),
+    ({"num_layers": 1, "period_sec": 0.0}, "above 0 seconds"),
+    ({"num_layers": 1, "dropout_rate": float("nan")}, "finite"),
+    ({"num_layers": 1, "widths": (4, 0)}, "at least 1"),
+    ({"num_layers": 101}, "where: num_layers > 100"),  # __post_init__'s ValueError, as a ConfigError
+])
+def test_dataclass_from_config_refuses_meaningless_values(values, message) -> None:
+  with pytest.raises(ConfigError, match=message):
+    config_lib.dataclass_from_config(_Checked, values, "where")
+
+
+def test_zero_where_zero_means_something() -> None:
+  built = config_lib.dataclass_from_config(_Checked, {"num_layers": 1, "max_items": 0}, "where")
+  assert built.max_items == 0
+
+
+@pytest.mark.parametrize("override, message", [
+    ("--config.model.num_layers=-2", "lm.model.num_layers=-2 must be at least 1"),
+    ("--config.targets.max_allowed_runtime_sec=0.0", "above 0 seconds"),
+    ("--config.targets.direction=sideways", "'lower' or 'higher'"),
+    ("--config.model.num_heads=3", "not divisible"),
+])
+def test_bad_values_through_the_registry_are_config_errors(override, message) -> None:
+  with pytest.raises(ConfigError, match=message):
+    registry.make_workload("lm", "tiny", (override,))
+
+
+@pytest.mark.parametrize("parse, text, message", [
+    (config_lib.positive_int, "0", "at least 1"),
+    (config_lib.positive_int, "1.5", "not a whole number"),
+    (config_lib.finite_positive_float, "nan", "finite number above 0"),
+    (config_lib.finite_positive_float, "inf", "finite number above 0"),
+    (config_lib.finite_non_negative_float, "-1", "0 or more"),
+    (config_lib.seed, str(2**32), "2**32"),
+    (config_lib.seed, "-1", "2**32"),
+    (config_lib.non_empty_path, "", "is empty"),
+    (config_lib.non_empty_path, "  ", "is empty"),
+    (config_lib.mesh_axis_size, "0", "-1"),
+])
+def test_command_line_value_types(parse, text, message) -> None:
+  import argparse
+
+  with pytest.raises(argparse.ArgumentTypeError, match=message.replace("*", r"\*")):
+    parse(text)
+
+
+def test_command_line_value_types_accept_good_values() -> None:
+  assert config_lib.positive_int("3") == 3
+  assert config_lib.finite_positive_float("0.5") == 0.5
+  assert config_lib.finite_non_negative_float("0") == 0.0
+  assert config_lib.seed(str(2**32 - 1)) == 2**32 - 1
+  assert config_lib.mesh_axis_size("-1") == -1
+  assert str(config_lib.non_empty_path("runs/x")) == "runs/x"

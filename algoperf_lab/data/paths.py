@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 DATA_ROOT_ENV = "ALGOPERF_LAB_DATA_ROOT"
@@ -33,3 +35,20 @@ def first_existing(candidates: Iterable[Path], marker: str, dataset: str, how_to
       return folder
   raise DatasetNotFoundError(
       f"{dataset} not found: no {marker} in any of {tried}. {how_to_get}")
+
+
+@functools.lru_cache(maxsize=16)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+  del size, mtime_ns  # part of the memo key: a changed file is hashed again
+  with open(path, "rb") as file:
+    return hashlib.file_digest(file, "sha1").hexdigest()
+
+
+def content_fingerprint(files: Sequence[Path]) -> str:
+  """A hash of the files' contents, for cache keys: a changed file at the same path is a new
+  key (memoised per process while size and modification time stay the same)."""
+  digests = []
+  for path in files:
+    stat = path.stat()
+    digests.append(_file_digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns))
+  return hashlib.sha1("|".join(digests).encode()).hexdigest()

@@ -371,3 +371,36 @@ def test_mean_average_precision_skips_one_class_tasks_and_missing_labels() -> No
   assert ogb_molpcba.mean_average_precision(labels, scores, mask) == pytest.approx(expected)
   assert np.isnan(ogb_molpcba.mean_average_precision(labels[:, 1:2], scores[:, 1:2],
                                                      mask[:, 1:2]))
+
+
+# -- issue 13: a batch size the dataset cannot fill ----------------------------------------------
+def test_a_batch_larger_than_the_train_split_is_refused_up_front(sample: MoleculeDataset) -> None:
+  """get_batch_size returning 10**9 used to hang in next_greedy_batch, deaf to signals."""
+  num_train = len(sample.splits["train"])
+  budget = BatchBudget.for_batch_size(10**9, nodes_per_graph=12, edges_per_graph=24)
+  with pytest.raises(batching.BatchSizeError, match=f"batch size 1000000000 .* {num_train} graphs"):
+    input_pipeline.train_batches(sample, "train", budget, seed=0)
+  whole = BatchBudget.for_batch_size(num_train, nodes_per_graph=30, edges_per_graph=60)
+  first = next(iter(input_pipeline.train_batches(sample, "train", whole, seed=0)))
+  assert first["graph_mask"].sum() == num_train  # the largest batch the split fills
+
+
+def test_greedy_packing_reads_a_bounded_part_of_an_endless_stream(sample: MoleculeDataset) -> None:
+  class Endless:
+    """An index stream as long as a repeated grain dataset; counts the positions read."""
+
+    def __init__(self) -> None:
+      self.reads = 0
+
+    def __len__(self) -> int:
+      return 2**62
+
+    def __getitem__(self, position: int) -> int:
+      self.reads += 1
+      return position % 3
+
+  order = Endless()
+  budget = BatchBudget(max_graphs=5, max_nodes=10**6, max_edges=10**6)
+  batch = batching.next_greedy_batch(order, 0, sample.graphs.num_nodes, sample.graphs.num_edges,
+                                     budget)
+  assert batch == [0, 1, 2, 0] and order.reads <= budget.max_graphs

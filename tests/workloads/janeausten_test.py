@@ -288,3 +288,54 @@ def test_token_file_missing_file(tmp_path: Path, present: str, missing: str) -> 
 def test_unknown_source() -> None:
   with pytest.raises(ValueError, match="unknown"):
     _data_config(source="wikipedia")
+
+
+# -- issue 13: a damaged or changed corpus, a damaged cache --------------------------------------
+def test_damaged_corpus_under_data_dir_names_that_folder(corpus_dir: Path, tmp_path: Path) -> None:
+  """The advice used to be to delete the default data folder, whatever folder was damaged."""
+  shutil.copy(corpus_dir / "Rdata.rdx", tmp_path / "Rdata.rdx")
+  (tmp_path / "Rdata.rdb").write_bytes((corpus_dir / "Rdata.rdb").read_bytes()[:1000])
+  with pytest.raises(paths.DatasetCorruptError) as error:
+    _read(tmp_path)
+  assert f"Restore {tmp_path} " in str(error.value)
+  assert f"Delete {paths.data_root() / 'debian'}" not in str(error.value)
+
+
+def test_damaged_corpus_under_the_data_root_says_delete_it(corpus_dir: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+  monkeypatch.setenv(paths.DATA_ROOT_ENV, str(tmp_path))
+  folder = tmp_path / "debian" / "janeaustenr"
+  folder.mkdir(parents=True)
+  shutil.copy(corpus_dir / "Rdata.rdb", folder / "Rdata.rdb")
+  (folder / "Rdata.rdx").write_bytes(b"not gzip")
+  with pytest.raises(paths.DatasetCorruptError, match=f"Delete {tmp_path / 'debian'} and run"):
+    _read(folder)
+
+
+def test_a_changed_corpus_at_the_same_path_is_not_served_from_the_cache(
+    corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+  monkeypatch.setenv(paths.DATA_ROOT_ENV, str(tmp_path / "root"))
+  copy = tmp_path / "corpus"
+  copy.mkdir()
+  for name in ("Rdata.rdx", "Rdata.rdb"):
+    shutil.copy(corpus_dir / name, copy / name)
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", UserWarning)
+    input_pipeline.load_token_splits(_data_config(), str(copy))
+    (copy / "Rdata.rdb").write_bytes((corpus_dir / "Rdata.rdb").read_bytes()[:1000])
+    with pytest.raises(paths.DatasetCorruptError):  # read again, not the stale cache
+      input_pipeline.load_token_splits(_data_config(), str(copy))
+
+
+def test_a_truncated_cache_is_rebuilt_naming_it(corpus_dir: Path, splits: dict[str, np.ndarray],
+                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+  monkeypatch.setenv(paths.DATA_ROOT_ENV, str(tmp_path))
+  input_pipeline.load_token_splits(_data_config(), str(corpus_dir))
+  (cache,) = (tmp_path / "cache").glob("janeausten_*.npz")
+  cache.write_bytes(cache.read_bytes()[:len(cache.read_bytes()) // 2])
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", UserWarning)
+    loaded = input_pipeline.load_token_splits(_data_config(), str(corpus_dir))
+  np.testing.assert_array_equal(loaded["train"], splits["train"])
+  assert str(cache) in capsys.readouterr().err

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import sys
 import warnings
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,15 +50,19 @@ def load_token_splits(config: LmDataConfig, data_dir: str | None) -> dict[str, n
 
 
 def _janeausten_splits(config: LmDataConfig, data_dir: str | None) -> dict[str, np.ndarray]:
+  """The splits, cached under a key of the corpus files' contents (a changed corpus at the same
+  path is read again) and the split fractions; a damaged cache is rebuilt."""
   corpus_dir = janeausten.find_corpus_dir(data_dir)
-  key = f"{corpus_dir.resolve()}|{config.validation_fraction}|{config.test_fraction}"
+  content = paths.content_fingerprint([corpus_dir / "Rdata.rdx", corpus_dir / "Rdata.rdb"])
+  key = f"{content}|{config.validation_fraction}|{config.test_fraction}"
   cache = paths.data_root() / "cache" / f"janeausten_{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
   if cache.is_file():
     try:
-      with np.load(cache) as stored:
+      with np.load(cache, allow_pickle=False) as stored:
         return {split: stored[split] for split in SPLITS}
-    except (OSError, ValueError, KeyError):
-      pass  # a damaged cache is rebuilt below
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+      print(f"algoperf-lab: the dataset cache {cache} is damaged ({type(error).__name__}); "
+            "rebuilding it.", file=sys.stderr)
   with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)  # rdata: "Unknown file type: assumed RDS"
     novels = janeausten.read_novels(corpus_dir)

@@ -68,9 +68,15 @@ def read_novels(corpus_dir: Path) -> dict[str, str]:
 
 
 def _corrupt(path: Path, error: Exception) -> paths.DatasetCorruptError:
-  return paths.DatasetCorruptError(
-      f"{path} is damaged ({type(error).__name__}: {error}). Delete "
-      f"{paths.data_root() / 'debian'} and run `{paths.SETUP_COMMAND}` to unpack it again.")
+  """The error for a damaged corpus file, with advice for the folder that holds it."""
+  unpacked = paths.data_root() / "debian"
+  if path.resolve().is_relative_to(unpacked.resolve()):
+    advice = f"Delete {unpacked} and run `{paths.SETUP_COMMAND}` to unpack it again."
+  else:
+    advice = (f"Restore {path.parent} (unpack r-cran-janeaustenr there again: `apt-get download "
+              "r-cran-janeaustenr && dpkg -x r-cran-janeaustenr_*.deb DIR`), or leave out "
+              f"--data_dir to use the copy `{paths.SETUP_COMMAND}` unpacks.")
+  return paths.DatasetCorruptError(f"{path} is damaged ({type(error).__name__}: {error}). {advice}")
 
 
 def split_novels(novels: Mapping[str, str], validation_fraction: float,
