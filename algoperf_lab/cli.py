@@ -19,6 +19,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
   from algoperf_lab.tuning.search_space import SearchSpaceError
   from algoperf_lab.tuning.study import TuningError
   from algoperf_lab.harness.loop import ParallelismError, ResumeCheckpointError
+  from algoperf_lab.harness.pmap_form import PmapApiError
   from algoperf_lab.harness.resume import ResumeMismatchError
   from algoperf_lab.harness.workdir_lock import WorkdirError
   from workloads.gnn.batching import BatchSizeError
@@ -27,7 +28,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
           registry.UnknownWorkloadError, runner.WorkdirInUseError, paths.DatasetNotFoundError,
           paths.DatasetCorruptError, WorkdirError, runner.DiskFullError, BatchSizeError,
           ScoringError, SearchSpaceError, TuningError, ResumeMismatchError, ResumeCheckpointError,
-          ParallelismError)
+          ParallelismError, PmapApiError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="devices on the mesh's data axis (-1: all that remain)")
   run.add_argument("--mesh_fsdp", type=config.positive_int, default=1,
                    help="devices on the mesh's fsdp axis")
+  run.add_argument("--algoperf_api", choices=("auto", "jit", "pmap"), default="auto",
+                   help="AlgoPerf-form submissions: the API generation they are written for "
+                   "(jit: current AlgoPerf; pmap: v0.5, replicated state and device-leading "
+                   "batches); auto detects it from the file")
   run.add_argument("--no_progress", action="store_true", help="no progress bar")
   run.add_argument("--no_compilation_cache", action="store_true",
                    help="compile from scratch (cold-start timing)")
@@ -169,7 +174,7 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
     result = runner.run(runner.RunRequest(
         workload=args.workload, size=args.size, submission=args.submission, workdir=args.workdir,
         hparams_file=args.hparams, config_overrides=tuple(overrides), settings=settings,
-        overwrite=args.overwrite))
+        overwrite=args.overwrite, algoperf_api=args.algoperf_api))
   except Exception as error:
     runner.raise_if_disk_full(error, args.workdir)  # one line, not orbax's tracebacks
     raise
