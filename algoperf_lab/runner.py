@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import errno
 import json
+import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -48,14 +49,16 @@ class DiskFullError(RuntimeError):
 def raise_if_disk_full(error: BaseException, workdir: Path) -> None:
   """Raises DiskFullError (one clear line) when `error` was caused by a full disk (ENOSPC)."""
   seen: set[int] = set()
-  pending = [error]
+  pending: list[BaseException | None] = [error]
   while pending:
     current = pending.pop()
     if current is None or id(current) in seen:
       continue
     seen.add(id(current))
-    if isinstance(current, OSError) and current.errno == errno.ENOSPC:
-      where = f" ({current.filename})" if current.filename else ""
+    is_os_error = isinstance(current, OSError) and current.errno == errno.ENOSPC
+    if is_os_error or os.strerror(errno.ENOSPC) in str(current):  # tensorstore: message only
+      filename = getattr(current, "filename", None) if is_os_error else None
+      where = f" ({filename})" if filename else ""
       raise DiskFullError(f"no space left on the device{where}; free space on "
                           f"the disk holding {workdir} (or choose another --workdir) and run the "
                           "same command again: an unfinished run resumes from its last good "

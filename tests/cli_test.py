@@ -215,3 +215,15 @@ def test_a_submission_without_hyperparameters_runs(tmp_path):
                    *SMALL_LM_OVERRIDES]) == 0
   record = json.loads((workdir / "result.json").read_text())
   assert record["hparams"] == {} and record["steps"] == 1
+
+
+def test_a_full_disk_reported_only_in_a_message_is_recognised(tmp_path):
+  """tensorstore (under orbax) reports ENOSPC as a ValueError whose text is the only clue."""
+  from algoperf_lab import runner
+
+  try:
+    raise ValueError("Error writing local file \"/x/d/abc\": No space left on device [tensorstore]")
+  except ValueError as error:
+    with pytest.raises(runner.DiskFullError, match="no space left on the device"):
+      runner.raise_if_disk_full(error, tmp_path)
+  runner.raise_if_disk_full(ValueError("some other failure"), tmp_path)  # not a full disk: no-op

@@ -176,8 +176,6 @@ def test_a_fingerprint_of_non_json_data_is_an_error_not_a_new_string_each_time()
     run_fingerprint({"hparams": {"schedule": lambda step: 0.1}}, None, 8)
 
 
-@pytest.mark.xfail(strict=True, reason="loop.py must pass eval_every_steps, max_steps and the "
-                   "budget to resume.run_fingerprint (the lead's part of issue 13)")
 def test_a_resume_with_another_eval_cadence_is_refused(tmp_path):
   first = _command(tmp_path, ADAMW, "--checkpoint_every_sec=1000", "--max_steps=6")
   assert subprocess.run(first, capture_output=True, cwd=REPO_ROOT, timeout=600).returncode == 0

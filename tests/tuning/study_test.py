@@ -118,3 +118,15 @@ def test_finished_trial_with_another_max_steps_is_not_reused(tmp_path):
 def test_trial_seeds_beyond_32_bits_are_refused(tmp_path):
   with pytest.raises(study.TuningError, match=r"\[0, 2\*\*32\)"):
     study.plan_trials(_request(tmp_path, seed=2**32 - 1), loader.load_submission(NADAMW))
+
+
+def test_a_trial_folder_in_use_is_refused_with_the_holders_pid(tmp_path):
+  import os
+
+  from algoperf_lab.harness.workdir_lock import WorkdirLockedError, hold_workdir_lock
+
+  request = _request(tmp_path, num_studies=1, num_trials=1)
+  with hold_workdir_lock(study.trial_dir(tmp_path / "tune", 0, 0)):
+    with pytest.raises(WorkdirLockedError, match=f"in use by process {os.getpid()}"):
+      study.run_tuning(request, report=lambda _: None)
+  assert not (tmp_path / "tune" / "study_0" / "trial_0" / "result.json").exists()
