@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 from algoperf_lab import config as config_lib
@@ -39,6 +40,15 @@ def bundled_submissions(root: Path = SUBMISSIONS_ROOT) -> list[Path]:
   return sorted(p for p in root.rglob("*.py") if is_bundled_submission(p, root))
 
 
+def description(path: Path) -> str:
+  """The first line of a submission module's docstring (read without importing it)."""
+  try:
+    doc = ast.get_docstring(ast.parse(path.read_text()))
+  except (OSError, SyntaxError):
+    return ""
+  return doc.strip().splitlines()[0] if doc else ""
+
+
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
   widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
   line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
@@ -48,7 +58,8 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 def render_listing() -> str:
   workloads = _table(("workload", "size", "target", "max runtime", "description"), workload_rows())
   root = SUBMISSIONS_ROOT.parent
-  submissions = "\n".join(f"  {p.relative_to(root)}" for p in bundled_submissions())
+  submissions = _table(("submission", "description"),
+                       [(str(p.relative_to(root)), description(p)) for p in bundled_submissions()])
   broken = "".join(f"\n  {name}: {reason}" for name, reason in registry.load_errors().items())
   broken = f"\n\nWorkloads that failed to import{broken}" if broken else ""
   return f"Workloads\n{workloads}{broken}\n\nBundled submissions\n{submissions}"

@@ -73,6 +73,10 @@ class ShapeTuple:
     return hash(self.shape_tuple)
 
 
+class WorkloadOptionError(ValueError):
+  """A submission's WORKLOAD_OPTIONS names an option the workload does not accept."""
+
+
 class TrainingCompleteError(Exception):
   """Raised by a submission's `update_params` to say it has finished training."""
 
@@ -218,6 +222,26 @@ class Workload(abc.ABC):
   def is_output_params(self, param_key: str) -> bool:
     return False
 
+  # -- options chosen by the submission (beyond AlgoPerf) -------------------------------------
+  @property
+  def accepted_options(self) -> Mapping[str, str]:
+    """Workload options a submission may set through WORKLOAD_OPTIONS: name -> meaning."""
+    return {}
+
+  def configure_options(self, options: Mapping[str, Any]) -> None:
+    """Applies a submission's WORKLOAD_OPTIONS before the model is built; refuses unknown ones."""
+    unknown = sorted(set(options) - set(self.accepted_options))
+    if unknown:
+      accepted = sorted(self.accepted_options) or "none"
+      raise WorkloadOptionError(
+          f"workload {self.name!r} does not accept the option(s) {unknown} that the submission "
+          f"sets in WORKLOAD_OPTIONS; it accepts: {accepted}.")
+    self._apply_options(dict(options))
+
+  def _apply_options(self, options: dict[str, Any]) -> None:
+    """Subclasses with accepted options store them here (validated by name already)."""
+    del options
+
   def attach_metrics_logger(self, metrics_logger: Any) -> None:
     """AlgoPerf's hook for a logger that submissions may write to (None: no logger)."""
     self.metrics_logger = metrics_logger
@@ -304,13 +328,26 @@ class Submission:
   update_params_takes_train_state: bool = True
   # Hyperparameters read when present besides HPARAMS (e.g. label_smoothing, grad_clip).
   optional_hparams: frozenset[str] = frozenset()
-  # Optax form only: the harness hands over the mesh and strategy, then places the params.
+  # Optax form only: the harness hands over the mesh and strategy; `init_model(workload, rng)`
+  # then initialises the parameters straight into their shardings.
   use_mesh: Callable[[Any, str], None] | None = None
-  place_params: Callable[[Any], Any] | None = None
+  init_model: Callable[[Any, Any], tuple[Any, Any]] | None = None
+  # WORKLOAD_OPTIONS: options for the workload (e.g. MoE routing), a dict or a function of
+  # the hyperparameters; the workload accepts or refuses each by name.
+  workload_options: Mapping[str, Any] | Callable[[Any], Mapping[str, Any]] | None = None
   # The latest training-step metrics a submission exposes without forcing a sync (optax form).
   latest_train_metrics: Callable[[], Mapping[str, Any] | None] = lambda: None
   # AlgoPerf form only: which API generation its functions expect from the runner.
   algoperf_api: AlgoperfApi | None = None
+
+  def resolve_workload_options(self, hparams: Any) -> dict[str, Any]:
+    options = self.workload_options
+    if callable(options):
+      options = options(hparams)
+    if options is not None and not isinstance(options, Mapping):
+      raise TypeError(f"{self.source}: WORKLOAD_OPTIONS must be a dict (or a function of the "
+                      f"hyperparameters returning one), got {type(options).__name__}.")
+    return dict(options or {})
 
 
 # -- the submission API, as AlgoPerf's spec documents it --------------------------------------

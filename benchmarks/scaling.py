@@ -34,10 +34,9 @@ def worker(steps: int, sharding: str, fsdp: int, overrides: list[str]) -> dict[s
   submission = loader.load_submission(ADAMW)
   hparams = hyperparameters.make_hyperparameters(submission.default_hparams, {}, ADAMW)
   submission.use_mesh(make_mesh(MeshConfig(data=-1, fsdp=fsdp)), sharding)  # type: ignore[misc]
-  params, model_state = workload.init_model_fn(jax.random.PRNGKey(0))
+  params, model_state = submission.init_model(workload, jax.random.PRNGKey(0))  # type: ignore[misc]
   opt_state = submission.init_optimizer_state(workload, params, model_state, hparams,
                                               jax.random.PRNGKey(1))
-  params = submission.place_params(params)  # type: ignore[misc]
   batches = workload.build_input_queue(jax.random.PRNGKey(2), "train", None,
                                        workload.default_batch_size)
 

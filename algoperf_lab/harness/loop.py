@@ -12,6 +12,7 @@ TrainingCompleteError, or when a metric is non-finite (status `diverged`).
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 import sys
 import time
@@ -167,203 +168,323 @@ class _Records:
     partial.replace(self.metrics_path)
 
 
+@dataclasses.dataclass
+class _Run:
+  """What one run holds fixed while it trains: the pieces, the records and the budget."""
+
+  workload: spec.Workload
+  submission: Submission
+  hparams: Any
+  settings: RunSettings
+  identity: RunIdentity
+  files: _Records
+  budget_sec: float
+  batch_size: int = 0
+  input_queue: Any = None
+  fingerprint: str = ""
+  checkpointer: RunCheckpointer | None = None
+  train_rng: Any = None
+  eval_rng: Any = None
+  wall_start: float = 0.0
+
+  @property
+  def pmap_api(self) -> bool:
+    return self.submission.algoperf_api is AlgoperfApi.PMAP
+
+
+class _Action(enum.Enum):
+  """What the loop does after a step, decided in one place (`_next_action`)."""
+
+  CONTINUE = "continue"
+  CHECKPOINT = "checkpoint"
+  PREEMPT = "preempt"
+
+
 def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams: Any,
                        settings: RunSettings, identity: RunIdentity, workdir: Path,
                        time_fn: Callable[[], float] = time.perf_counter) -> RunResult:
   """Trains until target, budget, completion, divergence or preemption; resumes from the
-  workdir's last good checkpoint when there is one; writes the run record in workdir."""
+  workdir's last good checkpoint when there is one; writes the run record in workdir.
+
+  Any exception after the record is opened leaves status `failed` with the error (or
+  `interrupted` for Ctrl-C, which resumes like a kill).
+  """
   workdir.mkdir(parents=True, exist_ok=True)
-  hparams = _hparams_for(submission, hparams)
   budget_sec = settings.max_runtime_sec or workload.max_allowed_runtime_sec
-  files = _Records(workdir, _record_header(workload, settings, identity, budget_sec))
-  files.write_result({"status": RunStatus.RUNNING.value})
-
-  # -- initialisation (untimed) --------------------------------------------------------------
-  data_rng, optimizer_rng, model_rng, train_rng, eval_rng = jax.random.split(
-      jax.random.PRNGKey(settings.seed), 5)
-  batch_size = resolve_batch_size(submission, workload)
-  _use_mesh(submission, settings)
-  params, model_state = workload.init_model_fn(model_rng)
-  pmap_api = submission.algoperf_api is AlgoperfApi.PMAP
-  if pmap_api:  # v0.5's runner handed over replicated state (see pmap_form)
-    pmap_form.check_supported(batch_size)
-    params, model_state = pmap_form.replicate((params, model_state))
-  optimizer_state = submission.init_optimizer_state(
-      workload=workload, model_params=params, model_state=model_state,
-      hyperparameters=hparams, rng=optimizer_rng)
-  if submission.place_params is not None:
-    params = submission.place_params(params)
-  input_queue = workload.build_input_queue(data_rng, "train", settings.data_dir, batch_size)
-  if pmap_api:
-    input_queue = pmap_form.DeviceLeadingQueue(input_queue)
-  files.header["batch_size"] = batch_size
-  state = resume.LoopState(params, model_state, optimizer_state, train_state=_fresh_train_state())
-  fingerprint = resume.run_fingerprint(dataclasses.asdict(identity), _config_dict(workload),
-                                       batch_size)
-  checkpointer = (RunCheckpointer(workdir / resume.CHECKPOINT_DIR)
-                  if settings.checkpoint_every_sec is not None else None)
-  if checkpointer is not None:
-    state = _resume_if_possible(checkpointer, state, fingerprint, input_queue, files)
-  else:
-    files.metrics_path.unlink(missing_ok=True)
-
-  clock = SubmissionClock(time_fn, initial_sec=state.submission_time_sec)
-  cadence = EvalCadence(workload.eval_period_time_sec, settings.eval_every_steps,
-                        last_eval_time_sec=state.last_eval_time_sec)
-  progress = RunProgress(settings.progress, f"{identity.submission} on {identity.workload}/"
-                         f"{identity.size}", budget_sec, workload.target_metric_name,
-                         workload.validation_target_value)
-  status, stop_reason = RunStatus.MISSED, ""
-  wall_start = time.perf_counter() - (state.history[-1]["wall_time_sec"] if state.history else 0.0)
-  last_checkpoint_wall = time.perf_counter()
-
-  def save_checkpoint() -> None:
-    """Saves at the current step with the clock paused (checkpoint time is not timed)."""
-    nonlocal last_checkpoint_wall
-    if checkpointer is None:
-      return
-    _block_on_arrays(resume.checkpoint_arrays(state))
-    state.submission_time_sec = clock.elapsed()
-    state.last_eval_time_sec = cadence.last_eval_time_sec
-    checkpointer.save(state.step, resume.checkpoint_arrays(state),
-                      resume.checkpoint_metadata(state, _iterator_state(input_queue), fingerprint))
-    last_checkpoint_wall = time.perf_counter()
-
-  finished = _finished_before_resume(state, settings, budget_sec)
-  if finished is not None:
-    status, stop_reason = finished
+  run = _Run(workload, submission, _hparams_for(submission, hparams), settings, identity,
+             _Records(workdir, _record_header(workload, settings, identity, budget_sec)),
+             budget_sec)
+  run.files.write_result({"status": RunStatus.RUNNING.value})
+  clock = SubmissionClock(time_fn)
+  state: resume.LoopState | None = None
   try:
-    with sigterm_requests_preemption() as preemption:
-      clock.start()
-      while finished is None:
-        # -- one timed step ----------------------------------------------------------------
-        data_selection_rng, update_rng = jax.random.split(jax.random.fold_in(train_rng, state.step))
-        training_complete = False
-        try:
-          batch = submission.data_selection(
-              workload=workload, input_queue=input_queue, optimizer_state=state.optimizer_state,
-              current_param_container=state.params, model_state=state.model_state,
-              hyperparameters=hparams, global_step=state.step, rng=data_selection_rng)
-          update_kwargs = dict(
-              workload=workload, current_param_container=state.params,
-              current_params_types=workload.model_params_types, model_state=state.model_state,
-              hyperparameters=hparams, batch=batch, loss_type=workload.loss_type,
-              optimizer_state=state.optimizer_state, eval_results=state.eval_results,
-              global_step=state.step, rng=update_rng)
-          if submission.update_params_takes_train_state:
-            update_kwargs["train_state"] = dict(state.train_state)
-          state.optimizer_state, state.params, state.model_state = submission.update_params(
-              **update_kwargs)
-          state.step += 1
-        except spec.TrainingCompleteError:
-          training_complete = True
-
-        estimate = clock.elapsed()
-        out_of_budget = estimate >= budget_sec
-        step_cap = settings.max_steps is not None and state.step >= settings.max_steps
-        eval_due = cadence.is_due(state.step, estimate)
-        if not (training_complete or out_of_budget or step_cap or eval_due):
-          if preemption.requested:  # (a due eval is done first, so the resumed run misses none)
-            clock.pause()
-            save_checkpoint()
-            status, stop_reason = RunStatus.PREEMPTED, "SIGTERM: checkpoint saved, resumable"
-            break
-          progress.advance(state.step, estimate)
-          if (checkpointer is not None
-              and time.perf_counter() - last_checkpoint_wall >= settings.checkpoint_every_sec):
-            clock.pause()
-            save_checkpoint()
-            clock.start()
-          continue
-
-        # -- a reading matters: wait for the device, then read the clock --------------------
-        _block_on_arrays((state.params, state.model_state, state.optimizer_state))
-        eval_params = state.params
-        if submission.prepare_for_eval is not None:
-          state.optimizer_state, state.params, state.model_state = submission.prepare_for_eval(
-              workload=workload, current_param_container=state.params,
-              current_params_types=workload.model_params_types, model_state=state.model_state,
-              hyperparameters=hparams, loss_type=workload.loss_type,
-              optimizer_state=state.optimizer_state, eval_results=state.eval_results,
-              global_step=state.step, rng=update_rng)
-          eval_params = state.params
-        if submission.eval_params is not None:
-          eval_params = submission.eval_params(state.optimizer_state, state.params)
-        _block_on_arrays((state.params, state.model_state, state.optimizer_state, eval_params))
-        submission_time = clock.pause()
-
-        # -- evaluation and records (untimed) -------------------------------------------------
-        eval_start = time.perf_counter()
-        eval_model_state = state.model_state
-        if pmap_api:
-          eval_params, eval_model_state = pmap_form.first_replica((eval_params, eval_model_state))
-        metrics = workload.eval_model(batch_size, eval_params, eval_model_state, eval_rng,
-                                      settings.data_dir, None, state.step)
-        train_metrics = submission.latest_train_metrics()
-        if train_metrics is not None:
-          metrics.update({f"train_step/{k}": float(v) for k, v in train_metrics.items()})
-        eval_time = time.perf_counter() - eval_start
-        line = {"step": state.step, "submission_time_sec": submission_time, **metrics,
-                "eval_time_sec": eval_time, "wall_time_sec": time.perf_counter() - wall_start}
-        files.append_eval(line)
-        state.history.append(line)
-        progress.on_eval(state.step, submission_time, metrics[_target_key(workload)])
-
-        reached = submission_time <= budget_sec and workload.has_reached_validation_target(metrics)
-        state.train_state.update(
-            validation_goal_reached=reached, is_time_remaining=not out_of_budget,
-            last_eval_time=submission_time, training_complete=training_complete,
-            accumulated_submission_time=submission_time,
-            accumulated_eval_time=state.train_state["accumulated_eval_time"] + eval_time)
-        if _non_finite_metrics(metrics):
-          status, stop_reason = RunStatus.DIVERGED, f"non-finite {_non_finite_metrics(metrics)}"
-          state.time_to_target_sec = None  # a diverged run is a miss, whatever it reached before
-          break
-        if reached and state.time_to_target_sec is None:
-          state.time_to_target_sec = submission_time
-        if reached and settings.stop_at_target:
-          status, stop_reason = RunStatus.REACHED, "target reached"
-          break
-        if training_complete or out_of_budget or step_cap:
-          stop_reason = ("submission signalled completion" if training_complete
-                         else "budget spent" if out_of_budget else f"max_steps={settings.max_steps}")
-          if state.time_to_target_sec is not None:
-            status = RunStatus.REACHED
-          break
-        cadence.mark_evaluated(submission_time)
-        if preemption.requested:
-          save_checkpoint()
-          status, stop_reason = RunStatus.PREEMPTED, "SIGTERM: checkpoint saved, resumable"
-          break
-        if (checkpointer is not None
-            and time.perf_counter() - last_checkpoint_wall >= settings.checkpoint_every_sec):
-          save_checkpoint()
-        clock.start()
-    if clock.running:
-      clock.pause()
-    if status is not RunStatus.PREEMPTED and finished is None:
-      save_checkpoint()  # the final state, for analysis or a longer continuation
+    state = _initialise(run)
+    clock = SubmissionClock(time_fn, initial_sec=state.submission_time_sec)
+    status, stop_reason = _train(run, state, clock)
   except BaseException as error:
-    files.write_result({
-        "status": "failed", "error": f"{type(error).__name__}: {error}", "steps": state.step,
-        "submission_time_sec": clock.elapsed(), "reached_target": False,
-        "time_to_target_sec": None})
+    _record_failure(run, state, clock, error)
     raise
   finally:
-    progress.close()
-    if checkpointer is not None:
-      _close_checkpointer(checkpointer)
-
+    if run.checkpointer is not None:
+      _close_checkpointer(run.checkpointer)
   result = RunResult(status=status, reached_target=status is RunStatus.REACHED,
                      time_to_target_sec=state.time_to_target_sec if status is RunStatus.REACHED
                      else None, steps=state.step, submission_time_sec=clock.elapsed(),
                      stop_reason=stop_reason, eval_history=state.history)
-  files.write_result({
+  run.files.write_result({
       "status": result.status.value, "reached_target": result.reached_target,
       "time_to_target_sec": result.time_to_target_sec, "steps": result.steps,
       "submission_time_sec": result.submission_time_sec, "stop_reason": result.stop_reason,
-      "num_evals": len(state.history), "wall_time_sec": time.perf_counter() - wall_start})
+      "num_evals": len(state.history), "wall_time_sec": _wall_time(run)})
   return result
+
+
+def _record_failure(run: _Run, state: resume.LoopState | None, clock: SubmissionClock,
+                    error: BaseException) -> None:
+  interrupted = isinstance(error, KeyboardInterrupt)
+  run.files.write_result({
+      "status": RunStatus.INTERRUPTED.value if interrupted else RunStatus.FAILED.value,
+      "error": f"{type(error).__name__}: {error}", "steps": state.step if state else 0,
+      "submission_time_sec": clock.elapsed(), "reached_target": False,
+      "time_to_target_sec": None})
+
+
+def _initialise(run: _Run) -> resume.LoopState:
+  """Model, optimizer state, input queue and checkpoints; restored from the last good
+  checkpoint when there is one (untimed)."""
+  data_rng, optimizer_rng, model_rng, run.train_rng, run.eval_rng = jax.random.split(
+      jax.random.PRNGKey(run.settings.seed), 5)
+  workload, submission = run.workload, run.submission
+  run.batch_size = resolve_batch_size(submission, workload)
+  _use_mesh(submission, run.settings)
+  _configure_workload_options(run)
+  if submission.init_model is not None:
+    params, model_state = submission.init_model(workload, model_rng)
+  else:
+    params, model_state = workload.init_model_fn(model_rng)
+  if run.pmap_api:  # v0.5's runner handed over replicated state (see pmap_form)
+    pmap_form.check_supported(run.batch_size)
+    params, model_state = pmap_form.replicate((params, model_state))
+  optimizer_state = _call_submission(run, submission.init_optimizer_state, workload=workload,
+                                     model_params=params, model_state=model_state,
+                                     hyperparameters=run.hparams, rng=optimizer_rng)
+  run.input_queue = workload.build_input_queue(data_rng, "train", run.settings.data_dir,
+                                               run.batch_size)
+  if run.pmap_api:
+    run.input_queue = pmap_form.DeviceLeadingQueue(run.input_queue)
+  run.files.header["batch_size"] = run.batch_size
+  state = resume.LoopState(params, model_state, optimizer_state, train_state=_fresh_train_state())
+  run.fingerprint = resume.run_fingerprint(
+      dataclasses.asdict(run.identity), _config_dict(workload), run.batch_size,
+      eval_every_steps=run.settings.eval_every_steps, max_steps=run.settings.max_steps,
+      max_runtime_sec=run.settings.max_runtime_sec)
+  if run.settings.checkpoint_every_sec is None:
+    run.files.metrics_path.unlink(missing_ok=True)
+    return state
+  run.checkpointer = RunCheckpointer(run.files.result_path.parent / resume.CHECKPOINT_DIR)
+  return _resume_if_possible(run.checkpointer, state, run.fingerprint, run.input_queue,
+                             run.files)
+
+
+def _train(run: _Run, state: resume.LoopState,
+           clock: SubmissionClock) -> tuple[RunStatus, str]:
+  """The timed loop: steps, evals when a reading matters, checkpoints, and the stop."""
+  cadence = EvalCadence(run.workload.eval_period_time_sec, run.settings.eval_every_steps,
+                        last_eval_time_sec=state.last_eval_time_sec)
+  progress = RunProgress(run.settings.progress, f"{run.identity.submission} on "
+                         f"{run.identity.workload}/{run.identity.size}", run.budget_sec,
+                         run.workload.target_metric_name, run.workload.validation_target_value)
+  run.wall_start = time.perf_counter() - (state.history[-1]["wall_time_sec"]
+                                          if state.history else 0.0)
+  last_checkpoint_wall = time.perf_counter()
+  finished_before = _finished_before_resume(state, run.settings, run.budget_sec)
+  finished = finished_before
+  try:
+    with sigterm_requests_preemption() as preemption:
+      clock.start()
+      while finished is None:
+        training_complete, update_rng = _timed_step(run, state)
+        estimate = clock.elapsed()
+        out_of_budget = estimate >= run.budget_sec
+        step_cap = run.settings.max_steps is not None and state.step >= run.settings.max_steps
+        if training_complete or out_of_budget or step_cap or cadence.is_due(state.step, estimate):
+          submission_time, eval_view = _prepare_eval_timed(run, state, update_rng, clock)
+          metrics = _evaluate(run, state, submission_time, eval_view, progress)
+          finished = _stop_decision(run, state, metrics, submission_time, training_complete,
+                                    out_of_budget, step_cap)
+          if finished is not None:
+            break
+          cadence.mark_evaluated(submission_time)
+        else:
+          progress.advance(state.step, estimate)
+        action = _next_action(preemption.requested, run.checkpointer, last_checkpoint_wall,
+                              run.settings.checkpoint_every_sec)
+        if action is not _Action.CONTINUE:
+          if clock.running:
+            clock.pause()
+          _save_checkpoint(run, state, clock, cadence)
+          last_checkpoint_wall = time.perf_counter()
+        if action is _Action.PREEMPT:
+          return RunStatus.PREEMPTED, "SIGTERM: checkpoint saved, resumable"
+        if not clock.running:
+          clock.start()
+    if clock.running:
+      clock.pause()
+    if finished_before is None:
+      _save_checkpoint(run, state, clock, cadence)  # the final state, for analysis or more
+  finally:
+    progress.close()
+  return finished
+
+
+def _next_action(preemption_requested: bool, checkpointer: RunCheckpointer | None,
+                 last_checkpoint_wall: float, checkpoint_every_sec: float | None) -> _Action:
+  """The one place that decides whether to save a checkpoint now (and whether to stop for a
+  preemption, after saving). A due eval runs first, so a resumed run misses none."""
+  if preemption_requested:
+    return _Action.PREEMPT
+  if (checkpointer is not None and checkpoint_every_sec is not None
+      and time.perf_counter() - last_checkpoint_wall >= checkpoint_every_sec):
+    return _Action.CHECKPOINT
+  return _Action.CONTINUE
+
+
+def _stop_decision(run: _Run, state: resume.LoopState, metrics: Mapping[str, Any],
+                   submission_time: float, training_complete: bool, out_of_budget: bool,
+                   step_cap: bool) -> tuple[RunStatus, str] | None:
+  """The one place that decides, after an eval, whether the run stops and with what status."""
+  reached = (submission_time <= run.budget_sec
+             and run.workload.has_reached_validation_target(metrics))
+  state.train_state.update(validation_goal_reached=reached, is_time_remaining=not out_of_budget,
+                           training_complete=training_complete)
+  non_finite = _non_finite_metrics(metrics)
+  if non_finite:
+    state.time_to_target_sec = None  # a diverged run is a miss, whatever it reached before
+    return RunStatus.DIVERGED, f"non-finite {non_finite}"
+  if reached and state.time_to_target_sec is None:
+    state.time_to_target_sec = submission_time
+  if reached and run.settings.stop_at_target:
+    return RunStatus.REACHED, "target reached"
+  if training_complete or out_of_budget or step_cap:
+    reason = ("submission signalled completion" if training_complete
+              else "budget spent" if out_of_budget else f"max_steps={run.settings.max_steps}")
+    return (RunStatus.REACHED if state.time_to_target_sec is not None
+            else RunStatus.MISSED), reason
+  return None
+
+
+def _timed_step(run: _Run, state: resume.LoopState) -> tuple[bool, Any]:
+  """data_selection + update_params (timed); True when the submission signals completion."""
+  data_selection_rng, update_rng = jax.random.split(jax.random.fold_in(run.train_rng, state.step))
+  workload, submission = run.workload, run.submission
+  try:
+    batch = submission.data_selection(
+        workload=workload, input_queue=run.input_queue, optimizer_state=state.optimizer_state,
+        current_param_container=state.params, model_state=state.model_state,
+        hyperparameters=run.hparams, global_step=state.step, rng=data_selection_rng)
+    update_kwargs = dict(
+        workload=workload, current_param_container=state.params,
+        current_params_types=workload.model_params_types, model_state=state.model_state,
+        hyperparameters=run.hparams, batch=batch, loss_type=workload.loss_type,
+        optimizer_state=state.optimizer_state, eval_results=state.eval_results,
+        global_step=state.step, rng=update_rng)
+    if submission.update_params_takes_train_state:
+      update_kwargs["train_state"] = dict(state.train_state)
+    state.optimizer_state, state.params, state.model_state = _call_submission(
+        run, submission.update_params, **update_kwargs)
+    state.step += 1
+  except spec.TrainingCompleteError:
+    return True, update_rng
+  return False, update_rng
+
+
+def _prepare_eval_timed(run: _Run, state: resume.LoopState, update_rng: Any,
+                        clock: SubmissionClock) -> tuple[float, tuple[Any, Any]]:
+  """Waits for the device, runs prepare_for_eval / eval_params (timed), pauses the clock.
+
+  Returns the submission time of this reading and the (params, model_state) to evaluate.
+  """
+  _block_on_arrays((state.params, state.model_state, state.optimizer_state))
+  submission, workload = run.submission, run.workload
+  if submission.prepare_for_eval is not None:
+    state.optimizer_state, state.params, state.model_state = submission.prepare_for_eval(
+        workload=workload, current_param_container=state.params,
+        current_params_types=workload.model_params_types, model_state=state.model_state,
+        hyperparameters=run.hparams, loss_type=workload.loss_type,
+        optimizer_state=state.optimizer_state, eval_results=state.eval_results,
+        global_step=state.step, rng=update_rng)
+  eval_params = state.params
+  if submission.eval_params is not None:
+    eval_params = submission.eval_params(state.optimizer_state, state.params)
+  _block_on_arrays((state.params, state.model_state, state.optimizer_state, eval_params))
+  return clock.pause(), (eval_params, state.model_state)
+
+
+def _evaluate(run: _Run, state: resume.LoopState, submission_time: float,
+              eval_view: tuple[Any, Any], progress: RunProgress) -> dict[str, Any]:
+  """Evaluates `eval_view` (params, model_state) and appends the metrics line (untimed)."""
+  eval_params, eval_model_state = eval_view
+  if run.pmap_api:
+    eval_params, eval_model_state = pmap_form.first_replica((eval_params, eval_model_state))
+  eval_start = time.perf_counter()
+  metrics = run.workload.eval_model(run.batch_size, eval_params, eval_model_state, run.eval_rng,
+                                    run.settings.data_dir, None, state.step)
+  train_metrics = run.submission.latest_train_metrics()
+  if train_metrics is not None:
+    metrics.update({f"train_step/{k}": float(v) for k, v in train_metrics.items()})
+  eval_time = time.perf_counter() - eval_start
+  line = {"step": state.step, "submission_time_sec": submission_time, **metrics,
+          "eval_time_sec": eval_time, "wall_time_sec": _wall_time(run)}
+  run.files.append_eval(line)
+  state.history.append(line)
+  progress.on_eval(state.step, submission_time, metrics[_target_key(run.workload)])
+  state.train_state.update(
+      last_eval_time=submission_time, accumulated_submission_time=submission_time,
+      accumulated_eval_time=state.train_state["accumulated_eval_time"] + eval_time)
+  return metrics
+
+
+def _save_checkpoint(run: _Run, state: resume.LoopState, clock: SubmissionClock,
+                     cadence: EvalCadence) -> None:
+  """Saves at the current step; the clock is paused (checkpoint time is not timed)."""
+  if run.checkpointer is None:
+    return
+  arrays = resume.checkpoint_arrays(state)
+  _block_on_arrays(arrays)
+  state.submission_time_sec = clock.elapsed()
+  state.last_eval_time_sec = cadence.last_eval_time_sec
+  run.checkpointer.save(state.step, arrays, resume.checkpoint_metadata(
+      state, _iterator_state(run.input_queue), run.fingerprint))
+
+
+def _wall_time(run: _Run) -> float:
+  return time.perf_counter() - run.wall_start
+
+
+class MissingHyperparametersError(ValueError):
+  """An AlgoPerf-form submission reads hyperparameters the run did not give it."""
+
+
+def _call_submission(run: _Run, function: Callable[..., Any], **kwargs: Any) -> Any:
+  """Calls a submission function; a run with no hyperparameters gets a fix, not a traceback."""
+  try:
+    return function(**kwargs)
+  except AttributeError as error:
+    if run.hparams is None and "'NoneType' object has no attribute" in str(error):
+      raise MissingHyperparametersError(
+          f"{run.submission.source} reads hyperparameters ({error}) but this run gives it "
+          "none, as AlgoPerf's self-tuning runner does. It is an external-tuning submission: "
+          "pass --hparams=FILE.json, or tune it with `algoperf-lab tune "
+          "--search_space=tuning_search_space.json`.") from error
+    raise
+
+
+def _configure_workload_options(run: _Run) -> None:
+  """Hands the submission's WORKLOAD_OPTIONS to the workload, which refuses unknown ones."""
+  options = run.submission.resolve_workload_options(run.hparams)
+  if options:
+    run.workload.configure_options(options)
+  run.files.header["workload_options"] = dict(options)
 
 
 def _hparams_for(submission: Submission, hparams: Any) -> Any:

@@ -1,15 +1,26 @@
-"""Runs an optax-form submission through AlgoPerf's functions with one jitted train step.
+"""The lab's one train step around an optax-form submission (the training-step contract).
 
-The step is built once, in `init_optimizer_state` (initialisation time, untimed), from the
-submission's GradientTransformation; it is compiled on its first call (timed, as AlgoPerf
-counts compilation) and donates the parameter, model-state and optimizer-state buffers.
+The step is pure, `(TrainState, batch, rng) -> (TrainState, metrics)`, jitted once with pinned
+shardings and donated buffers. The submission's transformation is wrapped with
+`optax.with_extra_args_support` and called as `update(grads, opt_state, params, **extra)`:
+
+- `value`: this batch's mean loss; `value_fn(params)` (also as `obj_fn`, optax.contrib.sophia's
+  name): the mean loss of this batch at other parameters, same rng; `grad_fn(params, i)`: its
+  gradient (the signature optax.contrib.sam's opaque mode calls);
+- on multi-task workloads, `task_values` ([T] per-task losses) and `task_grads_fn(params)`
+  (per-task gradients, leaves with a leading T axis, from one `jax.jacrev`: a vmap of VJPs).
+
+A closure nothing calls is never traced, and XLA drops values nothing reads, so a plain
+optimizer pays nothing for them. `train_metrics(opt_state, params)`, when the submission
+defines it, is traced inside the step. AlgoPerf's `init_optimizer_state` / `update_params` /
+`data_selection` are provided on top, so the harness drives both forms alike.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import optax
@@ -21,7 +32,18 @@ from algoperf_lab.parallel import partitioning
 # Hyperparameters the lab's train step reads for every optax-form submission.
 HARNESS_HPARAMS = frozenset({"dropout_rate", "label_smoothing"})
 
-TrainStep = Callable[[Any, Any, Any, spec.Batch, jax.Array], tuple[Any, Any, Any, dict[str, jax.Array]]]
+TrainMetricsFn = Callable[[Any, Any], Mapping[str, Any]]
+
+
+class TrainState(NamedTuple):
+  """Everything the train step carries from one step to the next."""
+
+  params: Any
+  model_state: Any
+  opt_state: Any
+
+
+TrainStep = Callable[[TrainState, spec.Batch, jax.Array], tuple[TrainState, dict[str, jax.Array]]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,14 +56,20 @@ class StepShardings:
   batch: NamedSharding
 
 
+def _logical_axes(workload: spec.Workload) -> Any:
+  try:
+    return workload.param_logical_axes
+  except NotImplementedError:
+    return None
+
+
 def step_shardings(workload: spec.Workload, optimizer: optax.GradientTransformation,
                    params: Any, mesh: Mesh, strategy: str) -> StepShardings:
-  """Parameter and optimizer-state shardings for `strategy` ("replicated" or "fsdp")."""
-  try:
-    logical_axes = workload.param_logical_axes
-  except NotImplementedError:
-    logical_axes = None
-  params_shardings = partitioning.param_shardings(params, logical_axes, mesh, strategy)  # type: ignore[arg-type]
+  """Parameter and optimizer-state shardings for `strategy` ("replicated" or "fsdp").
+
+  `params` may be abstract (shapes only): nothing is materialised here.
+  """
+  params_shardings = partitioning.param_shardings(params, _logical_axes(workload), mesh, strategy)  # type: ignore[arg-type]
   abstract_opt_state = jax.eval_shape(optimizer.init, params)
   opt_shardings = partitioning.optimizer_state_shardings(abstract_opt_state, params,
                                                          params_shardings, mesh)
@@ -50,48 +78,85 @@ def step_shardings(workload: spec.Workload, optimizer: optax.GradientTransformat
                        batch=partitioning.batch_sharding(mesh))
 
 
+def algoperf_shardings(params: Any, opt_state: Any) -> StepShardings:
+  """AlgoPerf's one-axis mesh: replicated state, batch split along its rows."""
+  replicated = jax_sharding_utils.get_replicate_sharding()
+  return StepShardings(params=jax.tree.map(lambda _: replicated, params),
+                       opt_state=jax.tree.map(lambda _: replicated, opt_state),
+                       replicated=replicated, batch=jax_sharding_utils.get_batch_dim_sharding())
+
+
+def _extra_args(workload: spec.Workload, loss_at: Callable[[Any], tuple[jax.Array, Any]],
+                loss: jax.Array, logits: jax.Array, batch: spec.Batch,
+                task_losses_at: Callable[[Any], jax.Array] | None) -> dict[str, Any]:
+  """The keyword extras every update receives (see the module docstring)."""
+
+  def value_fn(params: Any) -> jax.Array:
+    return loss_at(params)[0]
+
+  def grad_fn(params: Any, i: Any = None) -> Any:
+    del i  # optax.contrib.sam passes a step index; the batch here is fixed
+    return jax.grad(value_fn)(params)
+
+  extra: dict[str, Any] = {"value": loss, "value_fn": value_fn, "obj_fn": value_fn,
+                           "grad_fn": grad_fn}
+  if task_losses_at is not None:
+    extra["task_values"] = workload.per_task_loss_fn(batch["targets"], logits,
+                                                     batch.get("weights"))
+    extra["task_grads_fn"] = jax.jacrev(task_losses_at)
+  return extra
+
+
 def build_train_step(workload: spec.Workload, optimizer: optax.GradientTransformation,
                      label_smoothing: float, dropout_rate: float | None,
-                     shardings: StepShardings | None = None) -> TrainStep:
-  """(params, model_state, opt_state, batch, rng) -> (params, model_state, opt_state, metrics).
+                     shardings: StepShardings,
+                     train_metrics: TrainMetricsFn | None = None) -> TrainStep:
+  """The jitted pure step; inputs and outputs pinned to `shardings`, state buffers donated."""
+  optimizer = optax.with_extra_args_support(optimizer)
+  multi_task = workload.num_tasks > 1
 
-  With `shardings`, inputs and outputs are pinned to them (FSDP or replicated on the lab's
-  mesh); without, to AlgoPerf's one-axis mesh (replicated state, batch split on its rows).
-  """
+  def train_step(state: TrainState, batch: spec.Batch,
+                 rng: jax.Array) -> tuple[TrainState, dict[str, jax.Array]]:
+    def forward(params: Any) -> tuple[jax.Array, Any]:
+      return workload.model_fn(params, batch, state.model_state, spec.ForwardPassMode.TRAIN, rng,
+                               update_batch_norm=True, dropout_rate=dropout_rate)
 
-  def train_step(params: Any, model_state: Any, opt_state: Any, batch: spec.Batch,
-                 rng: jax.Array) -> tuple[Any, Any, Any, dict[str, jax.Array]]:
-    def mean_loss(p: Any) -> tuple[jax.Array, Any]:
-      logits, new_model_state = workload.model_fn(
-          p, batch, model_state, spec.ForwardPassMode.TRAIN, rng, update_batch_norm=True,
-          dropout_rate=dropout_rate)
+    def loss_at(params: Any) -> tuple[jax.Array, tuple[Any, jax.Array]]:
+      logits, new_model_state = forward(params)
       losses = workload.loss_fn(batch["targets"], logits, batch.get("weights"), label_smoothing)
-      return losses["summed"] / losses["n_valid_examples"], new_model_state
+      return losses["summed"] / losses["n_valid_examples"], (new_model_state, logits)
 
-    (loss, new_model_state), grads = jax.value_and_grad(mean_loss, has_aux=True)(params)
-    updates, new_opt_state = optimizer.update(grads, opt_state, params)
-    new_params = optax.apply_updates(params, updates)
-    return new_params, new_model_state, new_opt_state, {"loss": loss,
-                                                        "grad_norm": optax.tree.norm(grads)}
+    def task_losses_at(params: Any) -> jax.Array:
+      return workload.per_task_loss_fn(batch["targets"], forward(params)[0], batch.get("weights"))
+
+    (loss, (new_model_state, logits)), grads = jax.value_and_grad(loss_at, has_aux=True)(
+        state.params)
+    extra = _extra_args(workload, loss_at, loss, logits, batch,
+                        task_losses_at if multi_task else None)
+    updates, new_opt_state = optimizer.update(grads, state.opt_state, state.params, **extra)
+    new_params = optax.apply_updates(state.params, updates)
+    metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
+    if train_metrics is not None:
+      metrics.update(train_metrics(new_opt_state, new_params))
+    return TrainState(new_params, new_model_state, new_opt_state), metrics
 
   # Pinned shardings: the outputs come back laid out exactly as the inputs went in, so the
   # second call reuses the first call's executable.
-  if shardings is None:
-    replicated = jax_sharding_utils.get_replicate_sharding()
-    shardings = StepShardings(params=replicated, opt_state=replicated, replicated=replicated,
-                              batch=jax_sharding_utils.get_batch_dim_sharding())
   r = shardings.replicated
-  return jax.jit(train_step, donate_argnums=(0, 1, 2),
-                 in_shardings=(shardings.params, r, shardings.opt_state, shardings.batch, r),
-                 out_shardings=(shardings.params, r, shardings.opt_state, r))
+  state_shardings = TrainState(shardings.params, r, shardings.opt_state)
+  return jax.jit(train_step, donate_argnums=(0,),
+                 in_shardings=(state_shardings, shardings.batch, r),
+                 out_shardings=(state_shardings, r))
 
 
 class OptaxFormAdapter:
   """AlgoPerf's init_optimizer_state / update_params / data_selection around make_optimizer."""
 
-  def __init__(self, make_optimizer: Callable[[Any, spec.Workload], optax.GradientTransformation]):
+  def __init__(self, make_optimizer: Callable[[Any, spec.Workload], optax.GradientTransformation],
+               train_metrics: TrainMetricsFn | None = None):
     self._make_optimizer = make_optimizer
-    self._train_step: TrainStep | None = None
+    self._train_metrics = train_metrics
+    self.train_step: TrainStep | None = None
     self._latest_metrics: dict[str, jax.Array] | None = None
     self._mesh: Mesh | None = None
     self._strategy = "replicated"
@@ -101,11 +166,19 @@ class OptaxFormAdapter:
     """Called by the harness before init_optimizer_state: where to put the training state."""
     self._mesh, self._strategy = mesh, strategy
 
-  def place_params(self, params: Any) -> Any:
-    """Moves freshly initialised parameters to the step's parameter shardings (untimed)."""
-    if self._shardings is None:
-      return params
-    return jax.device_put(params, self._shardings.params)
+  def init_model(self, workload: spec.Workload, rng: jax.Array) -> tuple[Any, Any]:
+    """The workload's parameters, initialised straight into their shardings on the mesh.
+
+    `jax.eval_shape` gives the shapes (and records the logical axes); one jitted init with
+    `out_shardings` then writes each parameter where it lives, never whole on one device.
+    """
+    abstract_params, _ = jax.eval_shape(workload.init_model_fn, rng)
+    if self._mesh is None:
+      return workload.init_model_fn(rng)
+    params_shardings = partitioning.param_shardings(abstract_params, _logical_axes(workload),  # type: ignore[arg-type]
+                                                    self._mesh, self._strategy)
+    return jax.jit(workload.init_model_fn,
+                   out_shardings=(params_shardings, partitioning.replicated(self._mesh)))(rng)
 
   def get_batch_size(self, workload_name: str) -> int:
     raise KeyError(workload_name)  # no preference: the workload's default batch size is used
@@ -120,12 +193,13 @@ class OptaxFormAdapter:
     if self._mesh is not None:
       self._shardings = step_shardings(workload, optimizer, model_params, self._mesh,
                                        self._strategy)
-    self._train_step = build_train_step(
+    else:
+      self._shardings = algoperf_shardings(model_params, jax.eval_shape(optimizer.init,
+                                                                        model_params))
+    self.train_step = build_train_step(
         workload, optimizer, float(getattr(hyperparameters, "label_smoothing", 0.0)),
-        getattr(hyperparameters, "dropout_rate", None), self._shardings)
-    opt_state_sharding = (self._shardings.opt_state if self._shardings is not None
-                          else jax_sharding_utils.get_replicate_sharding())
-    return jax.jit(optimizer.init, out_shardings=opt_state_sharding)(self.place_params(model_params))
+        getattr(hyperparameters, "dropout_rate", None), self._shardings, self._train_metrics)
+    return jax.jit(optimizer.init, out_shardings=self._shardings.opt_state)(model_params)
 
   def update_params(self, workload: spec.Workload, current_param_container: Any,
                     current_params_types: Any, model_state: Any, hyperparameters: Any,
@@ -134,11 +208,11 @@ class OptaxFormAdapter:
                     train_state: Any = None) -> spec.UpdateReturn:
     del workload, current_params_types, hyperparameters, loss_type, eval_results, global_step
     del train_state
-    if self._train_step is None:
+    if self.train_step is None:
       raise RuntimeError("update_params called before init_optimizer_state.")
-    params, model_state, optimizer_state, self._latest_metrics = self._train_step(
-        current_param_container, model_state, optimizer_state, batch, rng)
-    return optimizer_state, params, model_state
+    state, self._latest_metrics = self.train_step(
+        TrainState(current_param_container, model_state, optimizer_state), batch, rng)
+    return state.opt_state, state.params, state.model_state
 
   def data_selection(self, workload: spec.Workload, input_queue: Iterator[spec.Batch],
                      optimizer_state: Any, current_param_container: Any, model_state: Any,

@@ -29,6 +29,8 @@ class RunStatus(enum.Enum):
   MISSED = "missed"
   DIVERGED = "diverged"
   PREEMPTED = "preempted"  # stopped by SIGTERM after saving a checkpoint; the next run resumes
+  INTERRUPTED = "interrupted"  # stopped by Ctrl-C; the next run resumes from the last checkpoint
+  FAILED = "failed"  # the submission (or the run's setup) raised; the record holds the error
 
 
 def _strict(value: Any) -> Any:

@@ -66,9 +66,8 @@ workload = registry.make_workload("lm", "tiny", SMALL_LM_OVERRIDES)
 submission = loader.load_submission(ADAMW)
 hparams = hyperparameters.make_hyperparameters(submission.default_hparams, {}, ADAMW)
 submission.use_mesh(make_mesh(MeshConfig(data=1, fsdp=8)), "fsdp")
-params, state = workload.init_model_fn(jax.random.PRNGKey(0))
+params, state = submission.init_model(workload, jax.random.PRNGKey(0))
 opt_state = submission.init_optimizer_state(workload, params, state, hparams, jax.random.PRNGKey(1))
-params = submission.place_params(params)
 kernel = params["block_0"]["mlp"]["wi"]["kernel"]
 mu = next(leaf for path, leaf in jax.tree_util.tree_flatten_with_path(opt_state)[0]
           if "mu" in jax.tree_util.keystr(path) and "['wi']['kernel']" in jax.tree_util.keystr(path))
