@@ -199,7 +199,7 @@ class _Checked:
     ({"num_layers": 1, "period_sec": 0.0}, "above 0 seconds"),
     ({"num_layers": 1, "dropout_rate": float("nan")}, "finite"),
     ({"num_layers": 1, "widths": (4, 0)}, "at least 1"),
-    ({"num_layers": 101}, "where: num_layers > 100"),  # __post_init__'s ValueError, as a ConfigError
+    ({"num_layers": 101}, "where: num_layers > 100"),  # __post_init__'s ValueError
 ])
 def test_dataclass_from_config_refuses_meaningless_values(values, message) -> None:
   with pytest.raises(ConfigError, match=message):

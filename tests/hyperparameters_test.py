@@ -112,7 +112,8 @@ def test_keyword_name_is_a_hyperparameter_error() -> None:
 
 def test_unknown_override_is_refused_with_the_known_names() -> None:
   known = frozenset({"learning_rate", "dropout_rate"})
-  with pytest.raises(HyperparameterError, match=r"does not read hyperparameter\(s\) \['learning_rte'\]"):
+  message = r"does not read hyperparameter\(s\) \['learning_rte'\]"
+  with pytest.raises(HyperparameterError, match=message):
     hyperparameters.make_hyperparameters({"learning_rate": 0.1}, {"learning_rte": 0.001}, "sub.py",
                                          known=known)
   assert hyperparameters.make_hyperparameters({"learning_rate": 0.1}, {"dropout_rate": 0.1},

@@ -177,7 +177,8 @@ def array_digests(tree: PyTree) -> list[str]:
 
 def _check_digests(restored: PyTree, expected: list[str]) -> None:
   actual = array_digests(restored)
-  paths = [jax.tree_util.keystr(path) for path, _ in jax.tree_util.tree_flatten_with_path(restored)[0]]
+  flat, _ = jax.tree_util.tree_flatten_with_path(restored)
+  paths = [jax.tree_util.keystr(path) for path, _ in flat]
   if len(actual) != len(expected):
     raise CheckpointIntegrityError(f"{len(actual)} arrays restored, {len(expected)} saved.")
   damaged = [path for path, got, want in zip(paths, actual, expected) if got != want]

@@ -62,7 +62,8 @@ def run_fingerprint(identity: Mapping[str, Any], workload_config: Any, batch_siz
     text = json.dumps(content, sort_keys=True)
   except TypeError as error:
     raise ValueError(f"the run fingerprint holds a value that is not JSON data ({error}); "
-                     "hyperparameters and configs must be numbers, strings, bools or lists.") from error
+                     "hyperparameters and configs must be numbers, strings, bools or "
+                     "lists.") from error
   return hashlib.sha256(text.encode()).hexdigest()
 
 

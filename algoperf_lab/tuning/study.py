@@ -189,8 +189,9 @@ def run_tuning(request: TuneRequest,
   if request.ruleset is Ruleset.SELF:
     budget *= request.self_tuning_budget_factor
   settings_record = trial_settings(request.settings, budget)
-  extra_known = (frozenset(search_space.load_search_space(request.search_space).names)  # type: ignore[arg-type]
-                 if request.ruleset is Ruleset.EXTERNAL else frozenset())
+  extra_known: frozenset[str] = frozenset()
+  if request.search_space is not None:
+    extra_known = frozenset(search_space.load_search_space(request.search_space).names)
   outcomes = []
   for plan in plans:
     label = f"study {plan.study} trial {plan.trial}"
