@@ -20,6 +20,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
   from algoperf_lab.tuning.study import TuningError
   from algoperf_lab.harness.loop import ParallelismError, ResumeCheckpointError
   from algoperf_lab.harness.pmap_form import PmapApiError
+  from algoperf_lab.harness.loop import MissingHyperparametersError
+  from algoperf_lab import spec
   from algoperf_lab.harness.resume import ResumeMismatchError
   from algoperf_lab.harness.workdir_lock import WorkdirError
   from workloads.gnn.batching import BatchSizeError
@@ -28,7 +30,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
           registry.UnknownWorkloadError, runner.WorkdirInUseError, paths.DatasetNotFoundError,
           paths.DatasetCorruptError, WorkdirError, runner.DiskFullError, BatchSizeError,
           ScoringError, SearchSpaceError, TuningError, ResumeMismatchError, ResumeCheckpointError,
-          ParallelismError, PmapApiError)
+          ParallelismError, PmapApiError, MissingHyperparametersError,
+          spec.WorkloadOptionError)
 
 
 def build_parser() -> argparse.ArgumentParser:

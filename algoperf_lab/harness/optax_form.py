@@ -19,6 +19,7 @@ defines it, is traced inside the step. AlgoPerf's `init_optimizer_state` / `upda
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -107,12 +108,28 @@ def _extra_args(workload: spec.Workload, loss_at: Callable[[Any], tuple[jax.Arra
   return extra
 
 
+def _accepted_extras(update: Callable[..., Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+  """A filter keeping the extra arguments `update` can take (all of them with **kwargs).
+
+  optax's own extra-args transformations take **extra_args; a few (optax.contrib.sam's opaque
+  update) name only the ones they read and refuse the rest.
+  """
+  try:
+    parameters = inspect.signature(update).parameters
+  except (TypeError, ValueError):
+    return lambda extra: extra
+  if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+    return lambda extra: extra
+  return lambda extra: {k: v for k, v in extra.items() if k in parameters}
+
+
 def build_train_step(workload: spec.Workload, optimizer: optax.GradientTransformation,
                      label_smoothing: float, dropout_rate: float | None,
                      shardings: StepShardings,
                      train_metrics: TrainMetricsFn | None = None) -> TrainStep:
   """The jitted pure step; inputs and outputs pinned to `shardings`, state buffers donated."""
   optimizer = optax.with_extra_args_support(optimizer)
+  accepted = _accepted_extras(optimizer.update)
   multi_task = workload.num_tasks > 1
 
   def train_step(state: TrainState, batch: spec.Batch,
@@ -133,7 +150,8 @@ def build_train_step(workload: spec.Workload, optimizer: optax.GradientTransform
         state.params)
     extra = _extra_args(workload, loss_at, loss, logits, batch,
                         task_losses_at if multi_task else None)
-    updates, new_opt_state = optimizer.update(grads, state.opt_state, state.params, **extra)
+    updates, new_opt_state = optimizer.update(grads, state.opt_state, state.params,
+                                              **accepted(extra))
     new_params = optax.apply_updates(state.params, updates)
     metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
     if train_metrics is not None:
