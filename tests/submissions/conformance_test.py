@@ -11,6 +11,7 @@ optax step itself in tests/parallel/harness_parallel_test.py).
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 from pathlib import Path
@@ -169,7 +170,12 @@ class _Quadratic:
 
   def __init__(self, params: Any):
     self.param_shapes = jax.tree.map(lambda x: spec.ShapeTuple(x.shape), params)
-    self.model_params_types = jax.tree.map(lambda _: spec.ParameterType.WEIGHT, params)
+    self.model_params_types = jax.tree.map(
+        lambda x: spec.ParameterType.WEIGHT if x.ndim == 2 else spec.ParameterType.BIAS, params)
+
+  def is_output_params(self, param_key: str) -> bool:
+    del param_key
+    return False
 
 
 @pytest.mark.parametrize("path", SUBMISSIONS)
@@ -195,9 +201,10 @@ def test_it_decreases_a_toy_quadratic(path):
     return optax.apply_updates(p, updates), s
 
   start = float(loss(params))
-  for _ in range(100):
+  for _ in range(_Quadratic.step_hint):  # one whole schedule
     params, opt_state = step(params, opt_state)
-  assert float(loss(params)) < 0.5 * start
+  final = float(loss(params))
+  assert math.isfinite(final) and final < 0.9 * start
 
 
 @pytest.mark.slow
