@@ -74,7 +74,7 @@ def test_readme_has_only_commands_that_tests_cover():
   unknown = [c for c in commands if not c.startswith(KNOWN_PREFIXES)]
   assert not unknown, f"README commands no test runs: {unknown}"
   subcommands = {shlex.split(c)[1] for c in _algoperf_lab_commands()}
-  assert subcommands <= {"list", *FAST_ARGS, "score"}, subcommands
+  assert subcommands <= {"list", *FAST_ARGS, "score", "export-algoperf"}, subcommands
   assert {"list", "run", "tune", "score", "demo"} <= subcommands
 
 
