@@ -1,0 +1,32 @@
+"""SGD with heavy-ball momentum, linear warmup and cosine decay over `step_hint`, in the optax form.
+
+Polyak (1964), "Some methods of speeding up the convergence of iteration methods":
+x_{t+1} = x_t − η ∇f(x_t) + μ (x_t − x_{t−1}), written as optax's trace
+v_t = μ v_{t−1} + g_t, x_{t+1} = x_t − η v_t (the same iterates for a constant η).
+Weight decay is L2 added to the gradient before the momentum, as in AlgoPerf's momentum
+baseline. SGD needs a much larger learning rate than Adam on a transformer (AlgoPerf
+searches 0.02–5); tests/submissions/baselines_test.py checks two steps against the update rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optax
+
+from algoperf_lab import spec
+from submissions.lib.schedules.cosine import warmup_cosine
+
+HPARAMS = {
+    "learning_rate": 0.5,
+    "one_minus_beta1": 0.1,
+    "weight_decay": 1e-5,
+    "warmup_factor": 0.05,
+    "dropout_rate": 0.0,
+}
+
+
+def make_optimizer(hparams: Any, workload: spec.Workload) -> optax.GradientTransformation:
+  schedule = warmup_cosine(hparams.learning_rate, workload.step_hint, hparams.warmup_factor)
+  return optax.chain(optax.add_decayed_weights(hparams.weight_decay),
+                     optax.sgd(schedule, momentum=1.0 - hparams.one_minus_beta1))

@@ -1,0 +1,1 @@
+"""Training algorithms that treat weights as matrices (Muon, ...)."""
