@@ -6,7 +6,8 @@ look-ahead point, v_{t+1} = μ v_t − η ∇f(θ_t + μ v_t), θ_{t+1} = θ_t +
 the look-ahead point Θ_t = θ_t + μ v_t itself as the parameters (Bengio et al. 2013's
 reparametrisation): m_t = μ m_{t−1} + g_t, Θ_{t+1} = Θ_t − η (g_t + μ m_t).
 tests/submissions/baselines_test.py checks this against the look-ahead form by hand.
-Weight decay and hyperparameter names follow AlgoPerf's Nesterov baseline.
+Weight decay and hyperparameter names follow AlgoPerf's Nesterov baseline; the defaults
+are those of submissions/baselines/sgd_momentum.py.
 """
 
 from __future__ import annotations

@@ -17,12 +17,11 @@ import numpy as np
 import optax
 import pytest
 
-from algoperf_lab import cli, hyperparameters, loader, spec
-from algoperf_lab.tuning import search_space
+from algoperf_lab import cli, hyperparameters, spec
 from submissions.baselines import ema, lion, nesterov, sgd_momentum
 from submissions.lib import averaging, param_labels
 from submissions.matrix import muon
-from tests.helpers import REPO_ROOT, SMALL_LM_OVERRIDES
+from tests.helpers import SMALL_LM_OVERRIDES
 
 SUBMISSIONS = {"sgd_momentum": sgd_momentum, "nesterov": nesterov, "lion": lion, "ema": ema,
                "muon": muon}
@@ -238,13 +237,14 @@ def test_muon_orthogonalises_matrices_and_uses_adamw_for_the_rest():
 
   # Muon: −lr · sqrt(max(1, fan_out / fan_in)) · (nearly) the orthogonal polar factor of the
   # momentum, whose first value is the gradient itself; Newton-Schulz leaves singular values
-  # within about [0.7, 1.2] (Jordan et al. 2024), where the gradient's spread over 128×.
+  # within about [0.6, 1.2] (Jordan et al. 2024), where the gradient's spread over 128×.
   mlp = np.asarray(updates["block"]["mlp"]["kernel"]) / (-lr * np.sqrt(32 / 8))
   singular_values = np.linalg.svd(mlp, compute_uv=False)
   assert singular_values.min() > 0.5 and singular_values.max() < 1.5, singular_values
-  query = np.asarray(updates["block"]["attention"]["query"]["kernel"]).reshape(8, 8) / -lr
-  singular_values = np.linalg.svd(query, compute_uv=False)
-  assert singular_values.min() > 0.5 and singular_values.max() < 1.5, singular_values
+  for name in ("query", "out"):  # (8, 2, 4) and (2, 4, 8) kernels: 8 × 8 matrices
+    kernel = np.asarray(updates["block"]["attention"][name]["kernel"]).reshape(8, 8) / -lr
+    singular_values = np.linalg.svd(kernel, compute_uv=False)
+    assert singular_values.min() > 0.5 and singular_values.max() < 1.5, (name, singular_values)
 
   # AdamW (Loshchilov & Hutter 2019), first step: m̂ = g and v̂ = g², so every coordinate moves
   # by ±lr·(1 + 2β1)/(1 + β1) under optax's Nesterov form of the first moment.
@@ -254,32 +254,13 @@ def test_muon_orthogonalises_matrices_and_uses_adamw_for_the_rest():
     np.testing.assert_allclose(np.abs(adam_leaf), first_step, rtol=1e-4)
 
 
-# -- every submission ----------------------------------------------------------------------------
-
-@pytest.mark.parametrize("name", sorted(SUBMISSIONS))
-def test_defaults_lie_in_the_search_space(name):
-  space = search_space.load_search_space(REPO_ROOT / "configs" / "search_spaces" / f"{name}.json")
-  defaults = SUBMISSIONS[name].HPARAMS
-  search_space.check_known_hparams(space, set(defaults), name)
-  for param in space.params:
-    value = defaults[param.name]
-    if isinstance(param, search_space.DiscreteParam):
-      assert value in param.feasible_points, (param.name, value)
-    else:
-      assert param.min <= value <= param.max, (param.name, value)
-
-
-def test_submissions_are_listed_with_their_paper():
-  for name, module in SUBMISSIONS.items():
-    submission = loader.load_submission(module.__file__)
-    assert submission.form is loader.SubmissionForm.OPTAX, name
-    assert module.__doc__.splitlines()[0].strip(), name
-
+# -- every submission (listing, search spaces, toy problem: tests/submissions/conformance_test.py)
 
 @pytest.mark.parametrize("name", sorted(SUBMISSIONS))
 def test_submission_trains_two_steps_on_the_tiny_lm(tmp_path, name):
   workdir = tmp_path / name
-  assert cli.main(["run", "--workload=lm", "--size=tiny", f"--submission={SUBMISSIONS[name].__file__}",
+  submission = SUBMISSIONS[name].__file__
+  assert cli.main(["run", "--workload=lm", "--size=tiny", f"--submission={submission}",
                    f"--workdir={workdir}", "--max_steps=2", "--eval_every_steps=2",
                    "--no_progress", *SMALL_LM_OVERRIDES]) == 0
   record = json.loads((workdir / "result.json").read_text())
