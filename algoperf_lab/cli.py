@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from algoperf_lab import config
+from algoperf_lab.harness.clock import CLOCK_CHOICES
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -21,6 +22,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
   from algoperf_lab.harness.loop import ParallelismError, ResumeCheckpointError
   from algoperf_lab.harness.pmap_form import PmapApiError
   from algoperf_lab.harness.loop import MissingHyperparametersError
+  from algoperf_lab.harness.clock import ClockError
   from algoperf_lab import spec
   from algoperf_lab.harness.resume import ResumeMismatchError
   from algoperf_lab.harness.workdir_lock import WorkdirError
@@ -31,7 +33,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
           paths.DatasetCorruptError, WorkdirError, runner.DiskFullError, BatchSizeError,
           ScoringError, SearchSpaceError, TuningError, ResumeMismatchError, ResumeCheckpointError,
           ParallelismError, PmapApiError, MissingHyperparametersError,
-          spec.WorkloadOptionError)
+          spec.WorkloadOptionError, ClockError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="AlgoPerf-form submissions: the API generation they are written for "
                    "(jit: current AlgoPerf; pmap: v0.5, replicated state and device-leading "
                    "batches); auto detects it from the file")
+  run.add_argument("--clock", choices=CLOCK_CHOICES, default="auto",
+                   help="what the submission clock reads: wall time, or process_cpu (this process's CPU time, robust to other load on a shared CPU host; budgets measured for it); auto: process_cpu on a CPU backend where the workload has a measured CPU budget, else wall")
   run.add_argument("--no_progress", action="store_true", help="no progress bar")
   run.add_argument("--no_compilation_cache", action="store_true",
                    help="compile from scratch (cold-start timing)")
@@ -100,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
   tune.add_argument("--eval_every_steps", type=config.positive_int, default=None)
   tune.add_argument("--max_steps", type=config.positive_int, default=None)
   tune.add_argument("--data_dir", default=None)
+  tune.add_argument("--clock", choices=CLOCK_CHOICES, default="auto",
+                   help="what the submission clock reads: wall time, or process_cpu (this process's CPU time, robust to other load on a shared CPU host; budgets measured for it); auto: process_cpu on a CPU backend where the workload has a measured CPU budget, else wall")
   tune.add_argument("--no_progress", action="store_true")
 
   score = commands.add_parser("score", help="score lab run records and/or AlgoPerf logs with "
@@ -144,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
   demo.add_argument("--workloads", default=None,
                     help="comma-separated workloads (default: every base workload with a tiny size)")
   demo.add_argument("--seed", type=int, default=0)
+  demo.add_argument("--clock", choices=CLOCK_CHOICES, default="auto",
+                   help="what the submission clock reads: wall time, or process_cpu (this process's CPU time, robust to other load on a shared CPU host; budgets measured for it); auto: process_cpu on a CPU backend where the workload has a measured CPU budget, else wall")
   demo.add_argument("--no_progress", action="store_true")
   return parser
 
@@ -172,7 +180,7 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
                          checkpoint_every_sec=None if args.no_checkpoints
                          else args.checkpoint_every_sec,
                          mesh=MeshConfig(data=args.mesh_data, fsdp=args.mesh_fsdp),
-                         sharding=args.sharding)
+                         sharding=args.sharding, clock=args.clock)
   try:
     result = runner.run(runner.RunRequest(
         workload=args.workload, size=args.size, submission=args.submission, workdir=args.workdir,
@@ -210,7 +218,8 @@ def _tune(args: argparse.Namespace, overrides: list[str]) -> int:
         only_trial=args.trial, config_overrides=tuple(overrides),
         self_tuning_budget_factor=args.self_tuning_budget_factor,
         settings=RunSettings(eval_every_steps=args.eval_every_steps, max_steps=args.max_steps,
-                             data_dir=args.data_dir, progress=not args.no_progress)))
+                             data_dir=args.data_dir, progress=not args.no_progress,
+                             clock=args.clock)))
   except Exception as error:
     runner.raise_if_disk_full(error, args.workdir)
     raise
@@ -263,6 +272,7 @@ def _demo(args: argparse.Namespace, overrides: list[str]) -> int:
   _start_jax()
   runtime.enable_compilation_cache()
   run_demo(DemoRequest(workdir=args.workdir, seed=args.seed, config_overrides=tuple(overrides),
+                       clock=args.clock,
                        progress=not args.no_progress,
                        workloads=tuple(args.workloads.split(",")) if args.workloads else None))
   return 0

@@ -37,6 +37,8 @@ class TargetsConfig:
   eval_period_time_sec: float
   step_hint: int
   how_measured: str = ""
+  # The budget in process CPU seconds, for the process_cpu clock (0: none measured).
+  max_allowed_cpu_sec: float = 0.0
 
   def __post_init__(self) -> None:
     if self.direction not in ("lower", "higher"):
@@ -88,7 +90,7 @@ def _check_value(key: str, field: dataclasses.Field[Any], value: Any) -> None:
       raise ConfigError(f"{key}={value!r} must be a finite number.")
     if (name == "dropout_rate" or name.endswith("_fraction")) and not 0.0 <= value < 1.0:
       raise ConfigError(f"{key}={value} must be in [0, 1).")
-    if name.endswith("_sec") and value <= 0:
+    if name.endswith("_sec") and value <= 0 and not (field.default == 0.0 and value == 0):
       raise ConfigError(f"{key}={value} must be above 0 seconds.")
 
 

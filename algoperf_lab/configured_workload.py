@@ -46,6 +46,10 @@ class ConfiguredWorkload(spec.Workload):
     return self.targets.max_allowed_runtime_sec
 
   @property
+  def max_allowed_cpu_sec(self) -> float | None:
+    return self.targets.max_allowed_cpu_sec or None
+
+  @property
   def eval_period_time_sec(self) -> float:
     return self.targets.eval_period_time_sec
 

@@ -30,6 +30,7 @@ class DemoRequest:
   config_overrides: tuple[str, ...] = ()
   progress: bool = True
   baseline: str = "nadamw"
+  clock: str = "auto"
 
 
 def demo_workloads() -> tuple[str, ...]:
@@ -52,7 +53,7 @@ def run_demo(request: DemoRequest, report: Callable[[str], None] = print) -> Sco
         workload=workload, size=DEMO_SIZE, submission=submission,
         workdir=runs_dir / name / f"{workload}_{DEMO_SIZE}", ruleset=Ruleset.SELF,
         seed=request.seed, config_overrides=request.config_overrides,
-        settings=RunSettings(progress=request.progress)), report=lambda line: report(f"  {line}"))
+        settings=RunSettings(progress=request.progress, clock=request.clock)), report=lambda line: report(f"  {line}"))
   scores = score_directories([runs_dir], request.workdir / "report", baseline=request.baseline)
   report("")
   report(format_score_table(scores))

@@ -154,6 +154,11 @@ class Workload(abc.ABC):
     ...
 
   @property
+  def max_allowed_cpu_sec(self) -> float | None:
+    """The budget in process CPU seconds for the process_cpu clock (beyond AlgoPerf), if any."""
+    return None
+
+  @property
   @abc.abstractmethod
   def eval_period_time_sec(self) -> float:
     ...

@@ -27,7 +27,7 @@ from algoperf_lab.harness import pmap_form, records, resume
 from algoperf_lab.harness.cadence import EvalCadence
 from algoperf_lab.harness.checkpoints import RunCheckpointer
 from algoperf_lab.harness.preemption import sigterm_requests_preemption
-from algoperf_lab.harness.clock import SubmissionClock
+from algoperf_lab.harness.clock import CLOCKS, SubmissionClock, resolve_clock
 from algoperf_lab.harness.progress import RunProgress
 from algoperf_lab.harness.records import RunStatus
 from algoperf_lab.spec import AlgoperfApi, Submission
@@ -50,6 +50,9 @@ class RunSettings:
   # "fsdp"). AlgoPerf-form submissions place their own state (AlgoPerf's data parallelism).
   mesh: MeshConfig = MeshConfig()
   sharding: str = "replicated"
+  # What the submission clock reads: "wall", "process_cpu", or "auto" (process_cpu on a CPU
+  # backend where the workload has a measured CPU-time budget; see harness/clock.py).
+  clock: str = "auto"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +69,7 @@ class RunIdentity:
   ruleset: str = "none"
   study: int | None = None
   trial: int | None = None
+  clock: str = "wall"  # resolved by train_and_evaluate; part of result.json and the fingerprint
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,7 +206,7 @@ class _Action(enum.Enum):
 
 def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams: Any,
                        settings: RunSettings, identity: RunIdentity, workdir: Path,
-                       time_fn: Callable[[], float] = time.perf_counter) -> RunResult:
+                       time_fn: Callable[[], float] | None = None) -> RunResult:
   """Trains until target, budget, completion, divergence or preemption; resumes from the
   workdir's last good checkpoint when there is one; writes the run record in workdir.
 
@@ -210,7 +214,12 @@ def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams:
   `interrupted` for Ctrl-C, which resumes like a kill).
   """
   workdir.mkdir(parents=True, exist_ok=True)
-  budget_sec = settings.max_runtime_sec or workload.max_allowed_runtime_sec
+  clock_name = resolve_clock(settings.clock, jax.devices()[0].platform,
+                             workload.max_allowed_cpu_sec is not None,
+                             settings.max_runtime_sec is not None)
+  identity = dataclasses.replace(identity, clock=clock_name)
+  budget_sec = _budget_sec(workload, settings, clock_name)
+  time_fn = time_fn or CLOCKS[clock_name]
   run = _Run(workload, submission, _hparams_for(submission, hparams), settings, identity,
              _Records(workdir, _record_header(workload, settings, identity, budget_sec)),
              budget_sec)
@@ -237,6 +246,15 @@ def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams:
       "submission_time_sec": result.submission_time_sec, "stop_reason": result.stop_reason,
       "num_evals": len(state.history), "wall_time_sec": _wall_time(run)})
   return result
+
+
+def _budget_sec(workload: spec.Workload, settings: RunSettings, clock_name: str) -> float:
+  """The submission-time budget in the clock's own seconds (measured per clock, not scaled)."""
+  if settings.max_runtime_sec is not None:
+    return settings.max_runtime_sec
+  if clock_name == "process_cpu":
+    return float(workload.max_allowed_cpu_sec)  # resolve_clock checked that there is one
+  return workload.max_allowed_runtime_sec
 
 
 def _record_failure(run: _Run, state: resume.LoopState | None, clock: SubmissionClock,

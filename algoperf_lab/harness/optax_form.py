@@ -105,6 +105,7 @@ def _extra_args(workload: spec.Workload, loss_at: Callable[[Any], tuple[jax.Arra
     extra["task_values"] = workload.per_task_loss_fn(batch["targets"], logits,
                                                      batch.get("weights"))
     extra["task_grads_fn"] = jax.jacrev(task_losses_at)
+    extra["task_value_fn"] = task_losses_at  # [T] losses at other params (SAM-MTL)
   return extra
 
 

@@ -1,4 +1,5 @@
-"""Records scored together must measure the same thing: same target, budget and workload config.
+"""Records scored together must measure the same thing: same target, budget, clock and workload
+config.
 
 A run made with `--config.targets.validation=5.0` reaches an easier target sooner; pooled with
 standard runs it would halve its workload's time. So records of one workload/size that differ in
@@ -32,7 +33,8 @@ def config_fields(record: RunRecord) -> dict[str, str]:
   fields = {"target_metric": repr(record.target_metric),
             "target_value": repr(record.target_value),
             "target_direction": repr(record.target_direction),
-            "max_allowed_runtime_sec": repr(record.max_allowed_runtime_sec)}
+            "max_allowed_runtime_sec": repr(record.max_allowed_runtime_sec),
+            "clock": repr(record.clock)}
   if record.workload_config is not None:
     _flatten("workload_config", record.workload_config, fields)
   return fields

@@ -85,6 +85,7 @@ class RunRecord:
   time_to_target_sec: float | None
   max_allowed_runtime_sec: float | None = None
   hparams: Mapping[str, Any] = field(default_factory=dict)
+  clock: str = "wall"  # what the submission clock read (records before clocks existed: wall)
   workload_config: Mapping[str, Any] | None = None
   config_label: str = ""  # set when --group_by_config scores differing configs apart
 
@@ -200,6 +201,7 @@ def parse_record(data: object, run_dir: Path) -> RunRecord:
       reached_target=reached,
       time_to_target_sec=float(ttt) if reached else None,
       max_allowed_runtime_sec=float(max_runtime) if _is_number(max_runtime) else None,
+      clock=str(data.get("clock", "wall")),
       hparams=dict(hparams) if isinstance(hparams, dict) else {},
       workload_config=dict(workload_config) if isinstance(workload_config, dict) else None,
   )

@@ -23,6 +23,7 @@ from typing import Any
 import jax
 
 from algoperf_lab import loader, registry, runner
+from algoperf_lab.harness.clock import resolve_clock
 from algoperf_lab.harness import records
 from algoperf_lab.harness.loop import RunSettings
 from algoperf_lab.tuning import halton, search_space
@@ -100,7 +101,8 @@ def recorded_status(run_dir: Path) -> str | None:
 def trial_settings(settings: RunSettings, budget_sec: float) -> dict[str, Any]:
   """The run settings besides seed and hyperparameters that change a trial's result."""
   return {"max_steps": settings.max_steps, "eval_every_steps": settings.eval_every_steps,
-          "max_runtime_sec": budget_sec, "stop_at_target": settings.stop_at_target}
+          "max_runtime_sec": budget_sec, "stop_at_target": settings.stop_at_target,
+          "clock": settings.clock}
 
 
 def _stored_trial_settings(run_dir: Path) -> dict[str, Any] | None:
@@ -184,10 +186,16 @@ def run_tuning(request: TuneRequest,
   plans = plan_trials(request, submission)
   workload = registry.make_workload(request.workload, request.size, request.config_overrides)
   workload_config = workload.config.to_dict() if hasattr(workload, "config") else None  # type: ignore[attr-defined]
-  workload_budget = workload.max_allowed_runtime_sec
+  clock = resolve_clock(request.settings.clock, jax.devices()[0].platform,
+                        workload.max_allowed_cpu_sec is not None,
+                        request.settings.max_runtime_sec is not None)
+  workload_budget = (workload.max_allowed_cpu_sec if clock == "process_cpu"
+                     else workload.max_allowed_runtime_sec)
   budget = request.settings.max_runtime_sec or workload_budget
   if request.ruleset is Ruleset.SELF:
     budget *= request.self_tuning_budget_factor
+  request = dataclasses.replace(request, settings=dataclasses.replace(request.settings,
+                                                                      clock=clock))
   settings_record = trial_settings(request.settings, budget)
   extra_known: frozenset[str] = frozenset()
   if request.search_space is not None:

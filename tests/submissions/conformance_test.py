@@ -39,6 +39,11 @@ SMALL = {
 }
 
 
+def _multi_task(path: str) -> bool:
+  """A submission declaring MULTI_TASK refuses single-task workloads: it is checked on gnn."""
+  return bool(getattr(loader.load_submission(str(REPO_ROOT / path)).module, "MULTI_TASK", False))
+
+
 def _hparams(submission: spec.Submission) -> Any:
   return hyperparameters.make_hyperparameters(submission.default_hparams, {}, submission.source)
 
@@ -113,12 +118,14 @@ def test_default_hparams_fit_its_search_space(path):
   assert isinstance(space, search_space.SearchSpace)
   defaults = submission.default_hparams or {}
   for param in space.params:
+    if param.name in submission.optional_hparams and param.name not in defaults:
+      continue  # read when given (e.g. label_smoothing), with no default of its own
     assert param.name in defaults, f"{param.name} is searched but has no default in HPARAMS"
     value = defaults[param.name]
     if isinstance(param, search_space.RangeParam):
       assert param.min <= value <= param.max, f"{param.name}={value} outside [{param.min}, {param.max}]"
     else:
-      assert value in param.points, f"{param.name}={value} not among {param.points}"
+      assert value in param.feasible_points, f"{param.name}={value} not among {param.feasible_points}"
 
 
 def _workload_cases() -> list[Any]:
@@ -127,8 +134,11 @@ def _workload_cases() -> list[Any]:
   fast_everywhere = {"submissions/baselines/adamw.py", "submissions/baselines/nadamw.py"}
   cases = []
   for path in SUBMISSIONS:
+    fast = "gnn" if _multi_task(path) else "lm"
     for workload_name in sorted(SMALL):
-      marks = () if workload_name == "lm" or path in fast_everywhere else (pytest.mark.slow,)
+      if workload_name == "lm" and fast == "gnn":
+        continue
+      marks = () if workload_name == fast or path in fast_everywhere else (pytest.mark.slow,)
       cases.append(pytest.param(path, workload_name, marks=marks, id=f"{workload_name}-{path}"))
   return cases
 
@@ -186,18 +196,27 @@ def test_it_decreases_a_toy_quadratic(path):
   params = {"w": jnp.full((4, 4), 2.0), "b": jnp.full((4,), -1.5)}
   target = {"w": jnp.eye(4), "b": jnp.zeros(4)}
 
-  def loss(p: Any) -> jax.Array:
-    return sum(jnp.sum((p[k] - target[k]) ** 2) for k in p)
+  def task_losses(p: Any) -> jax.Array:  # two tasks: w's error and b's
+    return jnp.stack([jnp.sum((p[k] - target[k]) ** 2) for k in ("w", "b")])
 
+  def loss(p: Any) -> jax.Array:
+    return task_losses(p).sum()
+
+  workload = _Quadratic(params)
+  task_extras = {}
+  if _multi_task(path):  # the task extras a multi-task workload's step passes
+    workload.num_tasks = 2
+    task_extras = {"task_grads_fn": jax.jacrev(task_losses), "task_value_fn": task_losses}
   optimizer = optax.with_extra_args_support(
-      submission.module.make_optimizer(_hparams(submission), _Quadratic(params)))
+      submission.module.make_optimizer(_hparams(submission), workload))
   opt_state = optimizer.init(params)
 
   @jax.jit
   def step(p: Any, s: Any) -> tuple[Any, Any]:
     value, grads = jax.value_and_grad(loss)(p)
+    extras = {**task_extras, "task_values": task_losses(p)} if task_extras else {}
     updates, s = optimizer.update(grads, s, p, value=value, value_fn=loss, obj_fn=loss,
-                                  grad_fn=lambda q, i=None: jax.grad(loss)(q))
+                                  grad_fn=lambda q, i=None: jax.grad(loss)(q), **extras)
     return optax.apply_updates(p, updates), s
 
   start = float(loss(params))
@@ -213,14 +232,16 @@ def test_fsdp_on_eight_devices_equals_one_device(path, tmp_path):
   if loader.load_submission(str(REPO_ROOT / path)).form is not spec.SubmissionForm.OPTAX:
     pytest.skip("AlgoPerf-form submissions are data parallel by AlgoPerf's rules")
   cli = str(REPO_ROOT / ".venv" / "bin" / "algoperf-lab")
+  workload, small = (("gnn", SMALL_GNN_RUN_OVERRIDES) if _multi_task(path)
+                     else ("lm", SMALL_LM_OVERRIDES))
 
   def losses(devices: int, *extra: str) -> list[float]:
     workdir = tmp_path / f"d{devices}"
     env = {**os.environ, "JAX_PLATFORMS": "cpu",
            "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
-    done = subprocess.run([cli, "run", "--workload=lm", f"--submission={path}",
+    done = subprocess.run([cli, "run", f"--workload={workload}", f"--submission={path}",
                            f"--workdir={workdir}", "--max_steps=4", "--eval_every_steps=2",
-                           "--no_progress", "--no_checkpoints", *SMALL_LM_OVERRIDES, *extra],
+                           "--no_progress", "--no_checkpoints", *small, *extra],
                           env=env, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
