@@ -21,7 +21,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
   from algoperf_lab.tuning.study import TuningError
   from algoperf_lab.harness.loop import ParallelismError, ResumeCheckpointError
   from algoperf_lab.harness.pmap_form import PmapApiError
-  from algoperf_lab.harness.loop import MissingHyperparametersError
+  from algoperf_lab.harness.loop import BatchSizeTypeError, MissingHyperparametersError
   from algoperf_lab.harness.clock import ClockError
   from algoperf_lab import spec
   from algoperf_lab.harness.resume import ResumeMismatchError
@@ -33,7 +33,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
           paths.DatasetCorruptError, WorkdirError, runner.DiskFullError, BatchSizeError,
           ScoringError, SearchSpaceError, TuningError, ResumeMismatchError, ResumeCheckpointError,
           ParallelismError, PmapApiError, MissingHyperparametersError,
-          spec.WorkloadOptionError, ClockError)
+          spec.WorkloadOptionError, ClockError, BatchSizeTypeError)
 
 
 def build_parser() -> argparse.ArgumentParser:

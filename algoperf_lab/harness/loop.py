@@ -87,6 +87,10 @@ class ResumeCheckpointError(RuntimeError):
   """Checkpoints exist but none can be read; nothing is overwritten."""
 
 
+class BatchSizeTypeError(ValueError):
+  """A submission's get_batch_size returned something that is not a positive int."""
+
+
 def resolve_batch_size(submission: Submission, workload: spec.Workload) -> int:
   """The submission's batch size for this workload, or the workload's default if it has none."""
   try:
@@ -95,9 +99,9 @@ def resolve_batch_size(submission: Submission, workload: spec.Workload) -> int:
     return workload.default_batch_size
   if batch_size is None:
     return workload.default_batch_size
-  if not isinstance(batch_size, int) or batch_size <= 0:
-    raise ValueError(f"{submission.source}: get_batch_size({workload.name!r}) returned "
-                     f"{batch_size!r}; expected a positive int.")
+  if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+    raise BatchSizeTypeError(f"{submission.source}: get_batch_size({workload.name!r}) returned "
+                             f"{batch_size!r}; expected a positive int.")
   return batch_size
 
 

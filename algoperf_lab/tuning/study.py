@@ -25,6 +25,7 @@ import jax
 from algoperf_lab import loader, registry, runner
 from algoperf_lab.harness.clock import resolve_clock
 from algoperf_lab.harness import records
+from algoperf_lab.harness.records import RunStatus
 from algoperf_lab.harness.loop import RunSettings
 from algoperf_lab.tuning import halton, search_space
 
@@ -224,6 +225,10 @@ def run_tuning(request: TuneRequest,
     report(f"{label}: {result.status.value}"
            + (f" in {result.time_to_target_sec:.1f}s" if result.time_to_target_sec else ""))
     outcomes.append(TrialOutcome(plan, result.status.value, result.time_to_target_sec, False))
+    if result.status is RunStatus.PREEMPTED:  # the job is going away: start no other trial
+      report(f"{label} was preempted; the study stops here. Run the same command again to "
+             "resume it from this trial's checkpoint.")
+      break
   return outcomes
 
 

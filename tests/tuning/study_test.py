@@ -130,3 +130,20 @@ def test_a_trial_folder_in_use_is_refused_with_the_holders_pid(tmp_path):
     with pytest.raises(WorkdirLockedError, match=f"in use by process {os.getpid()}"):
       study.run_tuning(request, report=lambda _: None)
   assert not (tmp_path / "tune" / "study_0" / "trial_0" / "result.json").exists()
+
+
+def test_a_preempted_trial_stops_the_study(tmp_path, monkeypatch):
+  from algoperf_lab import runner
+  from algoperf_lab.harness.loop import RunResult
+  from algoperf_lab.harness.records import RunStatus
+
+  started = []
+
+  def preempted_run(request):
+    started.append(request.trial)
+    return RunResult(status=RunStatus.PREEMPTED, reached_target=False, time_to_target_sec=None,
+                     steps=1, submission_time_sec=0.1, stop_reason="SIGTERM", eval_history=[])
+
+  monkeypatch.setattr(runner, "run", preempted_run)
+  outcomes = study.run_tuning(_request(tmp_path, num_trials=3), report=lambda line: None)
+  assert started == [0] and [o.status for o in outcomes] == ["preempted"]
