@@ -20,7 +20,8 @@ from tests.helpers import REPO_ROOT, SMALL_LM_OVERRIDES
 README = REPO_ROOT / "README.md"
 KNOWN_PREFIXES = ("algoperf-lab ", "bash scripts/setup.sh", "bash scripts/test.sh",
                   "source .venv/bin/activate", "python scripts/measure_targets.py",
-                  "python benchmarks/step_overhead.py")
+                  "python benchmarks/step_overhead.py", "python benchmarks/clock_under_load.py",
+                  "python scripts/measure_cpu_budgets.py")
 FAST_ARGS = {
     "run": ("--max_steps=2", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
     "tune": ("--max_steps=2", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
@@ -31,8 +32,12 @@ FAST_ARGS = {
                                    "--config.targets.eval_period_time_sec=0.5"),
     "benchmarks/step_overhead.py": ("--rounds=1", "--blocks=1", "--steps_per_block=2",
                                     *SMALL_LM_OVERRIDES),
+    "benchmarks/clock_under_load.py": ("--rounds=1", "--steps=2", *SMALL_LM_OVERRIDES),
+    "scripts/measure_cpu_budgets.py": (*SMALL_LM_OVERRIDES, "--config.targets.validation=8.5",
+                                       "--config.targets.eval_period_time_sec=0.5"),
 }
-PYTHON_SCRIPTS = ("scripts/measure_targets.py", "benchmarks/step_overhead.py")
+PYTHON_SCRIPTS = ("scripts/measure_targets.py", "benchmarks/step_overhead.py",
+                  "benchmarks/clock_under_load.py", "scripts/measure_cpu_budgets.py")
 
 
 def readme_commands() -> list[str]:
@@ -96,8 +101,9 @@ def test_readme_python_scripts_run_quickly(command, tmp_path):
   args = _relocated(command, tmp_path)
   script = args[1]
   assert script in PYTHON_SCRIPTS, f"no fast arguments known for {script}"
-  if script == "scripts/measure_targets.py":  # one seed is enough to check the plumbing
-    args = [a if not a.startswith("--seeds=") else "--seeds=0" for a in args]
+  if script in ("scripts/measure_targets.py", "scripts/measure_cpu_budgets.py"):  # one seed
+    args = [a if not a.startswith("--workloads=") else "--workloads=lm" for a in args]
+    args = [a if not a.startswith("--seeds=") else "--seeds=0" for a in args]  # is enough
   done = subprocess.run([str(REPO_ROOT / ".venv" / "bin" / "python"), *args[1:],
                          *FAST_ARGS[script]], capture_output=True, text=True, cwd=REPO_ROOT,
                         timeout=600)
