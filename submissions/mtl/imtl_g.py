@@ -1,0 +1,33 @@
+"""IMTL-G (Liu et al. 2021, impartial MTL): equal projections on every task gradient, then AdamW.
+
+Closed-form weights summing to one whose direction has the same projection on each unit task
+gradient; the two-task answer is checked by hand in tests/submissions/mtl_test.py.
+The aggregated direction feeds the AdamW baseline (submissions/lib/mtl.py). Multi-task
+workloads only (gnn and its variants): a single-task workload is refused at once. Step
+metrics: `conflicting_pairs` (task pairs with g_i · g_j < 0) and the task weights `weight_<k>`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optax
+
+from algoperf_lab import spec
+from submissions.baselines import adamw
+from submissions.lib import aggregators, mtl
+
+HPARAMS = dict(adamw.HPARAMS)
+MULTI_TASK = True  # the conformance suite runs it on gnn and a two-task quadratic
+
+
+def make_optimizer(hparams: Any, workload: spec.Workload) -> optax.GradientTransformation:
+  num_tasks = mtl.require_tasks(workload, "imtl_g")
+  aggregator = aggregators.make_aggregator("imtl_g")
+  return optax.chain(mtl.aggregate_task_gradients(aggregator, num_tasks),
+                     adamw.make_optimizer(hparams, workload))
+
+
+def train_metrics(opt_state: Any, params: Any) -> dict[str, Any]:
+  del params
+  return mtl.aggregation_metrics(opt_state)

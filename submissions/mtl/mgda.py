@@ -1,0 +1,34 @@
+"""MGDA (Sener & Koltun 2018): the min-norm convex combination of task gradients, then AdamW.
+
+Frank–Wolfe on the task-gradient Gram matrix (fixed iterations); MGDA-UB's bound on a shared
+representation is not exposed by the step, so the min-norm problem is solved on the parameter
+gradients. The two-task min-norm point is checked by hand in tests/submissions/mtl_test.py.
+The aggregated direction feeds the AdamW baseline (submissions/lib/mtl.py). Multi-task
+workloads only (gnn and its variants): a single-task workload is refused at once. Step
+metrics: `conflicting_pairs` (task pairs with g_i · g_j < 0) and the task weights `weight_<k>`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optax
+
+from algoperf_lab import spec
+from submissions.baselines import adamw
+from submissions.lib import aggregators, mtl
+
+HPARAMS = dict(adamw.HPARAMS)
+MULTI_TASK = True  # the conformance suite runs it on gnn and a two-task quadratic
+
+
+def make_optimizer(hparams: Any, workload: spec.Workload) -> optax.GradientTransformation:
+  num_tasks = mtl.require_tasks(workload, "mgda")
+  aggregator = aggregators.make_aggregator("mgda")
+  return optax.chain(mtl.aggregate_task_gradients(aggregator, num_tasks),
+                     adamw.make_optimizer(hparams, workload))
+
+
+def train_metrics(opt_state: Any, params: Any) -> dict[str, Any]:
+  del params
+  return mtl.aggregation_metrics(opt_state)

@@ -1,0 +1,1 @@
+"""Sharpness-aware training algorithms (SAM, ASAM)."""
