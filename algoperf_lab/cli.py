@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="score the lab's records under AlgoPerf's rules, in one table with any "
                      "AlgoPerf logs")
   score.add_argument("--no_progress", action="store_true", help="no progress bar")
+  score.add_argument("--mtl_reference", default=None, metavar="SUBMISSION",
+                     help="multi-task workloads: report Δm%% of every submission's per-task "
+                          "metrics against this one (Maninis et al. 2019)")
 
   export = commands.add_parser("export-algoperf", help="write run records as an AlgoPerf "
                                "experiment tree (eval_measurements.csv, hparams.json, "
@@ -239,12 +242,15 @@ def _score(args: argparse.Namespace) -> int:
       allow_incomplete=args.allow_incomplete, group_by_config=args.group_by_config,
       algoperf_version=args.algoperf_version, algoperf_targets=args.algoperf_targets,
       ruleset=args.ruleset, algoperf_rules=args.algoperf_rules,
-      progress=not args.no_progress))
+      progress=not args.no_progress, mtl_reference=args.mtl_reference))
   for report, table in ((outcome.lab, format_score_table), (outcome.algoperf,
                                                             format_algoperf_table)):
     if report is None:
       continue
     print(table(report))
+    for mtl_score in getattr(report, "mtl", ()):
+      print(f"Δm% {mtl_score.submission} on {mtl_score.workload} vs {args.mtl_reference}: "
+            f"{mtl_score.delta_m_percent:+.2f}")
     for skipped in report.skipped:
       print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
     print(f"report: {report.out_dir / 'report.md'}")

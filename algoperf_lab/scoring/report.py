@@ -18,6 +18,7 @@ from typing import Any
 
 from algoperf_lab.scoring import plots
 from algoperf_lab.scoring.consistency import check_same_config
+from algoperf_lab.scoring.mtl import MtlScore, mtl_scores, render_mtl_markdown
 from algoperf_lab.scoring.profiles import DEFAULT_TAU_MAX, benchmark_scores, performance_ratios
 from algoperf_lab.scoring.records import (
     RunRecord, ScoringError, Skipped, check_same_hardware, load_records, read_curve)
@@ -76,6 +77,8 @@ class ScoreReport:
   files: tuple[Path, ...]
   gaps: frozenset[tuple[str, str]] = frozenset()  # (submission, workload) with incomplete runs
   unattributed_gaps: int = 0  # incomplete records that do not say whose they are
+  mtl_reference: str | None = None  # --mtl_reference: Δm% against this submission
+  mtl: tuple[MtlScore, ...] = ()
 
   def has_gap(self, submission: str, workload: str) -> bool:
     """Whether an incomplete record of this submission on this workload was left out."""
@@ -185,6 +188,8 @@ def render_markdown(report: ScoreReport, generated_at: dt.datetime) -> str:
   lines += _md_table(
       ["submission", "benchmark score", "95% CI", "speedup vs baseline"],
       [[s.name, f"{s.benchmark_score:.3f}", _fmt_ci(s.ci95), _fmt_speedup(s)] for s in ranked])
+  if report.mtl_reference is not None:
+    lines += ["", *render_mtl_markdown(report.mtl, report.mtl_reference)]
   lines += ["", "## Time to target", "",
             "Seconds, median over studies (studies reaching the target / studies); "
             "\"miss\" means the median study did not reach it.", ""]
@@ -309,7 +314,8 @@ def score_directories(paths: list[Path], out_dir: Path, *, tau_max: float = DEFA
                       baseline: str | None = None, allow_mixed_hardware: bool = False,
                       bootstrap_samples: int = 1000, seed: int = 0,
                       allow_incomplete: bool = False,
-                      group_by_config: bool = False) -> ScoreReport:
+                      group_by_config: bool = False,
+                      mtl_reference: str | None = None) -> ScoreReport:
   """Score every finished run below `paths` and write scores.json, report.md and PNGs to out_dir.
 
   Raises ScoringError (or its MixedHardwareError) when nothing can be scored, a path is missing,
@@ -369,6 +375,8 @@ def score_directories(paths: list[Path], out_dir: Path, *, tau_max: float = DEFA
       hardware=_hardware_lines(scored_records), num_scored_runs=len(scored_records),
       out_dir=out_dir, gaps=frozenset(k.cell for k in incomplete if k.cell),
       unattributed_gaps=sum(k.cell is None for k in incomplete),
+      mtl_reference=mtl_reference,
+      mtl=mtl_scores(scored_records, mtl_reference) if mtl_reference is not None else (),
       files=(out_dir / SCORES_FILE, out_dir / REPORT_FILE, out_dir / PROFILE_FILE,
              *curve_files))
   write_text_atomic(out_dir / SCORES_FILE,

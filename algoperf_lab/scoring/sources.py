@@ -42,6 +42,7 @@ class ScoreRequest:
   ruleset: str = "external"
   algoperf_rules: bool = False  # score lab records under AlgoPerf's rules, with any logs
   progress: bool = True
+  mtl_reference: str | None = None  # Δm% of lab records against this submission
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,8 @@ def score(request: ScoreRequest) -> ScoreOutcome:
         tau_max=request.tau_max, baseline=request.baseline,
         allow_mixed_hardware=request.allow_mixed_hardware,
         bootstrap_samples=request.bootstrap_samples, seed=request.seed,
-        allow_incomplete=request.allow_incomplete, group_by_config=request.group_by_config)
+        allow_incomplete=request.allow_incomplete, group_by_config=request.group_by_config,
+        mtl_reference=request.mtl_reference)
   if locations:
     assert targets is not None
     trials, skipped = load_trials(locations, targets, progress=request.progress)

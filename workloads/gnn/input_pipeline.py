@@ -18,6 +18,7 @@ import numpy as np
 from workloads.gnn import batching, ogb_molpcba, qm9
 from workloads.gnn.batching import BatchBudget
 from workloads.gnn.molecules import MoleculeDataset
+from workloads.gnn.task_corruption import TaskCorruption, corrupt_training_labels
 
 SOURCES = ("qm9", "ogbg_molpcba")
 SPLITS = ("train", "validation", "test")
@@ -35,6 +36,9 @@ class GnnDataConfig:
   max_molecules: int = 0  # qm9 only: > 0 keeps the first N molecules of a fixed permutation
   validation_fraction: float = 0.1  # qm9 only; ogbg-molpcba has its scaffold split
   test_fraction: float = 0.1
+  corrupted_task: str = ""  # held-out variants: this task's training labels are corrupted
+  corrupted_label_noise_std: float = 0.0  # (workloads/gnn/task_corruption.py)
+  corrupted_labels_dropped: float = 0.0
 
   def __post_init__(self) -> None:
     if self.source not in SOURCES:
@@ -54,9 +58,13 @@ def num_tasks(source: str) -> int:
 
 def load_dataset(config: GnnDataConfig, data_dir: str | None) -> MoleculeDataset:
   if config.source == "qm9":
-    return qm9.load(data_dir, config.max_molecules, config.validation_fraction,
-                    config.test_fraction)
-  return ogb_molpcba.load(data_dir)
+    dataset = qm9.load(data_dir, config.max_molecules, config.validation_fraction,
+                       config.test_fraction)
+  else:
+    dataset = ogb_molpcba.load(data_dir)
+  corruption = TaskCorruption(config.corrupted_task, config.corrupted_label_noise_std,
+                              config.corrupted_labels_dropped)
+  return corrupt_training_labels(dataset, corruption)
 
 
 class GreedyPackIterDataset(grain.IterDataset):

@@ -180,6 +180,10 @@ class GnnWorkload(ConfiguredWorkload):
       mask = input_pipeline.real_graph_rows(host_batches, "target_mask")
       results[f"{split}/loss"] = summed / count
       results[f"{split}/{self.targets.metric}"] = self._metric(targets, logits, mask)
+      if not self.is_classification:  # per-task metrics; the target reads only the mean
+        for k, value in enumerate(per_task_mean_absolute_error(targets, logits, mask)):
+          if np.isfinite(value):  # a task with no labels in this split has no metric
+            results[f"{split}/task_{k}/mae"] = value
     return results
 
   def _metric(self, targets: np.ndarray, logits: np.ndarray, mask: np.ndarray) -> float:
@@ -188,8 +192,16 @@ class GnnWorkload(ConfiguredWorkload):
     return mean_absolute_error(targets, logits, mask)
 
 
+def per_task_mean_absolute_error(targets: np.ndarray, predictions: np.ndarray,
+                                 mask: np.ndarray) -> list[float]:
+  """Each task's mean |error| over its valid labels ([examples, tasks]); NaN for none."""
+  mask = mask.astype(np.float64)
+  counts = mask.sum(axis=0)
+  summed = (np.abs(predictions - targets) * mask).sum(axis=0)
+  return [float(s / c) if c > 0 else float("nan") for s, c in zip(summed, counts)]
+
+
 def mean_absolute_error(targets: np.ndarray, predictions: np.ndarray, mask: np.ndarray) -> float:
   """Each task's mean |error| over its valid labels, averaged over tasks ([examples, tasks])."""
-  mask = mask.astype(np.float64)
-  per_task = (np.abs(predictions - targets) * mask).sum(axis=0) / np.maximum(mask.sum(axis=0), 1)
-  return float(per_task[mask.sum(axis=0) > 0].mean())
+  per_task = np.asarray(per_task_mean_absolute_error(targets, predictions, mask))
+  return float(per_task[np.isfinite(per_task)].mean())

@@ -1,0 +1,24 @@
+"""Held-out multi-task GNN variant: one QM9 target's training labels buried in heavy noise.
+
+Task 0 (mu, the dipole moment) gets Gaussian noise of 3 standard deviations added to every
+training label (labels are standardised); validation and test labels stay clean, so
+`validation/task_0/mae` shows how much the noise hurts that task and the others.
+
+    algoperf-lab run --workload=gnn_noisy_task --size=tiny \
+        --submission=submissions/mtl/pcgrad.py --workdir=runs/gnn_noisy_task
+"""
+
+import ml_collections
+
+from configs import gnn
+
+
+def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
+  config = gnn.get_config(size)
+  config.data.update(dict(corrupted_task="mu", corrupted_label_noise_std=3.0,
+                          corrupted_labels_dropped=0.0))
+  if size == "tiny":
+    config.targets.update(how_measured=(
+        "provisional, not measured: copied from gnn/tiny; to be measured with "
+        "scripts/measure_targets.py --workloads=gnn_noisy_task"))
+  return config
