@@ -1,0 +1,91 @@
+"""SAM's cost: the ratio of a SAM step's time to an AdamW step's, on the tiny LM, in one process.
+
+Both are the lab's own jitted train step (algoperf_lab/harness/optax_form.py) around
+submissions/sam/sam.py and submissions/baselines/adamw.py, fed the same pre-fetched batches,
+in alternating rounds so that machine load affects both alike; each round's first (compiling)
+block is dropped and steps are timed over blocks after `block_until_ready`. SAM takes two
+gradients per step, so the expected ratio is about 2. Prints the ratio of the medians and of
+the fastest blocks (the least disturbed on a shared machine).
+
+    python benchmarks/sam_cost.py
+    python benchmarks/sam_cost.py --rounds=1 --blocks=2 --steps_per_block=3 --small   # a check
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import jax
+
+from algoperf_lab import hyperparameters, loader, registry
+from algoperf_lab.harness import optax_form
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBMISSIONS = {"adamw": ROOT / "submissions/baselines/adamw.py",
+               "sam": ROOT / "submissions/sam/sam.py"}
+SMALL = ("--config.model.num_layers=1", "--config.model.d_model=32", "--config.model.num_heads=2",
+         "--config.model.mlp_dim=64", "--config.model.max_seq_len=32", "--config.data.seq_len=32",
+         "--config.batch_size=8")
+
+
+class StepTimer:
+  """One submission's lab train step on the workload, ready to time over blocks of steps."""
+
+  def __init__(self, path: Path, workload, batches: list, seed: int):
+    submission = loader.load_submission(str(path))
+    module = submission.module
+    self.adapter = optax_form.OptaxFormAdapter(module.make_optimizer,
+                                               getattr(module, "train_metrics", None))
+    hparams = hyperparameters.make_hyperparameters(submission.default_hparams, {}, str(path))
+    params, model_state = workload.init_model_fn(jax.random.PRNGKey(seed))
+    opt_state = self.adapter.init_optimizer_state(workload, params, model_state, hparams,
+                                                  jax.random.PRNGKey(seed + 1))
+    self.state = optax_form.TrainState(params, model_state, opt_state)
+    self.batches = batches
+    self.rng = jax.random.PRNGKey(seed + 2)
+
+  def block(self, steps: int) -> float:
+    """Seconds per step over `steps` steps."""
+    start = time.perf_counter()
+    for i in range(steps):
+      batch = self.batches[i % len(self.batches)]
+      self.state, metrics = self.adapter.train_step(self.state, batch, self.rng)
+    jax.block_until_ready((self.state.params, metrics))
+    return (time.perf_counter() - start) / steps
+
+
+def main(argv: list[str] | None = None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--rounds", type=int, default=3)
+  parser.add_argument("--blocks", type=int, default=5)
+  parser.add_argument("--steps_per_block", type=int, default=10)
+  parser.add_argument("--small", action="store_true", help="a one-layer width-32 LM (checks)")
+  parser.add_argument("--seed", type=int, default=0)
+  args = parser.parse_args(argv)
+  workload = registry.make_workload("lm", "tiny", SMALL if args.small else ())
+  queue = workload.build_input_queue(jax.random.PRNGKey(args.seed), "train", None,
+                                     workload.default_batch_size)
+  batches = [next(queue) for _ in range(4)]
+  timers = {name: StepTimer(path, workload, batches, args.seed)
+            for name, path in SUBMISSIONS.items()}
+  times: dict[str, list[float]] = {name: [] for name in timers}
+  for _ in range(args.rounds):
+    for name, timer in timers.items():
+      timer.block(1)  # the first call compiles; later rounds reuse the executable
+      times[name] += [timer.block(args.steps_per_block) for _ in range(args.blocks)]
+  for name, values in times.items():
+    print(f"{name}: median {1e3 * statistics.median(values):.1f} ms/step, "
+          f"fastest {1e3 * min(values):.1f} ms/step over {len(values)} blocks")
+  median_ratio = statistics.median(times["sam"]) / statistics.median(times["adamw"])
+  fastest_ratio = min(times["sam"]) / min(times["adamw"])
+  print(f"SAM / AdamW step time: {median_ratio:.2f} (medians), {fastest_ratio:.2f} "
+        "(fastest blocks)")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
