@@ -7,8 +7,10 @@ shardings and donated buffers. The submission's transformation is wrapped with
 - `value`: this batch's mean loss; `value_fn(params)` (also as `obj_fn`, optax.contrib.sophia's
   name): the mean loss of this batch at other parameters, same rng; `grad_fn(params, i)`: its
   gradient (the signature optax.contrib.sam's opaque mode calls);
-- on multi-task workloads, `task_values` ([T] per-task losses) and `task_grads_fn(params)`
-  (per-task gradients, leaves with a leading T axis, from one `jax.jacrev`: a vmap of VJPs).
+- on multi-task workloads, `task_values` ([T] per-task losses), `task_grads_fn(params)`
+  (per-task gradients, leaves with a leading T axis, from one `jax.jacrev`: a vmap of VJPs) and
+  `task_value_fn(params)` ([T] per-task losses at other parameters; SAM-MTL differentiates it
+  at a different point per task).
 
 A closure nothing calls is never traced, and XLA drops values nothing reads, so a plain
 optimizer pays nothing for them. `train_metrics(opt_state, params)`, when the submission
