@@ -16,6 +16,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
   from algoperf_lab import config, hyperparameters, loader, registry, runner
   from algoperf_lab.data import paths
 
+  from algoperf_lab.calibration.candidates import CalibrationError
   from algoperf_lab.scoring import ScoringError
   from algoperf_lab.tuning.search_space import SearchSpaceError
   from algoperf_lab.tuning.study import TuningError
@@ -33,7 +34,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
           paths.DatasetCorruptError, WorkdirError, runner.DiskFullError, BatchSizeError,
           ScoringError, SearchSpaceError, TuningError, ResumeMismatchError, ResumeCheckpointError,
           ParallelismError, PmapApiError, MissingHyperparametersError,
-          spec.WorkloadOptionError, ClockError, BatchSizeTypeError)
+          spec.WorkloadOptionError, ClockError, BatchSizeTypeError, CalibrationError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,6 +147,38 @@ def build_parser() -> argparse.ArgumentParser:
                                "meta_data_0.json) plus workload_targets.json")
   export.add_argument("runs_dir", type=Path, help="folder of run records (searched recursively)")
   export.add_argument("--out", required=True, type=Path, help="a new or empty folder")
+
+  calibrate = commands.add_parser(
+      "calibrate", help="calibrate the non-learning-rate hyperparameters of self-tuning "
+      "submissions against a calibrated NadamW (each run a record under WORKDIR/<method>/"
+      "candidate_<i>/<workload>/study_<seed>/trial_0); writes WORKDIR/report/report.md and "
+      "calibrated_<method>.json")
+  calibrate.add_argument("--workdir", required=True, type=config.non_empty_path)
+  calibrate.add_argument("--submissions", default=None,
+                         help="comma-separated submission files (default: submissions/lr_free/)")
+  calibrate.add_argument("--reference", default=None,
+                         help="reference submission (default: submissions/baselines/nadamw.py)")
+  calibrate.add_argument("--workloads", default=None,
+                         help="comma-separated workloads (default: the tiny base workloads)")
+  calibrate.add_argument("--include_variants", action="store_true",
+                         help="also the held-out variants of the default workloads")
+  calibrate.add_argument("--candidates", type=config.positive_int, default=4,
+                         help="candidates per method, candidate 0 being its literature default")
+  calibrate.add_argument("--seeds", type=config.positive_int, default=2)
+  calibrate.add_argument("--seed", type=config.seed, default=0, help="base seed of the runs")
+  calibrate.add_argument("--spaces_dir", type=Path, default=None,
+                         help="folder of <method>.json candidate spaces (default: "
+                         "configs/calibration/)")
+  calibrate.add_argument("--method", default=None, help="run only this method (file stem)")
+  calibrate.add_argument("--candidate", type=config.non_negative_int, default=None,
+                         help="run only this candidate")
+  calibrate.add_argument("--workload", default=None, help="run only this workload")
+  calibrate.add_argument("--seed_index", type=config.non_negative_int, default=None,
+                         help="run only this seed (0-based)")
+  calibrate.add_argument("--eval_every_steps", type=config.positive_int, default=None)
+  calibrate.add_argument("--max_steps", type=config.positive_int, default=None)
+  calibrate.add_argument("--data_dir", default=None)
+  calibrate.add_argument("--no_progress", action="store_true")
 
   demo = commands.add_parser("demo", help="run the bundled baselines on every tiny workload "
                              "(self-tuning, one study), score them and write the report")
@@ -271,6 +304,33 @@ def _export_algoperf(args: argparse.Namespace) -> int:
   return 0
 
 
+def _calibrate(args: argparse.Namespace, overrides: list[str]) -> int:
+  from algoperf_lab import runner, runtime
+  from algoperf_lab.calibration import calibrate as calibration
+  from algoperf_lab.calibration.runs import RunFilter
+  from algoperf_lab.harness.loop import RunSettings
+
+  _start_jax()
+  runtime.enable_compilation_cache()
+  split = lambda text: tuple(text.split(",")) if text else ()  # noqa: E731
+  request = calibration.CalibrationRequest(
+      workdir=args.workdir, submissions=split(args.submissions),
+      reference=args.reference or calibration.REFERENCE, workloads=split(args.workloads),
+      include_variants=args.include_variants, num_candidates=args.candidates,
+      num_seeds=args.seeds, seed=args.seed, config_overrides=tuple(overrides),
+      spaces_dir=args.spaces_dir or calibration.candidates_lib.DEFAULT_SPACES_DIR,
+      settings=RunSettings(eval_every_steps=args.eval_every_steps, max_steps=args.max_steps,
+                           data_dir=args.data_dir, progress=not args.no_progress),
+      run_filter=RunFilter(method=args.method, candidate=args.candidate,
+                           workload=args.workload, seed_index=args.seed_index))
+  try:
+    calibration.run_calibration(request)
+  except Exception as error:
+    runner.raise_if_disk_full(error, args.workdir)
+    raise
+  return 0
+
+
 def _demo(args: argparse.Namespace, overrides: list[str]) -> int:
   from algoperf_lab import runtime
   from algoperf_lab.demo import DemoRequest, run_demo
@@ -308,6 +368,8 @@ def main(argv: Sequence[str] | None = None) -> int:
       if overrides:
         raise SystemExit("`export-algoperf` takes no --config overrides.")
       return _export_algoperf(args)
+    if args.command == "calibrate":
+      return _calibrate(args, overrides)
     if args.command == "demo":
       return _demo(args, overrides)
     return _run(args, overrides)

@@ -1,0 +1,1 @@
+"""Learning-rate-free (self-tuning) training algorithms, run with their literature defaults."""
