@@ -8,10 +8,11 @@ Learns the scale s (one per β in 1 − 10^{−k}, k = 1..n) of the base optimiz
     s = (s_init/n · m + max(r, 0)) / (√v + ε),   x_{t+1} = x_ref + (Σs)Δ_{t+1}
 
 (the clip of h to the previous m is the authors' later addition, kept as optax keeps it).
-optax.contrib.mechanize computes the same rule but recomputes Δ_t = (x_ref − x_t)/Σs instead
-of storing it; with s_init = 1e-8 the first steps (Σs)·u lie below float32's resolution of the
-parameters, so x_t stays x_ref, the recomputed Δ is 0, h is 0, and s never grows (a toy
-quadratic with parameters near 2 never moves). Here Δ is kept in the state, as in the paper.
+optax.contrib.mechanize recomputes Δ_t = (x_ref − x_t)/(Σs + ε) instead of storing it: that
+biases Δ by Σs/(Σs + ε) (a half at s = s_init = ε) and loses Δ to float32 rounding while (Σs)·u
+is below the parameters' resolution; inside the lab's AdamW submission on the conformance toy
+quadratic it left the loss at its start for 200 steps. Here Δ is kept in the state, as in the
+paper, and tests/submissions/lr_free_test.py checks it against Algorithm 1 by hand.
 """
 
 from __future__ import annotations
