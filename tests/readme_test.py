@@ -21,7 +21,7 @@ README = REPO_ROOT / "README.md"
 KNOWN_PREFIXES = ("algoperf-lab ", "bash scripts/setup.sh", "bash scripts/test.sh",
                   "source .venv/bin/activate", "python scripts/measure_targets.py",
                   "python benchmarks/step_overhead.py", "python benchmarks/clock_under_load.py",
-                  "python scripts/measure_cpu_budgets.py")
+                  "python scripts/measure_cpu_budgets.py", "python scripts/submissions_table.py")
 FAST_ARGS = {
     "run": ("--max_steps=2", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
     "tune": ("--max_steps=2", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
@@ -35,9 +35,13 @@ FAST_ARGS = {
     "benchmarks/clock_under_load.py": ("--rounds=1", "--steps=2", *SMALL_LM_OVERRIDES),
     "scripts/measure_cpu_budgets.py": (*SMALL_LM_OVERRIDES, "--config.targets.validation=8.5",
                                        "--config.targets.eval_period_time_sec=0.5"),
+    "scripts/submissions_table.py": ("--workloads=lm", "--submissions=submissions/baselines/adamw.py",
+                                     *SMALL_LM_OVERRIDES, "--config.targets.validation=8.5",
+                                     "--config.targets.eval_period_time_sec=0.5"),
 }
 PYTHON_SCRIPTS = ("scripts/measure_targets.py", "benchmarks/step_overhead.py",
-                  "benchmarks/clock_under_load.py", "scripts/measure_cpu_budgets.py")
+                  "benchmarks/clock_under_load.py", "scripts/measure_cpu_budgets.py",
+                  "scripts/submissions_table.py")
 
 
 def readme_commands() -> list[str]:
