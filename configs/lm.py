@@ -5,7 +5,8 @@
 
 Expected (tiny, 2 CPU cores): NadamW reaches the validation target (see `targets.how_measured`)
 in 1-3 minutes of submission time. Override any key on the command line, e.g.
-`--config.model.num_layers=2 --config.targets.max_allowed_runtime_sec=60`.
+`--config.model.num_layers=2 --config.targets.max_allowed_runtime_sec=60 --clock=wall` (on CPU the
+default clock is process CPU time, whose budget is `targets.max_allowed_cpu_sec`).
 """
 
 import ml_collections

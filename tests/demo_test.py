@@ -14,7 +14,7 @@ from tests.helpers import REPO_ROOT, SMALL_LM_OVERRIDES
 def test_demo_runs_scores_and_reports(tmp_path):
   done = subprocess.run(
       [str(REPO_ROOT / ".venv" / "bin" / "algoperf-lab"), "demo", f"--workdir={tmp_path}",
-       "--no_progress", "--workloads=lm", *SMALL_LM_OVERRIDES,
+       "--no_progress", "--workloads=lm", *SMALL_LM_OVERRIDES, "--clock=wall",
        "--config.targets.max_allowed_runtime_sec=20.0",
        "--config.targets.eval_period_time_sec=4.0", "--config.targets.validation=4.5"],
       capture_output=True, text=True, cwd=REPO_ROOT, timeout=900)

@@ -25,7 +25,7 @@ KNOWN_PREFIXES = ("algoperf-lab ", "bash scripts/setup.sh", "bash scripts/test.s
 FAST_ARGS = {
     "run": ("--max_steps=2", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
     "tune": ("--max_steps=2", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
-    "demo": ("--no_progress", "--workloads=lm", *SMALL_LM_OVERRIDES,
+    "demo": ("--no_progress", "--workloads=lm", *SMALL_LM_OVERRIDES, "--clock=wall",
              "--config.targets.max_allowed_runtime_sec=3.0",
              "--config.targets.eval_period_time_sec=1.0"),
     "scripts/measure_targets.py": (*SMALL_LM_OVERRIDES, "--config.targets.step_hint=4",
@@ -117,6 +117,8 @@ def test_readme_python_scripts_run_quickly(command, tmp_path):
 
 def test_readme_commands_run_quickly_in_order(tmp_path):
   for command in _algoperf_lab_commands():
+    if "../shared/" in command and not (REPO_ROOT.parent / "shared").is_dir():
+      continue  # AlgoPerf's logs come with ../shared (as in CI); a bare clone has none
     args = _relocated(command, tmp_path)
     args += FAST_ARGS.get(args[1], ())
     done = _execute(args, timeout=600)

@@ -83,7 +83,8 @@ def test_eval_time_is_excluded_and_evals_follow_submission_time(tmp_path, fake_t
 def test_budget_stop(tmp_path, fake_time):
   workload = _small_lm(("--config.targets.max_allowed_runtime_sec=7.0",
                         "--config.targets.validation=0.0"))
-  result = _run(tmp_path, fake_time, RunSettings(progress=False, eval_every_steps=3),
+  result = _run(tmp_path, fake_time, RunSettings(progress=False, eval_every_steps=3,
+                                                 clock="wall"),  # the budget overridden
                 workload=workload)
   assert result.steps == 7  # the step whose end crossed 7 s of submission time
   assert result.status.value == "missed" and result.stop_reason == "budget spent"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def test_inconsistent_requests_are_refused(tmp_path, changes, message):
 
 def test_self_tuning_uses_defaults_and_multiplies_the_budget(tmp_path):
   request = _request(tmp_path, submission=ADAMW, ruleset=Ruleset.SELF, search_space=None,
-                     num_trials=1, num_studies=1,
+                     num_trials=1, num_studies=1, settings=dataclasses.replace(FAST, clock="wall"),
                      config_overrides=SMALL_LM_OVERRIDES + ("--config.targets.max_allowed_runtime_sec=40.0",))
   (outcome,) = study.run_tuning(request, report=lambda _: None)
   record = json.loads((outcome.plan.workdir / "result.json").read_text())
