@@ -16,7 +16,7 @@ import pytest
 
 from tests.helpers import ADAMW, NADAMW, REPO_ROOT, SMALL_LM_OVERRIDES
 
-MAX_STEPS = 60
+MAX_STEPS = 120  # long enough that a periodic checkpoint lands before the end
 BASE_ARGS = ("run", "--workload=lm", "--size=tiny", f"--max_steps={MAX_STEPS}",
              "--eval_every_steps=6", "--no_progress", "--seed=3",
              "--config.targets.validation=0.0", *SMALL_LM_OVERRIDES)
