@@ -76,6 +76,14 @@ def aggregate_task_gradients(aggregator: aggregators.Aggregator, num_tasks: int,
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+def aggregated_optimizer(name: str, workload: spec.Workload,
+                         base: optax.GradientTransformation) -> optax.GradientTransformation:
+  """Task gradients combined by the aggregator `name`, then `base` (refuses single-task
+  workloads): the whole make_optimizer of each aggregator submission in submissions/mtl/."""
+  num_tasks = require_tasks(workload, name)
+  return optax.chain(aggregate_task_gradients(aggregators.make_aggregator(name), num_tasks), base)
+
+
 def weight_metrics(prefix: str, weights_T: jax.Array) -> dict[str, jax.Array]:
   """One scalar per task weight (metrics.jsonl holds scalars), e.g. `weight_3`."""
   return {f"{prefix}{k}": weights_T[k] for k in range(weights_T.shape[0])}

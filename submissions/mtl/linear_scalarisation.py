@@ -15,17 +15,15 @@ import optax
 
 from algoperf_lab import spec
 from submissions.baselines import adamw
-from submissions.lib import aggregators, mtl
+from submissions.lib import mtl
 
 HPARAMS = dict(adamw.HPARAMS)
 MULTI_TASK = True  # the conformance suite runs it on gnn and a two-task quadratic
 
 
 def make_optimizer(hparams: Any, workload: spec.Workload) -> optax.GradientTransformation:
-  num_tasks = mtl.require_tasks(workload, "linear_scalarisation")
-  aggregator = aggregators.make_aggregator("linear_scalarisation")
-  return optax.chain(mtl.aggregate_task_gradients(aggregator, num_tasks),
-                     adamw.make_optimizer(hparams, workload))
+  return mtl.aggregated_optimizer("linear_scalarisation", workload,
+                                  adamw.make_optimizer(hparams, workload))
 
 
 def train_metrics(opt_state: Any, params: Any) -> dict[str, Any]:
