@@ -134,6 +134,12 @@ def _path_names(path: Sequence[Any]) -> tuple[str, ...]:
   return tuple(_key_name(key) for key in path)
 
 
+def _with_leading_axis(sharding: Any, mesh: Mesh) -> NamedSharding:
+  """`sharding` of a parameter, for a stack of that parameter along a new, unsplit axis 0."""
+  spec_ = sharding.spec if isinstance(sharding, NamedSharding) else PartitionSpec()
+  return NamedSharding(mesh, PartitionSpec(None, *spec_))
+
+
 def optimizer_state_shardings(opt_state: PyTree, params: PyTree, shardings: PyTree,
                               mesh: Mesh) -> PyTree:
   """A sharding per optimizer-state leaf, in a tree shaped like `opt_state`.
@@ -142,8 +148,11 @@ def optimizer_state_shardings(opt_state: PyTree, params: PyTree, shardings: PyTr
     1. a parameter whose tree path is a suffix of the leaf's path (the longest such) and whose
        shape equals the leaf's: that parameter's sharding (`mu['block_0']['mlp']['wi']
        ['kernel']` follows `params['block_0']['mlp']['wi']['kernel']`);
-    2. else parameters with the same shape that all share one sharding: that sharding;
-    3. else replicated (scalars such as `count`, preconditioners of other shapes).
+    2. else, a leaf of shape (k, *shape) whose path ends in a parameter's path (a stack of k
+       snapshots of that parameter, as WSM and LAWA keep): the parameter's sharding with an
+       unsplit leading axis, so a snapshot ring costs k/devices of a parameter per device;
+    3. else parameters with the same shape that all share one sharding: that sharding;
+    4. else replicated (scalars such as `count`, preconditioners of other shapes).
   Leaves without a shape (functions in AlgoPerf's `(optax_state, update_fn)`) map to None.
   `params` gives the parameter shapes (arrays, ShapeDtypeStructs or ShapeTuples);
   `shardings` is `param_shardings(...)` for them.
@@ -166,6 +175,11 @@ def optimizer_state_shardings(opt_state: PyTree, params: PyTree, shardings: PyTr
                and names[len(names) - len(param_path):] == param_path]
     if matches:
       return max(matches, key=lambda match: match[0])[1]
+    stacked = [(len(param_path), sharding) for param_path, param_shape, sharding in by_path
+               if len(shape) >= 1 and param_shape == shape[1:] and len(param_path) <= len(names)
+               and names[len(names) - len(param_path):] == param_path]
+    if stacked:
+      return _with_leading_axis(max(stacked, key=lambda match: match[0])[1], mesh)
     same_shape = by_shape.get(shape, set())
     if len(same_shape) == 1:
       return next(iter(same_shape))

@@ -86,6 +86,22 @@ def test_optimizer_state_follows_parameters_by_path_then_shape() -> None:
   assert by_shape[3].spec == PartitionSpec()  # no parameter of this shape
 
 
+def test_snapshot_stacks_are_sharded_like_their_parameter() -> None:
+  """WSM's and LAWA's rings hold k copies of each parameter on a leading axis: that axis stays
+  whole and the rest follows the parameter (it was replicated, k full copies per device)."""
+  mesh = _mesh()
+  by_rows, by_columns = NamedSharding(mesh, PartitionSpec("fsdp")), NamedSharding(
+      mesh, PartitionSpec(None, "fsdp"))
+  params = {"wi": jnp.zeros((8, 4)), "wo": jnp.zeros((4, 8))}
+  shardings = {"wi": by_rows, "wo": by_columns}
+  ring = {"snapshots": jax.tree.map(lambda x: jnp.zeros((3, *x.shape)), params),
+          "count": jnp.zeros([], jnp.int32)}
+  result = optimizer_state_shardings(ring, params, shardings, mesh)
+  assert result["snapshots"]["wi"].spec == PartitionSpec(None, "fsdp")
+  assert result["snapshots"]["wo"].spec == PartitionSpec(None, None, "fsdp")
+  assert result["count"].spec == PartitionSpec()
+
+
 def test_batch_sharding_splits_the_leading_dimension() -> None:
   mesh = _mesh()
   assert batch_sharding(mesh).spec == PartitionSpec(("data", "fsdp"))
