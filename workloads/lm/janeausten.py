@@ -87,14 +87,19 @@ def split_novels(novels: Mapping[str, str], validation_fraction: float,
   """
   parts: dict[str, list[bytes]] = {"train": [], "validation": [], "test": []}
   for name in NOVELS:
-    data = novels[name].encode("utf-8")
-    valid_start = _line_boundary(data, 1.0 - validation_fraction - test_fraction)
-    test_start = _line_boundary(data, 1.0 - test_fraction)
-    parts["train"].append(data[:valid_start])
-    parts["validation"].append(data[valid_start:test_start])
-    parts["test"].append(data[test_start:])
+    for split, data in split_novel(novels[name], validation_fraction, test_fraction).items():
+      parts[split].append(data)
   return {split: np.frombuffer(b"\n".join(chunks), dtype=np.uint8).copy()
           for split, chunks in parts.items()}
+
+
+def split_novel(text: str, validation_fraction: float, test_fraction: float) -> dict[str, bytes]:
+  """One novel's UTF-8 bytes cut on line boundaries: head train, then validation, then test."""
+  data = text.encode("utf-8")
+  valid_start = _line_boundary(data, 1.0 - validation_fraction - test_fraction)
+  test_start = _line_boundary(data, 1.0 - test_fraction)
+  return {"train": data[:valid_start], "validation": data[valid_start:test_start],
+          "test": data[test_start:]}
 
 
 def _line_boundary(data: bytes, fraction: float) -> int:
