@@ -78,6 +78,7 @@ class ScoreReport:
   gaps: frozenset[tuple[str, str]] = frozenset()  # (submission, workload) with incomplete runs
   unattributed_gaps: int = 0  # incomplete records that do not say whose they are
   mtl_reference: str | None = None  # --mtl_reference: Δm% against this submission
+  moe_section: tuple[str, ...] = ()  # expert specialisation, for runs that record MoE counts
   mtl: tuple[MtlScore, ...] = ()
 
   def has_gap(self, submission: str, workload: str) -> bool:
@@ -204,6 +205,7 @@ def render_markdown(report: ScoreReport, generated_at: dt.datetime) -> str:
             "## Training curves", ""]
   for w in report.workloads:
     lines += [f"### {w}", "", f"![{w} curves]({plots.curves_filename(w)})", ""]
+  lines += list(report.moe_section)
   if report.warnings:
     lines += ["## Warnings", ""] + [f"- {_md_cell(m)}" for m in report.warnings] + [""]
   lines += ["## Skipped records", ""]
@@ -290,6 +292,17 @@ def _draw_curves(studies: Sequence[StudyOutcome], workloads: Sequence[str],
   return files, warnings
 
 
+def _moe_section(studies: Sequence[StudyOutcome], out_dir: Path) -> tuple[list[str], list[Path]]:
+  """Specialisation table and heatmaps of each study's counting run, when any run directory
+  holds MoE expert × domain counts (written by the lm_moe workload)."""
+  runs = [(f"{s.submission} on {s.workload}, {s.label}", s.best.run_dir) for s in studies]
+  if not any((run_dir / "moe_counts.json").is_file() for _, run_dir in runs):
+    return [], []
+  # numpy and matplotlib only: the report still never imports a model.
+  from workloads.lm import specialisation  # pylint: disable=import-outside-toplevel
+  return specialisation.report_section(runs, out_dir)
+
+
 def check_score_options(tau_max: float, bootstrap_samples: int, out_dir: Path) -> None:
   """One-line ScoringErrors for options no score can be computed with."""
   if not (math.isfinite(tau_max) and tau_max > 1.0):
@@ -368,6 +381,7 @@ def score_directories(paths: list[Path], out_dir: Path, *, tau_max: float = DEFA
   out_dir.mkdir(parents=True, exist_ok=True)
   plots.plot_performance_profile(ratios, scores, tau_max, out_dir / PROFILE_FILE)
   curve_files, curve_warnings = _draw_curves(studies, workloads, out_dir)
+  moe_lines, moe_files = _moe_section(studies, out_dir)
   scored_records = [r for s in studies for r in s.runs]
   report = ScoreReport(
       tau_max=tau_max, workloads=tuple(workloads), submissions=results, baseline=baseline,
@@ -377,8 +391,9 @@ def score_directories(paths: list[Path], out_dir: Path, *, tau_max: float = DEFA
       unattributed_gaps=sum(k.cell is None for k in incomplete),
       mtl_reference=mtl_reference,
       mtl=mtl_scores(scored_records, mtl_reference) if mtl_reference is not None else (),
+      moe_section=tuple(moe_lines),
       files=(out_dir / SCORES_FILE, out_dir / REPORT_FILE, out_dir / PROFILE_FILE,
-             *curve_files))
+             *curve_files, *moe_files))
   write_text_atomic(out_dir / SCORES_FILE,
                     json.dumps(scores_json(report), indent=2, allow_nan=False) + "\n")
   write_text_atomic(out_dir / REPORT_FILE,
