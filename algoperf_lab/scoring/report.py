@@ -293,13 +293,11 @@ def _draw_curves(studies: Sequence[StudyOutcome], workloads: Sequence[str],
 
 
 def _moe_section(studies: Sequence[StudyOutcome], out_dir: Path) -> tuple[list[str], list[Path]]:
-  """Specialisation table and heatmaps of each study's counting run, when any run directory
-  holds MoE expert × domain counts (written by the lm_moe workload)."""
-  runs = [(f"{s.submission} on {s.workload}, {s.label}", s.best.run_dir) for s in studies]
-  if not any((run_dir / "moe_counts.json").is_file() for _, run_dir in runs):
-    return [], []
-  # numpy and matplotlib only: the report still never imports a model.
+  """Specialisation table and heatmaps of each study's counting run, for the runs that record
+  MoE expert × domain counts (the lm_moe workload's eval metrics); none for other runs."""
+  # numpy only (matplotlib when a figure is drawn): the report still never imports a model.
   from workloads.lm import specialisation  # pylint: disable=import-outside-toplevel
+  runs = [(f"{s.submission} on {s.workload}, {s.label}", s.best.run_dir) for s in studies]
   return specialisation.report_section(runs, out_dir)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from algoperf_lab.scoring import report
 from tests.scoring import factories
+from workloads.lm import mixture
 from workloads.lm import specialisation as sp
 
 # Layer 0: two experts, two domains, 3:1 and 1:3. p(e, d) = [[3, 1], [1, 3]] / 8, p(e) = p(d) = ½.
@@ -92,6 +93,31 @@ def test_read_counts_without_a_usable_file(tmp_path: Path) -> None:
   assert sp.read_counts(tmp_path) is None
 
 
+def _metrics_line(step: int, counts: list) -> dict:
+  row = {"step": step, "validation/bits_per_byte": 3.0, "validation/moe/layer_0/max_vio": 0.5}
+  for layer, per_expert in enumerate(counts):
+    for expert, per_domain in enumerate(per_expert):
+      for domain, value in enumerate(per_domain):
+        row[f"validation/moe/layer_{layer}/count/e{expert}_d{domain}"] = value
+  return row
+
+
+def test_read_counts_from_the_workloads_eval_metrics(tmp_path: Path) -> None:
+  two_layers = [[[1, 0], [0, 1], [0, 0]], [[5, 6], [7, 8], [9, 10]]]  # [2, 3, 2]
+  lines = [_metrics_line(10, MIXED), _metrics_line(20, two_layers), {"step": 25, "x": 1.0}]
+  (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
+  counts, domains, step = sp.read_counts(tmp_path)
+  assert step == 20 and domains == sp.DEFAULT_DOMAINS
+  np.testing.assert_array_equal(counts, two_layers)
+  (tmp_path / sp.COUNTS_FILE).write_text(json.dumps({"step": 30, "counts": MIXED}))
+  assert sp.read_counts(tmp_path)[2] == 30  # a counts file, when written, is read first
+
+
+def test_default_domains_are_the_mixtures() -> None:
+  assert sp.DEFAULT_DOMAINS == mixture.DOMAINS
+  assert [mixture.DOMAINS[d] for d in (mixture.AUSTEN, mixture.PYTHON)] == ["austen", "python"]
+
+
 # -- the heatmap and report.md -------------------------------------------------------------------
 def _png_size(path: Path) -> tuple[int, int]:
   data = path.read_bytes()
@@ -118,7 +144,8 @@ def test_score_report_gains_a_specialisation_section_only_for_moe_runs(tmp_path:
   assert "Expert specialisation" not in (out / report.REPORT_FILE).read_text()
   assert not list(out.glob("moe_specialisation_*.png"))
 
-  (moe / sp.COUNTS_FILE).write_text(json.dumps({"step": 20, "counts": MIXED * 1}))
+  with (moe / "metrics.jsonl").open("a") as metrics:  # as lm_moe's eval writes them
+    metrics.write(json.dumps(_metrics_line(20, MIXED)) + "\n")
   out = tmp_path / "report_with"
   scored = report.score_directories([runs], out)
   text = (out / report.REPORT_FILE).read_text()

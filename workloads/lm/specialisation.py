@@ -12,15 +12,17 @@ many experts each domain has. With 8 experts and 2 domains H(E) can reach 3 bits
 I(E; D) ≤ H(D) ≤ 1 bit, so the symmetric normalisations could not reach 1 for perfect
 specialisation. It is NaN when only one domain has tokens (H(D) = 0: nothing to explain).
 
-Pure numpy and matplotlib (no JAX): the scoring report reads `moe_counts.json` from a run
-directory and draws the heatmap without importing a model.
+Pure numpy and matplotlib (no JAX): the scoring report reads a run's counts (the lm_moe
+workload's `validation/moe/layer_<l>/count/e<e>_d<d>` eval metrics in metrics.jsonl, or a
+`moe_counts.json`) and draws the heatmap without importing a model.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,34 +89,79 @@ def max_violation(counts_LxExD: Any) -> np.ndarray:
   return load.max(axis=1) * load.shape[1] - 1.0
 
 
-# -- the run record's file -----------------------------------------------------------------------
-def read_counts(run_dir: Path) -> tuple[np.ndarray, tuple[str, ...], int | None] | None:
-  """The latest counts in `run_dir/moe_counts.json`: (counts [L, E, D], domain names, step).
+# -- the run record --------------------------------------------------------------------------
+METRICS_FILE = "metrics.jsonl"
+# The lm_moe workload's eval metrics (workloads/lm/moe_workload.py): one per layer, expert, domain.
+COUNT_KEY = re.compile(r"^validation/moe/layer_(\d+)/count/e(\d+)_d(\d+)$")
 
-  Accepted forms: a bare [L][E][D] list; an object with "counts" (and optional "domains",
-  "step"); or an object with "evals", a list of such objects, whose last entry is used.
-  None when the file is missing or unreadable.
+
+def counts_from_metrics(row: Mapping[str, Any]) -> np.ndarray | None:
+  """[L, E, D] from one metrics.jsonl line's `validation/moe/layer_<l>/count/e<e>_d<d>` keys."""
+  found = {tuple(int(g) for g in m.groups()): value for key, value in row.items()
+           if (m := COUNT_KEY.match(key)) and isinstance(value, (int, float))}
+  if not found:
+    return None
+  shape = tuple(1 + max(index[axis] for index in found) for axis in range(3))
+  counts = np.zeros(shape, np.float64)
+  for index, value in found.items():
+    counts[index] = value
+  return counts
+
+
+def read_counts(run_dir: Path) -> tuple[np.ndarray, tuple[str, ...], int | None] | None:
+  """The latest expert × domain counts of a run: (counts [L, E, D], domain names, step).
+
+  Read from `moe_counts.json` when the run has one (a bare [L][E][D] list; an object with
+  "counts" and optional "domains", "step"; or an object with "evals", a list of those, whose
+  last entry is used), else from the last line of metrics.jsonl holding count metrics. None
+  when neither holds counts.
   """
-  try:
-    stored = json.loads((Path(run_dir) / COUNTS_FILE).read_text(encoding="utf-8"))
-  except (OSError, ValueError):
+  run_dir = Path(run_dir)
+  found = _counts_file(run_dir / COUNTS_FILE)
+  if found is None:
+    found = _counts_in_metrics(run_dir / METRICS_FILE)
+  if found is None:
     return None
-  domains: Sequence[str] | None = None
-  if isinstance(stored, dict):
-    domains = stored.get("domains")
-    if isinstance(stored.get("evals"), list) and stored["evals"]:
-      stored = stored["evals"][-1]
-      domains = stored.get("domains", domains) if isinstance(stored, dict) else domains
-  step = stored.get("step") if isinstance(stored, dict) else None
-  raw = stored.get("counts") if isinstance(stored, dict) else stored
-  try:
-    counts = _as_counts(raw)
-  except (TypeError, ValueError):
-    return None
+  counts, domains, step = found
   if domains is None or len(domains) != counts.shape[2]:
     domains = (DEFAULT_DOMAINS if counts.shape[2] == len(DEFAULT_DOMAINS)
                else tuple(f"domain {d}" for d in range(counts.shape[2])))
-  return counts, tuple(str(d) for d in domains), (int(step) if step is not None else None)
+  return counts, tuple(str(d) for d in domains), step
+
+
+def _counts_file(path: Path) -> tuple[np.ndarray, Sequence[str] | None, int | None] | None:
+  try:
+    stored = json.loads(path.read_text(encoding="utf-8"))
+  except (OSError, ValueError):
+    return None
+  domains = stored.get("domains") if isinstance(stored, dict) else None
+  if isinstance(stored, dict) and isinstance(stored.get("evals"), list) and stored["evals"]:
+    stored = stored["evals"][-1]
+    if isinstance(stored, dict):
+      domains = stored.get("domains", domains)
+  step = stored.get("step") if isinstance(stored, dict) else None
+  try:
+    counts = _as_counts(stored.get("counts") if isinstance(stored, dict) else stored)
+  except (TypeError, ValueError):
+    return None
+  return counts, domains, None if step is None else int(step)
+
+
+def _counts_in_metrics(path: Path) -> tuple[np.ndarray, None, int | None] | None:
+  try:
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+  except OSError:
+    return None
+  for line in reversed(lines):
+    try:
+      row = json.loads(line)
+    except json.JSONDecodeError:
+      continue
+    counts = counts_from_metrics(row) if isinstance(row, dict) else None
+    if counts is not None:
+      step = row.get("step")
+      return _as_counts(counts), None, step if isinstance(step, int) else None
+  return None
 
 
 # -- the figure and the report -------------------------------------------------------------------
@@ -156,7 +203,7 @@ def plot_heatmap(counts_LxExD: Any, path: Path, domains: Sequence[str] = DEFAULT
 
 def report_section(runs: Sequence[tuple[str, Path]], out_dir: Path) -> tuple[list[str], list[Path]]:
   """report.md's "Expert specialisation" lines and the heatmaps they link, for the runs (label,
-  run directory) that hold `moe_counts.json`; ([], []) when none does."""
+  run directory) that record expert × domain counts; ([], []) when none does."""
   rows, figures, lines = [], [], []
   for label, run_dir in runs:
     found = read_counts(run_dir)
