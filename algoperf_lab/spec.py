@@ -247,6 +247,21 @@ class Workload(abc.ABC):
     """Subclasses with accepted options store them here (validated by name already)."""
     del options
 
+  # -- auxiliary training terms (beyond AlgoPerf) ---------------------------------------------
+  def auxiliary_loss(self, model_state: ModelAuxiliaryState) -> jax.Array | None:
+    """A term the lab's optax-form step adds to the mean loss before differentiating (None:
+    nothing), read from the model_state that `model_fn` just returned, so it may depend on
+    the parameters (an MoE's load-balancing loss and router z-loss). AlgoPerf-form
+    submissions train on `loss_fn` and add it themselves if they want it."""
+    del model_state
+    return None
+
+  def train_step_metrics(self, model_state: ModelAuxiliaryState) -> dict[str, jax.Array]:
+    """Scalars traced in the optax-form step from `model_fn`'s new model_state (an MoE's
+    per-layer load imbalance, say); logged as `train_step/<name>`."""
+    del model_state
+    return {}
+
   def attach_metrics_logger(self, metrics_logger: Any) -> None:
     """AlgoPerf's hook for a logger that submissions may write to (None: no logger)."""
     self.metrics_logger = metrics_logger

@@ -12,8 +12,14 @@ shardings and donated buffers. The submission's transformation is wrapped with
   `task_value_fn(params)` ([T] per-task losses at other parameters; SAM-MTL differentiates it
   at a different point per task).
 
-A closure nothing calls is never traced, and XLA drops values nothing reads, so a plain
-optimizer pays nothing for them. `train_metrics(opt_state, params)`, when the submission
+The differentiated objective is the mean loss plus `workload.auxiliary_loss(model_state)`
+when the workload has one (an MoE's load-balancing loss and router z-loss, read from the
+model_state `model_fn` returns inside the differentiated function); `value` and `value_fn`
+are that objective, the `loss` metric stays the mean loss. `model_fn`'s new model_state (an
+MoE's router bias, updated in the step) is carried to the next step, and the workload's
+`train_step_metrics(model_state)` are logged with the submission's. A closure nothing calls
+is never traced, and XLA drops values nothing reads, so a plain optimizer pays nothing for
+them. `train_metrics(opt_state, params)`, when the submission
 defines it, is traced inside the step. AlgoPerf's `init_optimizer_state` / `update_params` /
 `data_selection` are provided on top, so the harness drives both forms alike.
 """
@@ -141,22 +147,28 @@ def build_train_step(workload: spec.Workload, optimizer: optax.GradientTransform
       return workload.model_fn(params, batch, state.model_state, spec.ForwardPassMode.TRAIN, rng,
                                update_batch_norm=True, dropout_rate=dropout_rate)
 
-    def loss_at(params: Any) -> tuple[jax.Array, tuple[Any, jax.Array]]:
+    def loss_at(params: Any) -> tuple[jax.Array, tuple[Any, jax.Array, jax.Array]]:
       logits, new_model_state = forward(params)
       losses = workload.loss_fn(batch["targets"], logits, batch.get("weights"), label_smoothing)
-      return losses["summed"] / losses["n_valid_examples"], (new_model_state, logits)
+      loss = losses["summed"] / losses["n_valid_examples"]
+      auxiliary = workload.auxiliary_loss(new_model_state)
+      objective = loss if auxiliary is None else loss + auxiliary
+      return objective, (new_model_state, logits, loss)
 
     def task_losses_at(params: Any) -> jax.Array:
       return workload.per_task_loss_fn(batch["targets"], forward(params)[0], batch.get("weights"))
 
-    (loss, (new_model_state, logits)), grads = jax.value_and_grad(loss_at, has_aux=True)(
-        state.params)
-    extra = _extra_args(workload, loss_at, loss, logits, batch,
+    (objective, (new_model_state, logits, loss)), grads = jax.value_and_grad(
+        loss_at, has_aux=True)(state.params)
+    extra = _extra_args(workload, loss_at, objective, logits, batch,
                         task_losses_at if multi_task else None)
     updates, new_opt_state = optimizer.update(grads, state.opt_state, state.params,
                                               **accepted(extra))
     new_params = optax.apply_updates(state.params, updates)
     metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
+    if workload.auxiliary_loss(new_model_state) is not None:
+      metrics["objective"] = objective
+    metrics.update(workload.train_step_metrics(new_model_state))
     if train_metrics is not None:
       metrics.update(train_metrics(new_opt_state, new_params))
     return TrainState(new_params, new_model_state, new_opt_state), metrics

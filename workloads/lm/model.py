@@ -1,4 +1,5 @@
-"""Decoder-only transformer: RMSNorm, causal attention with rotary positions, tied embeddings.
+"""Decoder-only transformer: RMSNorm, causal attention with rotary positions, tied embeddings;
+optionally routed experts in place of each block's MLP (`LmModelConfig.moe`, the lm_moe workload).
 
 Shape suffixes: B batch, L sequence length, D model width, N heads, H head width, F MLP
 width, V vocabulary.
@@ -14,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from workloads.layers import Dropout
+from workloads.lm.moe import MoeConfig, MoeMlp
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "gelu": nn.gelu, "silu": nn.silu, "tanh": jnp.tanh, "relu": nn.relu}
@@ -34,6 +36,7 @@ class LmModelConfig:
   dropout_rate: float = 0.0
   init_scale: float = 1.0
   rope_base: float = 10000.0
+  moe: MoeConfig | None = None  # when set, every block's MLP is routed experts (workloads/lm/moe.py)
 
   def __post_init__(self) -> None:
     if self.d_model % self.num_heads:
@@ -111,8 +114,10 @@ class Block(nn.Module):
   @nn.compact
   def __call__(self, x_BxLxD: jax.Array, dropout_rate: float | jax.Array,
                deterministic: bool) -> jax.Array:
-    sublayers = (CausalSelfAttention(self.config, name="attention"),
-                 Mlp(self.config, name="mlp"))
+    c = self.config
+    mlp = (Mlp(c, name="mlp") if c.moe is None else
+           MoeMlp(c.moe, ACTIVATIONS[c.activation], _kernel_init(c), name="mlp"))
+    sublayers = (CausalSelfAttention(c, name="attention"), mlp)
     for sublayer in sublayers:
       norm = rms_norm(f"{sublayer.name}_norm")
       dropout = lambda y: Dropout()(y, dropout_rate, deterministic)  # noqa: E731

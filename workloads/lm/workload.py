@@ -124,9 +124,13 @@ class LmWorkload(ConfiguredWorkload):
       for batch in self._eval_batches(split, data_dir):
         batch_summed, batch_count = self._eval_step(params, batch)
         summed, count = summed + batch_summed, count + batch_count
-      loss = float(summed / count)
-      results[f"{split}/loss"] = loss
-      results[f"{split}/perplexity"] = math.exp(min(loss, 700.0)) if math.isfinite(loss) else loss
-      if self.is_byte_level:
-        results[f"{split}/bits_per_byte"] = loss / math.log(2.0)
+      results.update(self._split_metrics(split, float(summed / count)))
+    return results
+
+  def _split_metrics(self, split: str, loss: float) -> dict[str, float]:
+    """A split's mean loss per token as loss, perplexity and (byte-level) bits per byte."""
+    results = {f"{split}/loss": loss,
+               f"{split}/perplexity": math.exp(min(loss, 700.0)) if math.isfinite(loss) else loss}
+    if self.is_byte_level:
+      results[f"{split}/bits_per_byte"] = loss / math.log(2.0)
     return results

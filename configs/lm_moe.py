@@ -1,0 +1,47 @@
+"""MoE LM (workloads/lm/moe_workload.py): the dense LM of configs/lm.py with routed experts.
+
+    algoperf-lab run --workload=lm_moe --size=tiny \
+        --submission=submissions/moe/adamw_global_lbl.py --workdir=runs/moe_global_lbl
+
+Every block's MLP is top-k routing over fine-grained experts plus shared experts (DeepSeekMoE),
+sized so that the expert width a token passes through (top_k + num_shared_experts experts of
+`expert_mlp_dim`) matches the dense LM's `mlp_dim`: about the dense model's active parameters
+per token. The `routing` section is the default routing algorithm; a submission chooses its
+own through WORKLOAD_OPTIONS (submissions/moe/).
+"""
+
+import ml_collections
+
+from configs import lm
+
+SIZES = lm.SIZES
+
+
+def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
+  config = lm.get_config(size)
+  config.moe = ml_collections.ConfigDict(dict(
+      num_experts=8, top_k=2, num_shared_experts=1, expert_mlp_dim=168, dispatch="dropless",
+      capacity_factor=1.25, grouped_matmul="ragged_dot", matmul_block=64))
+  config.routing = ml_collections.ConfigDict(dict(
+      balance="none", lbl_coef=0.01, z_loss_coef=0.0, bias_update_rate=0.001,
+      lbl_micro_batches=8))
+  if size == "tiny":
+    # 3 x 168 = 504 of the dense tiny LM's 512 MLP units per token. On CPU XLA runs ragged_dot
+    # as E masked dense matmuls; the blocked grouped matmul computes the same product.
+    config.moe.grouped_matmul = "blocked"
+    config.targets.update(
+        max_allowed_cpu_sec=0.0,
+        how_measured="not measured yet: the dense lm tiny's target and budget stand in")
+  elif size == "small":
+    config.moe.update(num_experts=16, expert_mlp_dim=680)  # 3 x 680 of the dense 2048
+    config.routing.lbl_micro_batches = 8
+    config.targets.how_measured = ("provisional, not measured (no GPU in the measuring "
+                                   "session): the dense lm small's values")
+  elif size == "full":
+    # DeepSeekMoE-style fine-grained experts: top-6 of 64 plus 2 shared, 8 x 512 = 4096 units
+    # a token passes through, as the dense full LM's mlp_dim; for an expert-parallel mesh.
+    config.moe.update(num_experts=64, top_k=6, num_shared_experts=2, expert_mlp_dim=512)
+    config.routing.lbl_micro_batches = 16
+    config.targets.how_measured = ("provisional, not measured: the dense lm full's values "
+                                   "(3.28 nats/token), budget and step hint")
+  return config

@@ -1,0 +1,101 @@
+"""Router statistics and load balancing for the MoE LM, as small pure functions.
+
+Shape suffixes: T tokens, E routed experts, K experts chosen per token, G groups
+(micro-batches) the tokens are cut into, in batch order.
+
+Every function is checked against values worked out by hand in
+tests/workloads/lm_routing_test.py. The formulas, with f_i the fraction of the T·K routing
+choices that went to expert i (Σ_i f_i = 1) and p_i the mean router probability of expert i:
+
+- Load-balancing loss (Switch Transformer, Fedus et al. 2021, eq. 4; GShard, Lepikhin et al.
+  2020; for top-k as in DeepSeekMoE eq. 12 up to its normalisation of f_i by K/N_E):
+  LBL = N_E Σ_i f_i p_i, which is 1 for a perfectly uniform router and N_E when every token
+  goes to one expert with probability 1.
+- Micro-batch against global-batch LBL (Qiu et al. 2025, "Demons in the Detail", arXiv
+  2501.11873, §3): computed per micro-batch g, LBL_micro = mean_g N_E Σ_i f_{g,i} p_{g,i}; with
+  f_i synchronised over all micro-batches first, LBL_global = mean_g N_E Σ_i f_i p_{g,i}
+  = N_E Σ_i f_i p_i — the LBL of the whole batch when the micro-batches are equal in size.
+  On a mesh the micro-batches are the data-parallel shards (the batch is split along its
+  leading dimension), so the sum behind f_i is one all-reduce over the data axis.
+- Router z-loss (ST-MoE, Zoph et al. 2022, eq. 5): mean_t (log Σ_j exp z_{t,j})².
+- Auxiliary-loss-free balancing (DeepSeek-V3, arXiv 2412.19437, §2.1.2): a per-expert bias
+  b_i is added to the routing scores for the top-k choice only (the gate weights stay the
+  unbiased scores); after each step b_i ← b_i + γ·sign(mean_j load_j − load_i): an overloaded
+  expert's bias falls by γ, an underloaded one's rises by γ. It is never trained by gradients.
+- MaxVio (DeepSeek-V3 / "Auxiliary-Loss-Free Load Balancing", Wang et al. 2024, eq. 4):
+  max_i load_i / mean_i load_i − 1 (0 when balanced).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def _groups(x_TxE: jax.Array, num_groups: int) -> jax.Array:
+  tokens = x_TxE.shape[0]
+  if tokens % num_groups:
+    raise ValueError(f"{tokens} tokens do not split into lbl_micro_batches={num_groups} "
+                     "equal micro-batches; choose a divisor of the global batch size.")
+  return x_TxE.reshape(num_groups, tokens // num_groups, *x_TxE.shape[1:])
+
+
+def expert_fractions(selected_TxE: jax.Array) -> jax.Array:
+  """f_E: each expert's share of the routing choices (selected_TxE is k-hot per token)."""
+  counts_E = selected_TxE.astype(jnp.float32).sum(axis=0)
+  return counts_E / jnp.maximum(counts_E.sum(), 1.0)
+
+
+def load_balancing_loss(fractions_E: jax.Array, mean_probs_E: jax.Array) -> jax.Array:
+  """N_E Σ_i f_i p_i; f is treated as a constant (it is a count)."""
+  num_experts = fractions_E.shape[-1]
+  return num_experts * jnp.sum(jax.lax.stop_gradient(fractions_E) * mean_probs_E, axis=-1)
+
+
+def micro_batch_lbl(probs_TxE: jax.Array, selected_TxE: jax.Array,
+                    num_groups: int) -> jax.Array:
+  """The mean over `num_groups` consecutive micro-batches of each one's own LBL."""
+  probs_GxTxE = _groups(probs_TxE, num_groups)
+  selected_GxTxE = _groups(selected_TxE, num_groups)
+  fractions_GxE = jax.vmap(expert_fractions)(selected_GxTxE)
+  return jnp.mean(load_balancing_loss(fractions_GxE, probs_GxTxE.mean(axis=1)))
+
+
+def global_batch_lbl(probs_TxE: jax.Array, selected_TxE: jax.Array,
+                     num_groups: int = 1) -> jax.Array:
+  """LBL with f_i taken over all tokens (every micro-batch) and p_i per micro-batch, averaged.
+
+  Equal-sized micro-batches make this the LBL of the whole batch; `num_groups` is kept so the
+  computation mirrors the distributed one (local p_i, all-reduced f_i).
+  """
+  fractions_E = expert_fractions(selected_TxE)
+  mean_probs_GxE = _groups(probs_TxE, num_groups).mean(axis=1)
+  return jnp.mean(load_balancing_loss(fractions_E[None, :], mean_probs_GxE))
+
+
+def router_z_loss(logits_TxE: jax.Array) -> jax.Array:
+  """mean_t (logsumexp_j z_{t,j})², in float32."""
+  return jnp.mean(jax.nn.logsumexp(logits_TxE.astype(jnp.float32), axis=-1) ** 2)
+
+
+def aux_free_bias_update(bias_E: jax.Array, load_E: jax.Array, rate: float) -> jax.Array:
+  """b + γ·sign(mean load − load): DeepSeek-V3's bias step, outside any gradient."""
+  load_E = jax.lax.stop_gradient(load_E.astype(jnp.float32))
+  return bias_E + rate * jnp.sign(load_E.mean() - load_E)
+
+
+def max_violation(load_E: jax.Array) -> jax.Array:
+  """max load / mean load − 1."""
+  load_E = load_E.astype(jnp.float32)
+  return load_E.max() / jnp.maximum(load_E.mean(), 1e-9) - 1.0
+
+
+def router_entropy(probs_TxE: jax.Array) -> jax.Array:
+  """Mean over tokens of the entropy (nats) of the router's distribution; log N_E is uniform."""
+  probs_TxE = probs_TxE.astype(jnp.float32)
+  return jnp.mean(-jnp.sum(probs_TxE * jnp.log(jnp.maximum(probs_TxE, 1e-30)), axis=-1))
+
+
+def dropped_fraction(dropped_T: jax.Array, top_k: int) -> jax.Array:
+  """Share of the T·K routing choices dropped for lack of expert capacity."""
+  return dropped_T.astype(jnp.float32).sum() / (dropped_T.shape[0] * top_k)
