@@ -17,7 +17,11 @@ def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
   config.data.update(dict(corrupted_task="alpha", corrupted_label_noise_std=0.0,
                           corrupted_labels_dropped=0.95))
   if size == "tiny":
-    config.targets.update(max_allowed_cpu_sec=0.0, how_measured=(
-        "provisional, not measured: copied from gnn/tiny; to be measured with "
-        "scripts/measure_targets.py --workloads=gnn_low_resource_task"))
+    config.targets.update(
+        validation=0.2053, test=0.2092, max_allowed_runtime_sec=43.0, max_allowed_cpu_sec=0.0,
+        how_measured=(
+            "scripts/measure_targets.py --workloads=gnn_low_resource_task --seeds=0,1 --run_fraction=0.75 "
+            "(2026-12-01, 2-core CPU): NadamW, worst over seeds of the best validation value "
+            "within 70% of step_hint; budget 4/3 of the median wall time to reach it "
+            "(44 s, 21 s, measured while other jobs shared the CPU)"))
   return config

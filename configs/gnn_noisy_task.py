@@ -18,7 +18,11 @@ def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
   config.data.update(dict(corrupted_task="mu", corrupted_label_noise_std=3.0,
                           corrupted_labels_dropped=0.0))
   if size == "tiny":
-    config.targets.update(max_allowed_cpu_sec=0.0, how_measured=(
-        "provisional, not measured: copied from gnn/tiny; to be measured with "
-        "scripts/measure_targets.py --workloads=gnn_noisy_task"))
+    config.targets.update(
+        validation=0.2154, test=0.2219, max_allowed_runtime_sec=39.0, max_allowed_cpu_sec=0.0,
+        how_measured=(
+            "scripts/measure_targets.py --workloads=gnn_noisy_task --seeds=0,1 --run_fraction=0.75 "
+            "(2026-12-01, 2-core CPU): NadamW, worst over seeds of the best validation value "
+            "within 70% of step_hint; budget 4/3 of the median wall time to reach it "
+            "(32 s, 26 s, measured while other jobs shared the CPU)"))
   return config
