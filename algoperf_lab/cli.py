@@ -27,7 +27,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
   from algoperf_lab import spec
   from algoperf_lab.harness.resume import ResumeMismatchError
   from algoperf_lab.harness.workdir_lock import WorkdirError
-  from workloads.gnn.batching import BatchSizeError
+  from algoperf_lab.data.batch_size import BatchSizeError
 
   return (config.ConfigError, hyperparameters.HyperparameterError, loader.SubmissionError,
           registry.UnknownWorkloadError, runner.WorkdirInUseError, paths.DatasetNotFoundError,

@@ -19,12 +19,9 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from algoperf_lab.data.batch_size import BatchSizeError
 from workloads.gnn import molecules
 from workloads.gnn.molecules import MoleculeDataset
-
-
-class BatchSizeError(ValueError):
-  """A batch size the dataset cannot fill; the message names both sizes."""
 
 
 def check_batch_size(batch_size: int, num_graphs: int, split: str) -> None:
