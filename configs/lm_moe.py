@@ -22,6 +22,11 @@ def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
   config.moe = ml_collections.ConfigDict(dict(
       num_experts=8, top_k=2, num_shared_experts=1, expert_mlp_dim=168, dispatch="dropless",
       capacity_factor=1.25, grouped_matmul="ragged_dot", matmul_block=64))
+  # Byte-level Austen + the Python stdlib's source (workloads/lm/mixture.py), two domains, so
+  # that expert specialisation is measurable; each batch carries its sequences' domain.
+  config.data.source = "mixture"
+  config.mixture = ml_collections.ConfigDict(dict(
+      python_bytes_per_austen_byte=1.0, python_stdlib_dir=""))
   config.routing = ml_collections.ConfigDict(dict(
       balance="none", lbl_coef=0.01, z_loss_coef=0.0, bias_update_rate=0.001,
       lbl_micro_batches=8))
@@ -38,6 +43,7 @@ def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
     config.targets.how_measured = ("provisional, not measured (no GPU in the measuring "
                                    "session): the dense lm small's values")
   elif size == "full":
+    config.data.source = "token_file"  # one domain at full scale: no specialisation counts
     # DeepSeekMoE-style fine-grained experts: top-6 of 64 plus 2 shared, 8 x 512 = 4096 units
     # a token passes through, as the dense full LM's mlp_dim; for an expert-parallel mesh.
     config.moe.update(num_experts=64, top_k=6, num_shared_experts=2, expert_mlp_dim=512)

@@ -21,7 +21,7 @@ import numpy as np
 from algoperf_lab.data import paths
 from workloads.lm import janeausten
 
-SOURCES = ("janeausten", "token_file")
+SOURCES = ("janeausten", "token_file", "mixture")  # mixture: workloads/lm/mixture.py (lm_moe)
 SPLITS = ("train", "validation", "test")
 
 
@@ -46,6 +46,9 @@ def load_token_splits(config: LmDataConfig, data_dir: str | None) -> dict[str, n
   """Every split's tokens as a 1-D integer array (memory-mapped for token files)."""
   if config.source == "janeausten":
     return _janeausten_splits(config, data_dir)
+  if config.source == "mixture":
+    raise ValueError("data.source='mixture' is read by workloads/lm/mixture.py: the lm_moe "
+                     "workload serves it.")
   return _token_file_splits(config, data_dir)
 
 

@@ -19,7 +19,8 @@ none gets). How it reaches training (the step contract, algoperf_lab/harness/opt
 - `train_step_metrics(model_state)`: per-layer `moe/layer_<l>/{lbl,z_loss,max_vio,
   router_entropy,dropped_fraction}`, logged as `train_step/...`.
 - `eval_model` adds, on the validation split, per-layer `validation/moe/layer_<l>/...`
-  (MaxVio, router entropy, dropped fraction) and the expert × domain token counts
+  (MaxVio, router entropy, dropped fraction, `specialisation`: the normalised mutual
+  information I(E; D)/H(D) of workloads/lm/specialisation.py) and the expert × domain counts
   `validation/moe/layer_<l>/count/e<e>_d<d>` (each token's top-k choices counted once per
   chosen expert; domain 0 = Austen, 1 = Python) that the specialisation report reads.
 
@@ -43,7 +44,7 @@ import numpy as np
 from algoperf_lab import spec
 from algoperf_lab.config import dataclass_from_config
 from configs import lm_moe as lm_moe_configs
-from workloads.lm import input_pipeline, routing
+from workloads.lm import input_pipeline, mixture, routing, specialisation
 from workloads.lm.model import DecoderLm
 from workloads.lm.moe import ROUTER_BIAS, STATS, MoeConfig
 from workloads.lm.workload import LmWorkload
@@ -105,11 +106,41 @@ class LmMoeWorkload(LmWorkload):
     self.routing = dataclass_from_config(RoutingConfig, config.routing, f"{self.name}.routing")
     self._model = DecoderLm(self.model_config)
     self._moe_eval_step = jax.jit(self._moe_eval_sums)
+    self.mixture_config = (self._mixture_config(config)
+                           if self.data_config.source == "mixture" else None)
 
   @property
   def moe_config(self) -> MoeConfig:
     assert self.model_config.moe is not None
     return self.model_config.moe
+
+  # -- data ------------------------------------------------------------------------------------
+  def _mixture_config(self, config: ml_collections.ConfigDict) -> mixture.MixtureDataConfig:
+    shared = {f.name: getattr(self.data_config, f.name)
+              for f in dataclasses.fields(mixture.MixtureDataConfig)
+              if hasattr(self.data_config, f.name)}
+    return dataclass_from_config(mixture.MixtureDataConfig, {**shared, **config.mixture},
+                                 f"{self.name}.mixture")
+
+  def token_splits(self, data_dir: str | None) -> Any:
+    """The dense LM's token arrays, or for data.source='mixture' the MixtureSplits."""
+    if self.mixture_config is None:
+      return super().token_splits(data_dir)
+    if self._splits is None:
+      self._splits = mixture.load_mixture_splits(self.mixture_config, data_dir)
+    return self._splits
+
+  def _train_dataset(self, data_dir: str | None, global_batch_size: int, seed: int) -> Any:
+    if self.mixture_config is None:
+      return super()._train_dataset(data_dir, global_batch_size, seed)
+    return mixture.train_batches(self.token_splits(data_dir)["train"], self.data_config.seq_len,
+                                 global_batch_size, seed)
+
+  def _eval_dataset(self, split: str, data_dir: str | None, num_examples: int) -> Any:
+    if self.mixture_config is None:
+      return super()._eval_dataset(split, data_dir, num_examples)
+    return mixture.eval_batches(self.token_splits(data_dir)[split], self.data_config.seq_len,
+                                num_examples, self.data_config.eval_batch_size)
 
   # -- options chosen by the submission ------------------------------------------------------------
   @property
@@ -252,8 +283,11 @@ class LmMoeWorkload(LmWorkload):
     top_k, results = self.moe_config.top_k, {}
     counts_LxExD = router["counts"].astype(np.float64)
     tokens = counts_LxExD[0].sum() / top_k
+    nmi_L = specialisation.normalised_mutual_information(counts_LxExD)
     for layer, counts_ExD in enumerate(counts_LxExD):
       prefix = f"validation/moe/layer_{layer}"
+      if np.isfinite(nmi_L[layer]):  # NaN with one domain only (nothing to specialise on)
+        results[f"{prefix}/specialisation"] = float(nmi_L[layer])
       results[f"{prefix}/max_vio"] = float(routing.max_violation(jnp.asarray(counts_ExD.sum(1))))
       results[f"{prefix}/router_entropy"] = float(router["entropy"][layer]) / tokens
       results[f"{prefix}/dropped_fraction"] = float(router["dropped"][layer]) / (tokens * top_k)

@@ -52,7 +52,7 @@ class LmWorkload(ConfiguredWorkload):
 
   @property
   def is_byte_level(self) -> bool:
-    return self.data_config.source == "janeausten"
+    return self.data_config.source in ("janeausten", "mixture")
 
   # -- model -----------------------------------------------------------------------------------
   def _dummy_tokens(self) -> jax.Array:
@@ -93,9 +93,17 @@ class LmWorkload(ConfiguredWorkload):
       raise ValueError(f"build_input_queue serves the train split; evaluation reads {split!r} "
                        "through eval_model.")
     seed = int(jax.random.randint(data_rng, (), 0, np.iinfo(np.int32).max))
-    dataset = input_pipeline.train_batches(self.token_splits(data_dir)["train"],
-                                           self.data_config.seq_len, global_batch_size, seed)
-    return DeviceIterator(iter(dataset))
+    return DeviceIterator(iter(self._train_dataset(data_dir, global_batch_size, seed)))
+
+  def _train_dataset(self, data_dir: str | None, global_batch_size: int, seed: int) -> Any:
+    return input_pipeline.train_batches(self.token_splits(data_dir)["train"],
+                                        self.data_config.seq_len, global_batch_size, seed)
+
+  def _eval_dataset(self, split: str, data_dir: str | None,
+                    num_examples: int) -> Iterator[dict[str, np.ndarray]]:
+    return input_pipeline.eval_batches(self.token_splits(data_dir)[split],
+                                       self.data_config.seq_len, num_examples,
+                                       self.data_config.eval_batch_size)
 
   # -- evaluation ------------------------------------------------------------------------------
   def _summed_eval_loss(self, params: Any, batch: spec.Batch) -> tuple[jax.Array, jax.Array]:
@@ -108,9 +116,7 @@ class LmWorkload(ConfiguredWorkload):
       counts = {"train": self.data_config.num_eval_train_examples,
                 "validation": self.data_config.num_validation_examples,
                 "test": self.data_config.num_test_examples}
-      batches = input_pipeline.eval_batches(self.token_splits(data_dir)[split],
-                                            self.data_config.seq_len, counts[split],
-                                            self.data_config.eval_batch_size)
+      batches = self._eval_dataset(split, data_dir, counts[split])
       self._eval_cache[split] = [jax_sharding_utils.replicate(b) for b in batches]
     return self._eval_cache[split]
 
