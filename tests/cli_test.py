@@ -227,3 +227,17 @@ def test_a_full_disk_reported_only_in_a_message_is_recognised(tmp_path):
     with pytest.raises(runner.DiskFullError, match="no space left on the device"):
       runner.raise_if_disk_full(error, tmp_path)
   runner.raise_if_disk_full(ValueError("some other failure"), tmp_path)  # not a full disk: no-op
+
+
+def test_a_batch_size_the_data_cannot_fill_is_one_line(tmp_path, capsys):
+  """A get_batch_size larger than gnn's training split: one line naming both sizes, no hang."""
+  submission = tmp_path / "huge_batches.py"
+  submission.write_text(
+      (REPO_ROOT / "submissions" / "baselines" / "adamw.py").read_text()
+      + "\n\ndef get_batch_size(workload_name):\n  return 10**9\n")
+  argv = ["run", "--workload=gnn", f"--submission={submission}", f"--workdir={tmp_path / 'run'}",
+          "--max_steps=1", "--no_progress", "--config.data.max_molecules=1000"]
+  assert cli.main(argv) == 2
+  err = capsys.readouterr().err
+  assert err.startswith("algoperf-lab run: error:") and "batch size 1000000000" in err
+  assert "Traceback" not in err and len(err.strip().splitlines()) == 1
