@@ -1,7 +1,7 @@
 """One conformance suite over every bundled submission (what `algoperf-lab list` shows).
 
 Modelled on optax's `optax/contrib/_common_test.py`: each submission builds on every tiny
-workload family, runs three steps without recompiling after the first, keeps its state's
+workload family that accepts its WORKLOAD_OPTIONS (the MoE routing rules: lm_moe only), runs three steps without recompiling after the first, keeps its state's
 shapes and dtypes, round-trips a checkpoint bit-exactly mid-run, decreases a toy quadratic,
 and its default HPARAMS fit its search space. Adding a submission file adds it here. FSDP on 8
 fake devices against 1 device runs in a subprocess and is marked slow (it is tested for the
@@ -10,6 +10,7 @@ optax step itself in tests/parallel/harness_parallel_test.py).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -34,6 +35,7 @@ from tests.workloads.vit_model_test import SMALL_VIT_OVERRIDES
 SUBMISSIONS = [str(p.relative_to(REPO_ROOT)) for p in listing.bundled_submissions()]
 SMALL = {
     "lm": SMALL_LM_OVERRIDES,
+    "lm_moe": SMALL_LM_OVERRIDES + ("--config.moe.num_experts=4", "--config.moe.expert_mlp_dim=16"),
     "vit": SMALL_VIT_OVERRIDES + ("--config.batch_size=16",),
     "gnn": SMALL_GNN_RUN_OVERRIDES,
 }
@@ -48,6 +50,26 @@ def _hparams(submission: spec.Submission) -> Any:
   return hyperparameters.make_hyperparameters(submission.default_hparams, {}, submission.source)
 
 
+def _workload_options(path: str) -> dict[str, Any]:
+  submission = loader.load_submission(str(REPO_ROOT / path))
+  return submission.resolve_workload_options(_hparams(submission))
+
+
+@functools.cache
+def _accepted_options(workload_name: str) -> frozenset[str]:
+  return frozenset(registry.make_workload(workload_name, "tiny", SMALL[workload_name]).accepted_options)
+
+
+def _targets(path: str) -> list[str]:
+  """The workload families a submission runs on: those accepting its WORKLOAD_OPTIONS (an
+  MoE routing rule runs on lm_moe only; the others refuse it by name)."""
+  options = set(_workload_options(path))
+  accepting = [name for name in sorted(SMALL) if options <= _accepted_options(name)]
+  if _multi_task(path):
+    return ["gnn", *[name for name in accepting if name not in ("gnn", "lm", "lm_moe")]]
+  return sorted(accepting, key=lambda name: name != "lm")  # lm first where it accepts
+
+
 class _Trainer:
   """A submission's own functions driven step by step, as the harness drives them."""
 
@@ -55,6 +77,9 @@ class _Trainer:
     self.submission = loader.load_submission(str(REPO_ROOT / path))
     self.workload = registry.make_workload(workload_name, "tiny", overrides)
     self.hparams = _hparams(self.submission)
+    options = self.submission.resolve_workload_options(self.hparams)
+    if options:
+      self.workload.configure_options(options)
     if self.submission.form is spec.SubmissionForm.ALGOPERF and not self.hparams._fields:
       self.hparams = None
     if self.submission.use_mesh is not None:
@@ -129,14 +154,16 @@ def test_default_hparams_fit_its_search_space(path):
 
 
 def _workload_cases() -> list[Any]:
-  """lm for every submission by default; vit and gnn for the two baselines by default and for
+  """Its first target (lm for most, gnn for multi-task, lm_moe for the MoE routing rules) for
+  every submission by default; the other targets for the two baselines by default and for
   every submission in the slow set (each case compiles a step: seconds, not milliseconds)."""
   fast_everywhere = {"submissions/baselines/adamw.py", "submissions/baselines/nadamw.py"}
   cases = []
   for path in SUBMISSIONS:
-    fast = "gnn" if _multi_task(path) else "lm"
+    targets = _targets(path)
+    fast = targets[0]
     for workload_name in sorted(SMALL):
-      if workload_name == "lm" and fast == "gnn":
+      if workload_name not in targets:
         continue
       marks = () if workload_name == fast or path in fast_everywhere else (pytest.mark.slow,)
       cases.append(pytest.param(path, workload_name, marks=marks, id=f"{workload_name}-{path}"))
@@ -152,6 +179,14 @@ def _checkpoint_round_trip(trainer: _Trainer, directory: Path) -> None:
   assert restored is not None and restored.step == trainer.step
   for saved, loaded in zip(jax.tree.leaves(arrays), jax.tree.leaves(restored.arrays)):
     np.testing.assert_array_equal(np.asarray(saved), np.asarray(loaded))
+
+
+@pytest.mark.parametrize("path", [p for p in SUBMISSIONS if _workload_options(p)])
+def test_workloads_without_its_options_refuse_it_by_name(path):
+  options = _workload_options(path)
+  with pytest.raises(spec.WorkloadOptionError, match=r"does not accept the option\(s\)"):
+    _Trainer(path, "lm", SMALL["lm"])
+  assert "lm_moe" in _targets(path), f"no workload accepts {sorted(options)}"
 
 
 @pytest.mark.parametrize("path, workload_name", _workload_cases())
@@ -232,8 +267,8 @@ def test_fsdp_on_eight_devices_equals_one_device(path, tmp_path):
   if loader.load_submission(str(REPO_ROOT / path)).form is not spec.SubmissionForm.OPTAX:
     pytest.skip("AlgoPerf-form submissions are data parallel by AlgoPerf's rules")
   cli = str(REPO_ROOT / ".venv" / "bin" / "algoperf-lab")
-  workload, small = (("gnn", SMALL_GNN_RUN_OVERRIDES) if _multi_task(path)
-                     else ("lm", SMALL_LM_OVERRIDES))
+  workload = _targets(path)[0]
+  small = SMALL[workload]
 
   def losses(devices: int, *extra: str) -> list[float]:
     workdir = tmp_path / f"d{devices}"
