@@ -1,0 +1,94 @@
+"""MoE load-balancing checks on 8 CPU devices, run in a subprocess (XLA_FLAGS precede JAX).
+
+`python tests/parallel/moe_device_checks.py SECTION` prints one JSON line of findings;
+tests/parallel/moe_parallel_test.py asserts on them. Sections: lbl.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NUM_DEVICES = 8
+XLA_FLAGS = (f"--xla_force_host_platform_device_count={NUM_DEVICES} "
+             "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true")
+# A small lm_moe with 2 layers and 4 experts; 16 sequences, 2 per device.
+MOE_OVERRIDES = (
+    "--config.model.num_layers=2", "--config.model.d_model=32", "--config.model.num_heads=2",
+    "--config.model.max_seq_len=32", "--config.data.seq_len=32", "--config.batch_size=16",
+    "--config.moe.num_experts=4", "--config.moe.expert_mlp_dim=16",
+    "--config.data.num_eval_train_examples=16", "--config.data.num_validation_examples=16",
+    "--config.data.num_test_examples=16", "--config.data.eval_batch_size=16")
+
+
+def run(section: str, timeout_sec: float = 300) -> dict[str, Any]:
+  env = {**os.environ, "XLA_FLAGS": XLA_FLAGS, "JAX_PLATFORMS": "cpu",
+         "PYTHONPATH": str(REPO_ROOT)}
+  completed = subprocess.run([sys.executable, __file__, section], env=env, cwd=REPO_ROOT,
+                             capture_output=True, text=True, timeout=timeout_sec)
+  if completed.returncode:
+    raise AssertionError(f"{section} checks failed:\n{completed.stderr[-4000:]}")
+  return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def lbl_section() -> dict[str, Any]:
+  """Per-layer LBLs of one real batch: global-batch and micro-batch LBL on an 8-device data
+  mesh, the whole batch's LBL on one device, and each shard's own LBL computed on its device
+  inside shard_map (the per-rank LBL of a data-parallel implementation), averaged."""
+  import jax
+  import numpy as np
+  from jax.sharding import NamedSharding, PartitionSpec
+
+  from algoperf_lab import registry, spec
+  from algoperf_lab.parallel import MeshConfig, batch_sharding, make_mesh
+
+  def workload_with(balance: str, groups: int) -> Any:
+    workload = registry.make_workload("lm_moe", "tiny", MOE_OVERRIDES)
+    workload.configure_options({"balance": balance, "lbl_micro_batches": groups})
+    return workload
+
+  def lbl_fn(workload: Any) -> Any:
+    def lbl(params: Any, state: Any, batch: dict[str, Any]) -> jax.Array:
+      _, new_state = workload.model_fn(params, batch, state, spec.ForwardPassMode.TRAIN, None,
+                                       update_batch_norm=False)
+      return new_state["stats"]["lbl"]
+    return lbl
+
+  base = workload_with("global_batch_lbl", NUM_DEVICES)
+  params, state = base.init_model_fn(jax.random.PRNGKey(0))
+  params, state = jax.tree.map(np.asarray, (params, state))
+  queue = base.build_input_queue(jax.random.PRNGKey(1), "train", None, 16)
+  batch = {key: np.asarray(value) for key, value in next(queue).items()}
+
+  mesh = make_mesh(MeshConfig())
+  replicated = NamedSharding(mesh, PartitionSpec())
+  on_mesh = lambda workload: jax.jit(  # noqa: E731
+      lbl_fn(workload), in_shardings=(replicated, replicated, batch_sharding(mesh)))
+  sharded_batch = jax.device_put(batch, batch_sharding(mesh))
+  findings: dict[str, Any] = {
+      "batch_shard_shape": list(sharded_batch["inputs"].sharding.shard_shape(
+          sharded_batch["inputs"].shape)),
+      "global_on_mesh": on_mesh(base)(params, state, sharded_batch).tolist(),
+      "micro_on_mesh": on_mesh(workload_with("micro_batch_lbl", NUM_DEVICES))(
+          params, state, sharded_batch).tolist()}
+  one = jax.devices()[0]
+  whole = workload_with("global_batch_lbl", 1)
+  findings["whole_batch_one_device"] = jax.jit(lbl_fn(whole))(
+      *jax.device_put((params, state, batch), one)).tolist()
+  per_shard = jax.shard_map(
+      lambda p, s, b: jax.lax.pmean(lbl_fn(whole)(p, s, b), ("data", "fsdp")), mesh=mesh,
+      in_specs=(PartitionSpec(), PartitionSpec(), PartitionSpec(("data", "fsdp"))),
+      out_specs=PartitionSpec())
+  findings["mean_of_per_shard_lbls"] = jax.jit(per_shard)(params, state, sharded_batch).tolist()
+  return findings
+
+
+SECTIONS = {"lbl": lbl_section}
+
+if __name__ == "__main__":
+  print(json.dumps(SECTIONS[sys.argv[1]]()))
