@@ -1,13 +1,16 @@
-"""SAM's cost: the ratio of a SAM step's time to an AdamW step's, on the tiny LM, in one process.
+"""Step cost of SAM and the multi-task methods: each one's lab train step time over a reference's.
 
-Both are the lab's own jitted train step (algoperf_lab/harness/optax_form.py) around
-submissions/sam/sam.py and submissions/baselines/adamw.py, fed the same pre-fetched batches,
-in alternating rounds so that machine load affects both alike; each round's first (compiling)
-block is dropped and steps are timed over blocks after `block_until_ready`. SAM takes two
-gradients per step, so the expected ratio is about 2. Prints the ratio of the medians and of
-the fastest blocks (the least disturbed on a shared machine).
+All are the lab's own jitted train step (algoperf_lab/harness/optax_form.py) around bundled
+submissions, fed the same pre-fetched batches, in alternating rounds so that machine load
+affects all alike; each round's first (compiling) block is dropped and steps are timed over
+blocks after `block_until_ready`. Prints, per submission, the ratio of its median (and fastest)
+block to the reference's. By default: SAM over AdamW on the tiny LM (SAM takes two gradients
+per step, so about 2); `--workload=gnn` times linear scalarisation (the reference), PCGrad,
+CAGrad, SAM and SAM-MTL (PCGrad, CAGrad) on the multi-task graph network, whose per-task
+gradients come from one vmap over QM9's 12 tasks.
 
     python benchmarks/sam_cost.py
+    python benchmarks/sam_cost.py --workload=gnn
     python benchmarks/sam_cost.py --rounds=1 --blocks=2 --steps_per_block=3 --small   # a check
 """
 
@@ -25,8 +28,18 @@ from algoperf_lab import hyperparameters, loader, registry
 from algoperf_lab.harness import optax_form
 
 ROOT = Path(__file__).resolve().parent.parent
-SUBMISSIONS = {"adamw": ROOT / "submissions/baselines/adamw.py",
-               "sam": ROOT / "submissions/sam/sam.py"}
+# Per workload: the reference first, then the submissions timed against it.
+SUBMISSIONS = {
+    "lm": {"adamw": ROOT / "submissions/baselines/adamw.py",
+           "sam": ROOT / "submissions/sam/sam.py"},
+    "gnn": {"linear_scalarisation": ROOT / "submissions/mtl/linear_scalarisation.py",
+            "pcgrad": ROOT / "submissions/mtl/pcgrad.py",
+            "cagrad": ROOT / "submissions/mtl/cagrad.py",
+            "sam": ROOT / "submissions/sam/sam.py",
+            "sam_mtl": ROOT / "submissions/mtl/sam_mtl.py",
+            "sam_mtl_cagrad": ROOT / "submissions/mtl/sam_mtl_cagrad.py"},
+}
+SMALL_GNN = ("--config.data.max_molecules=1000",)
 SMALL = ("--config.model.num_layers=1", "--config.model.d_model=32", "--config.model.num_heads=2",
          "--config.model.mlp_dim=64", "--config.model.max_seq_len=32", "--config.data.seq_len=32",
          "--config.batch_size=8")
@@ -63,15 +76,18 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--rounds", type=int, default=3)
   parser.add_argument("--blocks", type=int, default=5)
   parser.add_argument("--steps_per_block", type=int, default=10)
-  parser.add_argument("--small", action="store_true", help="a one-layer width-32 LM (checks)")
+  parser.add_argument("--workload", choices=sorted(SUBMISSIONS), default="lm")
+  parser.add_argument("--small", action="store_true",
+                      help="a one-layer width-32 LM, or 1,000 molecules for gnn (checks)")
   parser.add_argument("--seed", type=int, default=0)
   args = parser.parse_args(argv)
-  workload = registry.make_workload("lm", "tiny", SMALL if args.small else ())
+  small = SMALL if args.workload == "lm" else SMALL_GNN
+  workload = registry.make_workload(args.workload, "tiny", small if args.small else ())
   queue = workload.build_input_queue(jax.random.PRNGKey(args.seed), "train", None,
                                      workload.default_batch_size)
   batches = [next(queue) for _ in range(4)]
   timers = {name: StepTimer(path, workload, batches, args.seed)
-            for name, path in SUBMISSIONS.items()}
+            for name, path in SUBMISSIONS[args.workload].items()}
   times: dict[str, list[float]] = {name: [] for name in timers}
   for _ in range(args.rounds):
     for name, timer in timers.items():
@@ -80,10 +96,12 @@ def main(argv: list[str] | None = None) -> int:
   for name, values in times.items():
     print(f"{name}: median {1e3 * statistics.median(values):.1f} ms/step, "
           f"fastest {1e3 * min(values):.1f} ms/step over {len(values)} blocks")
-  median_ratio = statistics.median(times["sam"]) / statistics.median(times["adamw"])
-  fastest_ratio = min(times["sam"]) / min(times["adamw"])
-  print(f"SAM / AdamW step time: {median_ratio:.2f} (medians), {fastest_ratio:.2f} "
-        "(fastest blocks)")
+  reference = next(iter(timers))
+  for name in list(timers)[1:]:
+    median_ratio = statistics.median(times[name]) / statistics.median(times[reference])
+    fastest_ratio = min(times[name]) / min(times[reference])
+    print(f"{name} / {reference} step time: {median_ratio:.2f} (medians), {fastest_ratio:.2f} "
+          "(fastest blocks)")
   return 0
 
 
