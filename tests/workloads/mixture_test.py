@@ -98,7 +98,9 @@ def test_file_list_is_sorted_and_leaves_out_tests_and_third_party() -> None:
   for relative in listed:
     assert not {"site-packages", "test", "tests", "idle_test", "encodings"} & set(
         relative.split("/")[:-1]), relative
-  assert (STDLIB / "test").is_dir()  # the exclusion is doing something here
+    assert not relative.startswith(("config-", "_sysconfigdata")), relative
+  assert (STDLIB / "test").is_dir()  # the exclusions are doing something here
+  assert list(STDLIB.glob("_sysconfigdata*.py")) and list(STDLIB.glob("config-*/*.py"))
 
 
 def test_a_files_split_does_not_depend_on_the_other_files() -> None:
