@@ -21,7 +21,8 @@ README = REPO_ROOT / "README.md"
 KNOWN_PREFIXES = ("algoperf-lab ", "bash scripts/setup.sh", "bash scripts/test.sh",
                   "source .venv/bin/activate", "python scripts/measure_targets.py",
                   "python benchmarks/step_overhead.py", "python benchmarks/clock_under_load.py",
-                  "python scripts/measure_cpu_budgets.py", "python scripts/submissions_table.py")
+                  "python scripts/measure_cpu_budgets.py", "python scripts/submissions_table.py",
+                  "python benchmarks/moe_step.py", "python scripts/moe_study.py")
 FAST_ARGS = {
     "run": ("--max_steps=2", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
     "tune": ("--max_steps=2", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
@@ -38,10 +39,14 @@ FAST_ARGS = {
     "scripts/submissions_table.py": ("--workloads=lm", "--submissions=submissions/baselines/adamw.py",
                                      *SMALL_LM_OVERRIDES, "--config.targets.validation=8.5",
                                      "--config.targets.eval_period_time_sec=0.5"),
+    "benchmarks/moe_step.py": ("--rounds=1", "--blocks=1", "--steps_per_block=2", "--small"),
+    # Two of the four rules, two steps, a width-32 model, on the script's 8 fake devices.
+    "scripts/moe_study.py": ("--seeds=0", "--balances=micro_batch_lbl,global_batch_lbl",
+                             "--max_steps=2", "--eval_every_steps=2", "--small"),
 }
 PYTHON_SCRIPTS = ("scripts/measure_targets.py", "benchmarks/step_overhead.py",
                   "benchmarks/clock_under_load.py", "scripts/measure_cpu_budgets.py",
-                  "scripts/submissions_table.py")
+                  "scripts/submissions_table.py", "benchmarks/moe_step.py", "scripts/moe_study.py")
 
 
 def readme_commands() -> list[str]:
