@@ -153,6 +153,8 @@ def _counts_in_metrics(path: Path) -> tuple[np.ndarray, None, int | None] | None
   except OSError:
     return None
   for line in reversed(lines):
+    if "/count/e" not in line:  # most runs record none: skip parsing their lines
+      continue
     try:
       row = json.loads(line)
     except json.JSONDecodeError:
