@@ -190,19 +190,22 @@ class LmMoeWorkload(LmWorkload):
         rngs=None if deterministic else {"dropout": rng}, mutable=[STATS])
     return logits_BxLxV, self._layer_stats(sown[STATS])
 
-  def _lbl(self, probs_TxE: jax.Array, selected_TxE: jax.Array) -> jax.Array:
+  def _lbl(self, probs_TxE: jax.Array, selected_TxE: jax.Array, batch_size: int) -> jax.Array:
+    if self.routing.balance in LBL_BALANCES and batch_size % self.routing.lbl_micro_batches:
+      raise ValueError(f"lbl_micro_batches={self.routing.lbl_micro_batches} does not divide the "
+                       f"batch of {batch_size} sequences; micro-batches are whole sequences.")
     if self.routing.balance == "micro_batch_lbl":
       return routing.micro_batch_lbl(probs_TxE, selected_TxE, self.routing.lbl_micro_batches)
     groups = self.routing.lbl_micro_batches if self.routing.balance == "global_batch_lbl" else 1
     return routing.global_batch_lbl(probs_TxE, selected_TxE, groups)
 
-  def _stats(self, layers: list[dict[str, jax.Array]]) -> dict[str, jax.Array]:
+  def _stats(self, layers: list[dict[str, jax.Array]], batch_size: int) -> dict[str, jax.Array]:
     top_k = self.moe_config.top_k
     per_layer = []
     for layer in layers:
       load_E = jax.lax.stop_gradient(layer["selected"].sum(axis=0))
       per_layer.append({
-          "lbl": self._lbl(layer["probs"], layer["selected"]),
+          "lbl": self._lbl(layer["probs"], layer["selected"], batch_size),
           "z_loss": routing.router_z_loss(layer["logits"]),
           "max_vio": routing.max_violation(load_E),
           "router_entropy": jax.lax.stop_gradient(routing.router_entropy(layer["probs"])),
@@ -220,7 +223,7 @@ class LmMoeWorkload(LmWorkload):
     logits_BxLxV, layers = self._apply(params, model_state,
                                        augmented_and_preprocessed_input_batch["inputs"], rate,
                                        deterministic, rng)
-    stats = self._stats(layers)
+    stats = self._stats(layers, augmented_and_preprocessed_input_batch["inputs"].shape[0])
     bias = model_state[ROUTER_BIAS]
     if (mode is spec.ForwardPassMode.TRAIN and update_batch_norm
         and self.routing.balance == "aux_loss_free"):
