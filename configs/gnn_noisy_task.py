@@ -19,8 +19,11 @@ def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
                           corrupted_labels_dropped=0.0))
   if size == "tiny":
     config.targets.update(
-        validation=0.2154, test=0.2219, max_allowed_runtime_sec=39.0, max_allowed_cpu_sec=0.0,
+        validation=0.2154, test=0.2219, max_allowed_runtime_sec=39.0, max_allowed_cpu_sec=58.0,
         how_measured=(
+            "max_allowed_cpu_sec: scripts/measure_cpu_budgets.py --workloads=gnn_noisy_task --seeds=0,1 "
+            "(2026-12-01, 2-core CPU, other jobs at the lowest priority): 4/3 of the median "
+            "process CPU time to the same target (44 s, 43 s); "
             "scripts/measure_targets.py --workloads=gnn_noisy_task --seeds=0,1 --run_fraction=0.75 "
             "(2026-12-01, 2-core CPU): NadamW, worst over seeds of the best validation value "
             "within 70% of step_hint; budget 4/3 of the median wall time to reach it "
