@@ -68,12 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wall seconds between checkpoints (also at the end and on SIGTERM); "
                    "a run in a workdir with checkpoints resumes from the last good one")
   run.add_argument("--no_checkpoints", action="store_true", help="write no checkpoints")
-  run.add_argument("--sharding", choices=("replicated", "fsdp"), default="replicated",
-                   help="optax-form training state: replicated (data parallel) or FSDP")
+  run.add_argument("--sharding", choices=("replicated", "fsdp", "expert"), default="replicated",
+                   help="optax-form training state: replicated (data parallel), FSDP, or expert "
+                   "parallel (an MoE's experts split over the mesh's expert axis)")
   run.add_argument("--mesh_data", type=config.mesh_axis_size, default=-1,
                    help="devices on the mesh's data axis (-1: all that remain)")
   run.add_argument("--mesh_fsdp", type=config.positive_int, default=1,
                    help="devices on the mesh's fsdp axis")
+  run.add_argument("--mesh_expert", type=config.positive_int, default=1,
+                   help="devices on the mesh's expert axis (with --sharding=expert)")
   run.add_argument("--algoperf_api", choices=("auto", "jit", "pmap"), default="auto",
                    help="AlgoPerf-form submissions: the API generation they are written for "
                    "(jit: current AlgoPerf; pmap: v0.5, replicated state and device-leading "
@@ -215,7 +218,8 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
                          progress=not args.no_progress and jax.process_index() == 0,
                          checkpoint_every_sec=None if args.no_checkpoints
                          else args.checkpoint_every_sec,
-                         mesh=MeshConfig(data=args.mesh_data, fsdp=args.mesh_fsdp),
+                         mesh=MeshConfig(data=args.mesh_data, fsdp=args.mesh_fsdp,
+                                         expert=args.mesh_expert),
                          sharding=args.sharding, clock=args.clock)
   try:
     result = runner.run(runner.RunRequest(

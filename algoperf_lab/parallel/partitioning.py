@@ -5,8 +5,22 @@ Strategies for parameters (and, through `optimizer_state_shardings`, optimizer s
   "fsdp"        each parameter is split along the mesh's "fsdp" axis on one dimension: the
                 largest dimension divisible by the fsdp size, preferring dimensions whose
                 logical name is in `FSDP_PREFERRED_AXES`; replicated when none divides.
-Batches are split along their leading dimension over ("data", "fsdp") under both. The
-"expert" and "model" axes are left to future strategies; parameters are replicated over them.
+  "expert"      expert parallelism: each parameter with a dimension named "expert" (an MoE's
+                expert kernels [E, in, out]) is split along the mesh's "expert" axis on that
+                dimension, E/N experts per device; every other parameter is replicated.
+Batches are split along their leading dimension over ("data", "fsdp") under all three, and
+over "expert" too when that axis has more than one device (expert-parallel devices are data
+parallel for everything but the experts). The "model" axis is left to a
+future strategy; parameters are replicated over it.
+
+Expert parallelism is GSPMD: the expert kernels and the batch carry their shardings and XLA
+propagates them through the MoE layer, inserting the collectives that move tokens to their
+experts' devices and back; no shard_map. Why: dropless dispatch sorts tokens into
+data-dependent groups (`ragged_dot` group sizes), which a hand-written all_to_all would need
+fixed per-device buffers for (capacity dispatch by another name); under GSPMD one model code
+path serves 1 and N devices and both dispatch modes, and the equality with one device is what
+tests/parallel/moe_parallel_test.py checks. What XLA chooses to communicate is not measured
+here (CPU only).
 All functions accept pytrees of arrays, `jax.ShapeDtypeStruct`s or `spec.ShapeTuple`s.
 """
 
@@ -22,10 +36,11 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from algoperf_lab import spec
 
 PyTree: TypeAlias = Any
-Strategy: TypeAlias = Literal["replicated", "fsdp"]
-STRATEGIES: tuple[str, ...] = ("replicated", "fsdp")
+Strategy: TypeAlias = Literal["replicated", "fsdp", "expert"]
+STRATEGIES: tuple[str, ...] = ("replicated", "fsdp", "expert")
 FSDP_AXIS = "fsdp"
-BATCH_AXES = ("data", "fsdp")
+EXPERT_AXIS = "expert"
+BATCH_AXES = ("data", "fsdp")  # and "expert" when that axis has more than one device
 # Logical names (as in the workloads' param_logical_axes) worth splitting under FSDP.
 FSDP_PREFERRED_AXES = frozenset({"embed", "mlp", "vocab", "heads"})
 
@@ -108,10 +123,12 @@ def param_shardings(params: PyTree, logical_axes: PyTree | None, mesh: Mesh,
       raise ValueError(
           f"logical_axes do not have the structure of the parameters: {error}") from error
   fsdp_size = _fsdp_size(mesh) if strategy == "fsdp" else 1
-  paths = [jax.tree_util.keystr(path) for path, _ in
-           jax.tree_util.tree_flatten_with_path(params, is_leaf=_is_shape_leaf)[0]]
+  if strategy == "expert":
+    return jax.tree.unflatten(treedef, [
+        _expert_sharding(path, _shape(leaf), _names(logical, _shape(leaf) or (), path), mesh)
+        for path, leaf, logical in zip(_leaf_paths(params), leaves, axes_leaves)])
   shardings = []
-  for path, leaf, logical in zip(paths, leaves, axes_leaves):
+  for path, leaf, logical in zip(_leaf_paths(params), leaves, axes_leaves):
     shape = _shape(leaf)
     if shape is None:
       raise TypeError(f"parameter {path} has no shape ({type(leaf).__name__}).")
@@ -121,6 +138,29 @@ def param_shardings(params: PyTree, logical_axes: PyTree | None, mesh: Mesh,
     partition = PartitionSpec() if dim is None else PartitionSpec(*([None] * dim), FSDP_AXIS)
     shardings.append(NamedSharding(mesh, partition))
   return jax.tree.unflatten(treedef, shardings)
+
+
+def _leaf_paths(params: PyTree) -> list[str]:
+  return [jax.tree_util.keystr(path) for path, _ in
+          jax.tree_util.tree_flatten_with_path(params, is_leaf=_is_shape_leaf)[0]]
+
+
+def _expert_sharding(path: str, shape: tuple[int, ...] | None, names: tuple[Any, ...],
+                     mesh: Mesh) -> NamedSharding:
+  """The "expert" dimension split over the mesh's expert axis; replicated without one."""
+  if shape is None:
+    raise TypeError(f"parameter {path} has no shape.")
+  if EXPERT_AXIS not in mesh.axis_names:
+    raise ValueError(f"the expert strategy needs a mesh axis named {EXPERT_AXIS!r}; this mesh "
+                     f"has {mesh.axis_names}.")
+  size = mesh.shape[EXPERT_AXIS]
+  dims = [dim for dim, name in enumerate(names) if name == EXPERT_AXIS]
+  if not dims:
+    return replicated(mesh)
+  if shape[dims[0]] % size:
+    raise ValueError(f"parameter {path} has {shape[dims[0]]} experts, which the mesh's expert "
+                     f"axis of {size} devices does not divide; choose --mesh_expert dividing it.")
+  return NamedSharding(mesh, PartitionSpec(*([None] * dims[0]), EXPERT_AXIS))
 
 
 def _key_name(key: Any) -> str:
@@ -196,8 +236,11 @@ def with_shardings(tree: PyTree, shardings: PyTree) -> PyTree:
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
-  """Splits the leading (batch) dimension over the mesh's ("data", "fsdp") axes."""
+  """Splits the leading (batch) dimension over the mesh's ("data", "fsdp") axes, and its
+  "expert" axis when that has more than one device."""
   axes = tuple(axis for axis in BATCH_AXES if axis in mesh.axis_names)
+  if mesh.shape.get(EXPERT_AXIS, 1) > 1:
+    axes = (*axes, EXPERT_AXIS)
   if not axes:
     raise ValueError(f"the mesh has none of the batch axes {BATCH_AXES}: {mesh.axis_names}.")
   return NamedSharding(mesh, PartitionSpec(axes))
