@@ -80,14 +80,25 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--small", action="store_true",
                       help="a one-layer width-32 LM, or 1,000 molecules for gnn (checks)")
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--submissions", default=None,
+                      help="comma-separated subset of the workload's submissions to time "
+                           "(the reference is always timed)")
   args = parser.parse_args(argv)
+  chosen = dict(SUBMISSIONS[args.workload])
+  if args.submissions:
+    names = args.submissions.split(",")
+    unknown = sorted(set(names) - set(chosen))
+    if unknown:
+      parser.error(f"unknown submissions {unknown} for {args.workload}; choose from {sorted(chosen)}.")
+    reference = next(iter(chosen))
+    chosen = {name: path for name, path in chosen.items() if name == reference or name in names}
   small = SMALL if args.workload == "lm" else SMALL_GNN
   workload = registry.make_workload(args.workload, "tiny", small if args.small else ())
   queue = workload.build_input_queue(jax.random.PRNGKey(args.seed), "train", None,
                                      workload.default_batch_size)
   batches = [next(queue) for _ in range(4)]
   timers = {name: StepTimer(path, workload, batches, args.seed)
-            for name, path in SUBMISSIONS[args.workload].items()}
+            for name, path in chosen.items()}
   times: dict[str, list[float]] = {name: [] for name in timers}
   for _ in range(args.rounds):
     for name, timer in timers.items():

@@ -37,10 +37,13 @@ SUBMISSIONS = {  # the name scoring uses (the file's stem) -> the file
 REFERENCE = "linear_scalarisation"
 
 
-def run_all(workdir: Path, size: str, seeds: list[int], passthrough: list[str]) -> None:
+def run_all(workdir: Path, size: str, seeds: list[int], passthrough: list[str],
+            workloads: tuple[str, ...] = WORKLOADS,
+            submissions: tuple[str, ...] = tuple(SUBMISSIONS)) -> None:
   """Every run of the study, each in its own process; finished runs are left as they are."""
-  for workload in WORKLOADS:
-    for name, path in SUBMISSIONS.items():
+  for workload in workloads:
+    for name in submissions:
+      path = SUBMISSIONS[name]
       for seed in seeds:
         run_dir = workdir / "runs" / workload / name / f"seed_{seed}"
         if (run_dir / "result.json").is_file():
@@ -90,11 +93,23 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--eval_every_steps", type=int, default=None)
   parser.add_argument("--override", action="append", default=[],
                       help="passed to every run, e.g. --override=--config.data.max_molecules=1000")
+  parser.add_argument("--workloads", default=",".join(WORKLOADS),
+                      help=f"comma-separated subset of {','.join(WORKLOADS)}")
+  parser.add_argument("--submissions", default=",".join(SUBMISSIONS),
+                      help=f"comma-separated subset of {','.join(SUBMISSIONS)} "
+                           f"({REFERENCE} is always run: Δm% is against it)")
   args = parser.parse_args(argv)
+  workloads = tuple(args.workloads.split(","))
+  submissions = tuple(dict.fromkeys([REFERENCE, *args.submissions.split(",")]))
+  unknown = sorted(set(workloads) - set(WORKLOADS)) + sorted(set(submissions) - set(SUBMISSIONS))
+  if unknown:
+    parser.error(f"unknown workload or submission {unknown}; choose from {WORKLOADS} and "
+                 f"{tuple(SUBMISSIONS)}.")
   passthrough = list(args.override)
   passthrough += [f"--max_steps={args.max_steps}"] if args.max_steps else []
   passthrough += [f"--eval_every_steps={args.eval_every_steps}"] if args.eval_every_steps else []
-  run_all(args.workdir, args.size, [int(s) for s in args.seeds.split(",")], passthrough)
+  run_all(args.workdir, args.size, [int(s) for s in args.seeds.split(",")], passthrough,
+          workloads, submissions)
   print(table(args.workdir, score(args.workdir)))
   return 0
 
