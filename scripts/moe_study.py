@@ -11,7 +11,7 @@ balancing rule (counts summed over seeds), to WORKDIR/report/moe_study.md:
 - time to target: the submission time of the first eval meeting lm_moe's validation target
   (median over seeds; "miss" when the median seed misses or passes the workload's budget);
 - MaxVio: max expert load / mean load − 1 over the validation set, mean over layers;
-- specialisation: I(E; D) / H(D) between expert choice and domain (workloads/lm/specialisation.py),
+- specialisation: I(E; D) / H(D) between expert choice and domain (algoperf_lab/scoring/specialisation.py),
   mean over layers, at the last eval.
 
     python scripts/moe_study.py --workdir=runs/moe_study --seeds=0,1,2
@@ -102,7 +102,7 @@ def _status(run_dir: Path) -> str | None:
 
 
 def summarise(run_dir: Path, balance: str, seed: int) -> RunSummary:
-  from workloads.lm import specialisation  # pylint: disable=import-outside-toplevel
+  from algoperf_lab.scoring import specialisation  # pylint: disable=import-outside-toplevel
 
   result = json.loads((run_dir / "result.json").read_text())
   evals = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
@@ -136,7 +136,7 @@ def _median_time(times: list[float]) -> str:
 
 def table(summaries: list[RunSummary], target: str) -> list[str]:
   """The Markdown table, one row per balancing rule."""
-  from workloads.lm import specialisation  # pylint: disable=import-outside-toplevel
+  from algoperf_lab.scoring import specialisation  # pylint: disable=import-outside-toplevel
 
   lines = ["| balance | seeds | steps | validation bits/byte | time to target (s) | "
            "MaxVio (validation) | specialisation NMI | heatmap |", "|---|---|---|---|---|---|---|---|"]
@@ -159,7 +159,7 @@ def table(summaries: list[RunSummary], target: str) -> list[str]:
 
 def report(workdir: Path, balances: list[str], seeds: list[int]) -> str:
   """Reads the runs, draws the heatmaps and writes WORKDIR/report/moe_study.md."""
-  from workloads.lm import specialisation  # pylint: disable=import-outside-toplevel
+  from algoperf_lab.scoring import specialisation  # pylint: disable=import-outside-toplevel
 
   out = workdir / "report"
   summaries, target = [], "n/a"

@@ -296,7 +296,7 @@ def _moe_section(studies: Sequence[StudyOutcome], out_dir: Path) -> tuple[list[s
   """Specialisation table and heatmaps of each study's counting run, for the runs that record
   MoE expert × domain counts (the lm_moe workload's eval metrics); none for other runs."""
   # numpy only (matplotlib when a figure is drawn): the report still never imports a model.
-  from workloads.lm import specialisation  # pylint: disable=import-outside-toplevel
+  from algoperf_lab.scoring import specialisation  # pylint: disable=import-outside-toplevel
   runs = [(f"{s.submission} on {s.workload}, {s.label}", s.best.run_dir) for s in studies]
   return specialisation.report_section(runs, out_dir)
 

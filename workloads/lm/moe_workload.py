@@ -20,7 +20,7 @@ none gets). How it reaches training (the step contract, algoperf_lab/harness/opt
   router_entropy,dropped_fraction}`, logged as `train_step/...`.
 - `eval_model` adds, on the validation split, per-layer `validation/moe/layer_<l>/...`
   (MaxVio, router entropy, dropped fraction, `specialisation`: the normalised mutual
-  information I(E; D)/H(D) of workloads/lm/specialisation.py) and the expert × domain counts
+  information I(E; D)/H(D) of algoperf_lab/scoring/specialisation.py) and the expert × domain counts
   `validation/moe/layer_<l>/count/e<e>_d<d>` (each token's top-k choices counted once per
   chosen expert; domain 0 = Austen, 1 = Python) that the specialisation report reads.
 
@@ -43,8 +43,9 @@ import numpy as np
 
 from algoperf_lab import spec
 from algoperf_lab.config import dataclass_from_config
+from algoperf_lab.scoring import specialisation
 from configs import lm_moe as lm_moe_configs
-from workloads.lm import input_pipeline, mixture, routing, specialisation
+from workloads.lm import input_pipeline, mixture, routing
 from workloads.lm.model import DecoderLm
 from workloads.lm.moe import ROUTER_BIAS, STATS, MoeConfig
 from workloads.lm.workload import LmWorkload

@@ -12,7 +12,7 @@ import pytest
 from algoperf_lab.scoring import report
 from tests.scoring import factories
 from workloads.lm import mixture
-from workloads.lm import specialisation as sp
+from algoperf_lab.scoring import specialisation as sp
 
 # Layer 0: two experts, two domains, 3:1 and 1:3. p(e, d) = [[3, 1], [1, 3]] / 8, p(e) = p(d) = ½.
 # I = ¾ ln(3/2) − ¼ ln 2 = 0.130812 nats; H(D) = ln 2, so NMI = 1 − H_b(¼) = 0.188722 (bits).
