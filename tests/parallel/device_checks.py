@@ -20,15 +20,20 @@ XLA_FLAGS = (f"--xla_force_host_platform_device_count={NUM_DEVICES} "
              "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true")
 
 
-def run(section: str, timeout_sec: float = 240) -> dict[str, Any]:
-  """Runs one section on NUM_DEVICES forced host devices and returns its findings."""
+def run_section(script: str, section: str, timeout_sec: float) -> dict[str, Any]:
+  """Runs `python SCRIPT SECTION` on NUM_DEVICES forced host devices; its last JSON line."""
   env = {**os.environ, "XLA_FLAGS": XLA_FLAGS, "JAX_PLATFORMS": "cpu",
          "PYTHONPATH": str(REPO_ROOT)}
-  completed = subprocess.run([sys.executable, __file__, section], env=env, cwd=REPO_ROOT,
+  completed = subprocess.run([sys.executable, script, section], env=env, cwd=REPO_ROOT,
                              capture_output=True, text=True, timeout=timeout_sec)
   if completed.returncode:
     raise AssertionError(f"{section} checks failed:\n{completed.stderr[-4000:]}")
   return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def run(section: str, timeout_sec: float = 240) -> dict[str, Any]:
+  """Runs one section of this file on NUM_DEVICES forced host devices; its findings."""
+  return run_section(__file__, section, timeout_sec)
 
 
 def mesh_section() -> dict[str, Any]:

@@ -7,16 +7,11 @@ tests/parallel/moe_parallel_test.py asserts on them. Sections: lbl, expert.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-NUM_DEVICES = 8
-XLA_FLAGS = (f"--xla_force_host_platform_device_count={NUM_DEVICES} "
-             "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true")
+from tests.parallel.device_checks import NUM_DEVICES, run_section
+
 # A small lm_moe with 2 layers and 4 experts; 16 sequences, 2 per device.
 MOE_OVERRIDES = (
     "--config.model.num_layers=2", "--config.model.d_model=32", "--config.model.num_heads=2",
@@ -27,13 +22,8 @@ MOE_OVERRIDES = (
 
 
 def run(section: str, timeout_sec: float = 300) -> dict[str, Any]:
-  env = {**os.environ, "XLA_FLAGS": XLA_FLAGS, "JAX_PLATFORMS": "cpu",
-         "PYTHONPATH": str(REPO_ROOT)}
-  completed = subprocess.run([sys.executable, __file__, section], env=env, cwd=REPO_ROOT,
-                             capture_output=True, text=True, timeout=timeout_sec)
-  if completed.returncode:
-    raise AssertionError(f"{section} checks failed:\n{completed.stderr[-4000:]}")
-  return json.loads(completed.stdout.strip().splitlines()[-1])
+  """Runs one section of this file on NUM_DEVICES forced host devices; its findings."""
+  return run_section(__file__, section, timeout_sec)
 
 
 def lbl_section() -> dict[str, Any]:
