@@ -5,9 +5,9 @@ submissions, fed the same pre-fetched batches, in alternating rounds so that mac
 affects all alike; each round's first (compiling) block is dropped and steps are timed over
 blocks after `block_until_ready`. Prints, per submission, the ratio of its median (and fastest)
 block to the reference's. By default: SAM over AdamW on the tiny LM (SAM takes two gradients
-per step, so about 2); `--workload=gnn` times linear scalarisation (the reference), PCGrad,
-CAGrad, SAM and SAM-MTL (PCGrad, CAGrad) on the multi-task graph network, whose per-task
-gradients come from one vmap over QM9's 12 tasks.
+per step, so about 2); `--workload=gnn` times linear scalarisation, PCGrad, CAGrad, SAM and
+SAM-MTL (PCGrad, CAGrad) against the plain AdamW step (the reference) on the multi-task graph
+network, whose per-task gradients come from one vmap over QM9's 12 tasks.
 
     python benchmarks/sam_cost.py
     python benchmarks/sam_cost.py --workload=gnn
@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = {
     "lm": {"adamw": ROOT / "submissions/baselines/adamw.py",
            "sam": ROOT / "submissions/sam/sam.py"},
-    "gnn": {"linear_scalarisation": ROOT / "submissions/mtl/linear_scalarisation.py",
+    "gnn": {"adamw": ROOT / "submissions/baselines/adamw.py",
+            "linear_scalarisation": ROOT / "submissions/mtl/linear_scalarisation.py",
             "pcgrad": ROOT / "submissions/mtl/pcgrad.py",
             "cagrad": ROOT / "submissions/mtl/cagrad.py",
             "sam": ROOT / "submissions/sam/sam.py",

@@ -25,7 +25,7 @@ def default_submissions() -> tuple[str, ...]:
 
 
 def default_workloads(include_variants: bool) -> tuple[str, ...]:
-  """The tiny base workloads (lm, vit, gnn), plus their held-out variants if asked."""
+  """The tiny base workloads (gnn, lm, lm_moe, vit), plus their held-out variants if asked."""
   return tuple(name for name, cls in registry.workload_classes().items()
                if SIZE in cls.sizes  # type: ignore[attr-defined]
                and (include_variants or getattr(cls, "base_workload", None) is None))

@@ -6,6 +6,8 @@ a vmap of VJPs over tasks) and the weights w from an aggregator of
 submissions/lib/aggregators.py. Chain it before any base optimizer. The last step's weights
 and conflict count are kept in the state for `train_metrics`. Randomised aggregators (PCGrad's
 task order) get a key folded from the step count, so a run is deterministic and resumable.
+Linear scalarisation needs no Gram matrix: `mean_task_gradient` differentiates the mean of
+`task_value_fn(params)` once instead of forming the T task gradients.
 """
 
 from __future__ import annotations
@@ -76,11 +78,42 @@ def aggregate_task_gradients(aggregator: aggregators.Aggregator, num_tasks: int,
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
+class MeanTaskGradientState(NamedTuple):
+  count: jax.Array  # int32, steps taken
+
+
+def mean_task_gradient(num_tasks: int) -> optax.GradientTransformationExtraArgs:
+  """Linear scalarisation's direction ∇ (1/T) Σ_k L_k in one backward pass of task_value_fn.
+
+  The same direction as `aggregate_task_gradients(aggregators.linear_scalarisation, T)`
+  (uniform weights need no Gram matrix, so no per-task gradient is formed): one forward and
+  one backward pass on top of the step's own, instead of one forward and T backward passes.
+  """
+
+  def init_fn(params: optax.Params) -> MeanTaskGradientState:
+    del params
+    return MeanTaskGradientState(count=jnp.zeros([], jnp.int32))
+
+  def update_fn(updates: optax.Updates, state: MeanTaskGradientState,
+                params: optax.Params | None = None, *, task_value_fn: Any = None,
+                **extra_args: Any) -> tuple[optax.Updates, MeanTaskGradientState]:
+    del updates, extra_args
+    if task_value_fn is None:
+      raise ValueError("mean_task_gradient needs the step's task_value_fn extra argument, "
+                       "which the lab passes on multi-task workloads only; run it on gnn.")
+    direction = jax.grad(lambda p: jnp.sum(task_value_fn(p)) / num_tasks)(params)
+    return direction, MeanTaskGradientState(count=optax.safe_int32_increment(state.count))
+
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
 def aggregated_optimizer(name: str, workload: spec.Workload,
                          base: optax.GradientTransformation) -> optax.GradientTransformation:
   """Task gradients combined by the aggregator `name`, then `base` (refuses single-task
   workloads): the whole make_optimizer of each aggregator submission in submissions/mtl/."""
   num_tasks = require_tasks(workload, name)
+  if name == "linear_scalarisation":
+    return optax.chain(mean_task_gradient(num_tasks), base)
   return optax.chain(aggregate_task_gradients(aggregators.make_aggregator(name), num_tasks), base)
 
 

@@ -1,10 +1,12 @@
 """Linear scalarisation: AdamW on the mean of the per-task losses (the multi-task baseline).
 
 Every task weighs 1/T, whatever its label count (the workload's own loss weighs tasks by
-their labels); the rule is checked in tests/submissions/mtl_test.py.
-The aggregated direction feeds the AdamW baseline (submissions/lib/mtl.py). Multi-task
-workloads only (gnn and its variants): a single-task workload is refused at once. Step
-metrics: `conflicting_pairs` (task pairs with g_i · g_j < 0) and the task weights `weight_<k>`.
+their labels); the rule is checked in tests/submissions/mtl_test.py. With uniform weights no
+per-task gradient is needed: the direction is one backward pass of the mean task loss
+(`mtl.mean_task_gradient`), so the step costs about two plain steps, not T backward passes.
+It feeds the AdamW baseline (submissions/lib/mtl.py). Multi-task workloads only (gnn and its
+variants): a single-task workload is refused at once. No step metrics of its own (the
+weights are 1/T; task conflicts are logged by the aggregators that compute task gradients).
 """
 
 from __future__ import annotations
@@ -24,8 +26,3 @@ MULTI_TASK = True  # the conformance suite runs it on gnn and a two-task quadrat
 def make_optimizer(hparams: Any, workload: spec.Workload) -> optax.GradientTransformation:
   return mtl.aggregated_optimizer("linear_scalarisation", workload,
                                   adamw.make_optimizer(hparams, workload))
-
-
-def train_metrics(opt_state: Any, params: Any) -> dict[str, Any]:
-  del params
-  return mtl.aggregation_metrics(opt_state)

@@ -101,6 +101,27 @@ def test_the_transformation_aggregates_a_pytree_of_task_gradients_and_counts_ste
   assert int(mtl.find_state(state, mtl.AggregationState).count) == 1
 
 
+def test_linear_scalarisation_takes_one_backward_pass_of_the_mean_task_loss():
+  # L_1 = ½‖x − (1, 0)‖², L_2 = ½(3·x_2 − 1)²: at x = 0, g_1 = (−1, 0), g_2 = (0, −3), so the
+  # mean-task-loss gradient is (−0.5, −1.5), what the uniform aggregator computes from the g_k.
+  def task_losses(p):
+    x = p["x"]
+    return jnp.stack([0.5 * jnp.sum((x - jnp.asarray([1.0, 0.0])) ** 2),
+                      0.5 * (3.0 * x[1] - 1.0) ** 2])
+
+  params = {"x": jnp.zeros((2,))}
+  cheap = mtl.mean_task_gradient(2)
+  direction, state = cheap.update(params, cheap.init(params), params, task_value_fn=task_losses)
+  np.testing.assert_allclose(np.asarray(direction["x"]), [-0.5, -1.5], atol=1e-6)
+  full = mtl.aggregate_task_gradients(aggregators.linear_scalarisation, 2)
+  reference, _ = full.update(params, full.init(params), params,
+                             task_grads_fn=jax.jacrev(task_losses))
+  np.testing.assert_allclose(np.asarray(direction["x"]), np.asarray(reference["x"]), atol=1e-6)
+  assert int(state.count) == 1
+  with pytest.raises(ValueError, match="task_value_fn"):
+    cheap.update(params, cheap.init(params), params)
+
+
 def test_the_transformation_needs_task_gradients():
   tx = mtl.aggregate_task_gradients(aggregators.linear_scalarisation, 2)
   params = {"a": jnp.zeros((2,))}
