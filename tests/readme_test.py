@@ -27,6 +27,9 @@ KNOWN_PREFIXES = ("algoperf-lab ", "bash scripts/setup.sh", "bash scripts/test.s
 FAST_ARGS = {
     "run": ("--max_steps=2", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
     "tune": ("--max_steps=2", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
+    # One candidate per method on lm (the command's --workloads is replaced, as for measure_*).
+    "calibrate": ("--candidates=1", "--max_steps=2", "--eval_every_steps=2", "--no_progress",
+                  *SMALL_LM_OVERRIDES),
     "demo": ("--no_progress", "--workloads=lm", *SMALL_LM_OVERRIDES, "--clock=wall",
              "--config.targets.max_allowed_runtime_sec=3.0",
              "--config.targets.eval_period_time_sec=1.0"),
@@ -150,12 +153,17 @@ def test_readme_commands_run_quickly_in_order(tmp_path):
     if "../shared/" in command and not (REPO_ROOT.parent / "shared").is_dir():
       continue  # AlgoPerf's logs come with ../shared (as in CI); a bare clone has none
     args = _relocated(command, tmp_path)
+    if args[1] == "calibrate":
+      args = [a if not a.startswith("--workloads=") else "--workloads=lm" for a in args]
     args += FAST_ARGS.get(args[1], ())
     done = _execute(args, timeout=600)
     assert done.returncode == 0, f"{command}\n{done.stderr[-3000:]}"
     if args[1] == "run":
       workdir = Path(next(a for a in args if a.startswith("--workdir=")).split("=", 1)[1])
       assert json.loads((workdir / "result.json").read_text())["steps"] == 2
+    if args[1] == "calibrate":
+      workdir = Path(next(a for a in args if a.startswith("--workdir=")).split("=", 1)[1])
+      assert (workdir / "report" / "report.md").is_file()
     if args[1] == "score":
       out = Path(next(a for a in args if a.startswith("--out=")).split("=", 1)[1])
       assert (out / "scores.json").is_file() and (out / "performance_profile.png").is_file()
