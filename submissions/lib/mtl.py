@@ -112,8 +112,6 @@ def aggregated_optimizer(name: str, workload: spec.Workload,
   """Task gradients combined by the aggregator `name`, then `base` (refuses single-task
   workloads): the whole make_optimizer of each aggregator submission in submissions/mtl/."""
   num_tasks = require_tasks(workload, name)
-  if name == "linear_scalarisation":
-    return optax.chain(mean_task_gradient(num_tasks), base)
   return optax.chain(aggregate_task_gradients(aggregators.make_aggregator(name), num_tasks), base)
 
 

@@ -24,5 +24,5 @@ MULTI_TASK = True  # the conformance suite runs it on gnn and a two-task quadrat
 
 
 def make_optimizer(hparams: Any, workload: spec.Workload) -> optax.GradientTransformation:
-  return mtl.aggregated_optimizer("linear_scalarisation", workload,
-                                  adamw.make_optimizer(hparams, workload))
+  num_tasks = mtl.require_tasks(workload, "linear_scalarisation")
+  return optax.chain(mtl.mean_task_gradient(num_tasks), adamw.make_optimizer(hparams, workload))
