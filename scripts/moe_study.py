@@ -157,6 +157,12 @@ def table(summaries: list[RunSummary], target: str) -> list[str]:
                   "seeds (seeds reaching it / seeds)."]
 
 
+def target_text(result: dict[str, Any]) -> str:
+  """A run record's target as the table's footnote states it, e.g. `metric <= 2.863`."""
+  sign = "<=" if result["target_direction"] == "lower" else ">="
+  return f"{result['target_metric']} {sign} {result['target_value']}"
+
+
 def report(workdir: Path, balances: list[str], seeds: list[int]) -> str:
   """Reads the runs, draws the heatmaps and writes WORKDIR/report/moe_study.md."""
   from algoperf_lab.scoring import specialisation  # pylint: disable=import-outside-toplevel
@@ -168,9 +174,7 @@ def report(workdir: Path, balances: list[str], seeds: list[int]) -> str:
       run_dir = workdir / "runs" / balance / f"seed_{seed}"
       if _status(run_dir) in FINISHED:
         summaries.append(summarise(run_dir, balance, seed))
-        result = json.loads((run_dir / "result.json").read_text())
-        sign = "<=" if result["target_direction"] == "lower" else ">="
-        target = f"{result['target_metric']} {sign} {result['target_value']}"
+        target = target_text(json.loads((run_dir / "result.json").read_text()))
     counted = [s.counts_LxExD for s in summaries
                if s.balance == balance and s.counts_LxExD is not None]
     if counted:

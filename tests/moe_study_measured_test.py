@@ -23,9 +23,7 @@ def _table() -> list[str]:
     for seed in SEEDS:
       run_dir = RECORDS / "runs" / balance / f"seed_{seed}"
       summaries.append(script.summarise(run_dir, balance, seed))
-      result = json.loads((run_dir / "result.json").read_text())
-      sign = "<=" if result["target_direction"] == "lower" else ">="
-      target = f"{result['target_metric']} {sign} {result['target_value']}"
+      target = script.target_text(json.loads((run_dir / "result.json").read_text()))
   return script.table(summaries, target)
 
 

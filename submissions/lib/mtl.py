@@ -43,8 +43,8 @@ def require_tasks(workload: spec.Workload, submission: str) -> int:
   return num_tasks
 
 
-def missing_task_gradients(name: str) -> ValueError:
-  return ValueError(f"{name} needs the step's task_grads_fn extra argument, which the lab "
+def missing_task_gradients(name: str, extra: str = "task_grads_fn") -> ValueError:
+  return ValueError(f"{name} needs the step's {extra} extra argument, which the lab "
                     "passes on multi-task workloads only; run it on gnn.")
 
 
@@ -99,8 +99,7 @@ def mean_task_gradient(num_tasks: int) -> optax.GradientTransformationExtraArgs:
                 **extra_args: Any) -> tuple[optax.Updates, MeanTaskGradientState]:
     del updates, extra_args
     if task_value_fn is None:
-      raise ValueError("mean_task_gradient needs the step's task_value_fn extra argument, "
-                       "which the lab passes on multi-task workloads only; run it on gnn.")
+      raise missing_task_gradients("mean_task_gradient", "task_value_fn")
     direction = jax.grad(lambda p: jnp.sum(task_value_fn(p)) / num_tasks)(params)
     return direction, MeanTaskGradientState(count=optax.safe_int32_increment(state.count))
 

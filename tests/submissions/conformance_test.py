@@ -97,15 +97,12 @@ class _Trainer:
       self.hparams = None
     if self.submission.use_mesh is not None:
       self.submission.use_mesh(make_mesh(MeshConfig()), "replicated")
-    rng = jax.random.PRNGKey(0)
+    self.workload, initial = _configured_workload(workload_name, overrides,
+                                                  tuple(sorted(options.items())))
     if self.submission.init_model is not None:
-      self.workload = registry.make_workload(workload_name, "tiny", overrides)
-      if options:
-        self.workload.configure_options(options)
-      self.params, self.model_state = self.submission.init_model(self.workload, rng)
+      self.params, self.model_state = self.submission.init_model(self.workload,
+                                                                 jax.random.PRNGKey(0))
     else:
-      self.workload, initial = _configured_workload(workload_name, overrides,
-                                                    tuple(sorted(options.items())))
       self.params, self.model_state = _copy(initial)
     self.opt_state = self.submission.init_optimizer_state(
         workload=self.workload, model_params=self.params, model_state=self.model_state,
