@@ -24,12 +24,26 @@ choices that went to expert i (Σ_i f_i = 1) and p_i the mean router probability
   expert's bias falls by γ, an underloaded one's rises by γ. It is never trained by gradients.
 - MaxVio (DeepSeek-V3 / "Auxiliary-Loss-Free Load Balancing", Wang et al. 2024, eq. 4):
   max_i load_i / mean_i load_i − 1 (0 when balanced).
+- Top-k gating (`top_k_routing`): "softmax" is what workloads/lm/moe.py's MoeMlp computes
+  (softmax probabilities, top-k of probabilities + bias, the chosen probabilities renormalised:
+  Megatron-LM's default softmax router, plus the bias); "sigmoid" is DeepSeek-V3's `Gate`
+  (sigmoid scores, top-k of scores + bias, the chosen unbiased scores normalised to sum to 1),
+  the only score functions Megatron-LM allows the aux-loss-free bias with.
+
+tests/reference/moe_routing_test.py runs these functions for 40 gradient steps on a float64
+router beside numpy ports of Megatron-LM's `moe_utils.py`/`router.py` and DeepSeek-V3's
+`inference/model.py` (commits named there). Router maths runs in float32, or in the input's
+dtype where that is wider (float64 in the reference tests).
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+
+
+def _at_least_float32(x: jax.Array) -> jax.Array:
+  return x.astype(jnp.promote_types(x.dtype, jnp.float32))
 
 
 def _groups(x_TxE: jax.Array, num_groups: int) -> jax.Array:
@@ -42,7 +56,7 @@ def _groups(x_TxE: jax.Array, num_groups: int) -> jax.Array:
 
 def expert_fractions(selected_TxE: jax.Array) -> jax.Array:
   """f_E: each expert's share of the routing choices (selected_TxE is k-hot per token)."""
-  counts_E = selected_TxE.astype(jnp.float32).sum(axis=0)
+  counts_E = _at_least_float32(selected_TxE).sum(axis=0)
   return counts_E / jnp.maximum(counts_E.sum(), 1.0)
 
 
@@ -74,28 +88,52 @@ def global_batch_lbl(probs_TxE: jax.Array, selected_TxE: jax.Array,
 
 
 def router_z_loss(logits_TxE: jax.Array) -> jax.Array:
-  """mean_t (logsumexp_j z_{t,j})², in float32."""
-  return jnp.mean(jax.nn.logsumexp(logits_TxE.astype(jnp.float32), axis=-1) ** 2)
+  """mean_t (logsumexp_j z_{t,j})², in float32 or wider."""
+  return jnp.mean(jax.nn.logsumexp(_at_least_float32(logits_TxE), axis=-1) ** 2)
 
 
 def aux_free_bias_update(bias_E: jax.Array, load_E: jax.Array, rate: float) -> jax.Array:
   """b + γ·sign(mean load − load): DeepSeek-V3's bias step, outside any gradient."""
-  load_E = jax.lax.stop_gradient(load_E.astype(jnp.float32))
-  return bias_E + rate * jnp.sign(load_E.mean() - load_E)
+  load_E = jax.lax.stop_gradient(_at_least_float32(load_E))
+  return bias_E + jnp.asarray(rate, bias_E.dtype) * jnp.sign(load_E.mean() - load_E).astype(
+      bias_E.dtype)
 
 
 def max_violation(load_E: jax.Array) -> jax.Array:
   """max load / mean load − 1."""
-  load_E = load_E.astype(jnp.float32)
+  load_E = _at_least_float32(load_E)
   return load_E.max() / jnp.maximum(load_E.mean(), 1e-9) - 1.0
 
 
 def router_entropy(probs_TxE: jax.Array) -> jax.Array:
   """Mean over tokens of the entropy (nats) of the router's distribution; log N_E is uniform."""
-  probs_TxE = probs_TxE.astype(jnp.float32)
+  probs_TxE = _at_least_float32(probs_TxE)
   return jnp.mean(-jnp.sum(probs_TxE * jnp.log(jnp.maximum(probs_TxE, 1e-30)), axis=-1))
 
 
 def dropped_fraction(dropped_T: jax.Array, top_k: int) -> jax.Array:
   """Share of the T·K routing choices dropped for lack of expert capacity."""
   return dropped_T.astype(jnp.float32).sum() / (dropped_T.shape[0] * top_k)
+
+
+SCORE_FUNCTIONS = ("softmax", "sigmoid")
+
+
+def top_k_routing(logits_TxE: jax.Array, bias_E: jax.Array, top_k: int,
+                  score_function: str = "softmax") -> tuple[jax.Array, jax.Array, jax.Array]:
+  """(experts_TxK, gates_TxK, probs_TxE): the top-k choice of scores + bias (the bias never
+  reaches the gates or the gradients), the gate weights of the chosen experts (summing to 1),
+  and the per-expert probabilities the load-balancing loss averages (softmax; for "sigmoid"
+  the scores normalised over all experts, as Megatron-LM's aux loss reads them)."""
+  logits_TxE = _at_least_float32(logits_TxE)
+  if score_function == "softmax":
+    scores_TxE = jax.nn.softmax(logits_TxE, axis=-1)
+    probs_TxE = scores_TxE
+  elif score_function == "sigmoid":
+    scores_TxE = jax.nn.sigmoid(logits_TxE)
+    probs_TxE = scores_TxE / scores_TxE.sum(axis=-1, keepdims=True)
+  else:
+    raise ValueError(f"score_function {score_function!r} unknown; choose from {SCORE_FUNCTIONS}.")
+  _, experts_TxK = jax.lax.top_k(jax.lax.stop_gradient(scores_TxE + bias_E[None, :]), top_k)
+  gates_TxK = jnp.take_along_axis(scores_TxE, experts_TxK, axis=-1)
+  return experts_TxK, gates_TxK / gates_TxK.sum(axis=-1, keepdims=True), probs_TxE
