@@ -25,6 +25,10 @@ HPARAMS = {
 }
 
 
+def learning_rate(hparams: Any, workload: spec.Workload) -> optax.Schedule:
+  return warmup_inverse_sqrt(hparams.learning_rate, workload.step_hint, hparams.warmup_factor)
+
+
 def make_optimizer(hparams: Any, workload: spec.Workload) -> optax.GradientTransformation:
-  schedule = warmup_inverse_sqrt(hparams.learning_rate, workload.step_hint, hparams.warmup_factor)
-  return optax.adamw(schedule, b1=hparams.b1, b2=hparams.b2, weight_decay=hparams.weight_decay)
+  return optax.adamw(learning_rate(hparams, workload), b1=hparams.b1, b2=hparams.b2,
+                     weight_decay=hparams.weight_decay)

@@ -28,7 +28,11 @@ HPARAMS = {
 }
 
 
+def learning_rate(hparams: Any, workload: spec.Workload) -> optax.Schedule:
+  return warmup_sgdr(hparams.learning_rate, workload.step_hint, hparams.warmup_factor,
+                     hparams.num_cycles, hparams.cycle_mult)
+
+
 def make_optimizer(hparams: Any, workload: spec.Workload) -> optax.GradientTransformation:
-  schedule = warmup_sgdr(hparams.learning_rate, workload.step_hint, hparams.warmup_factor,
-                         hparams.num_cycles, hparams.cycle_mult)
-  return optax.adamw(schedule, b1=hparams.b1, b2=hparams.b2, weight_decay=hparams.weight_decay)
+  return optax.adamw(learning_rate(hparams, workload), b1=hparams.b1, b2=hparams.b2,
+                     weight_decay=hparams.weight_decay)

@@ -36,12 +36,16 @@ HPARAMS = {
 }
 
 
+def learning_rate(hparams: Any, workload: spec.Workload) -> optax.Schedule:
+  return warmup_constant(hparams.learning_rate, workload.step_hint, hparams.warmup_factor)
+
+
 def make_optimizer(hparams: Any, workload: spec.Workload) -> optax.GradientTransformation:
-  schedule = warmup_constant(hparams.learning_rate, workload.step_hint, hparams.warmup_factor)
   every_steps = wsm.snapshot_interval(workload.step_hint, hparams.merge_window_fraction,
                                       hparams.num_snapshots)
   return optax.chain(
-      optax.adamw(schedule, b1=hparams.b1, b2=hparams.b2, weight_decay=hparams.weight_decay),
+      optax.adamw(learning_rate(hparams, workload), b1=hparams.b1, b2=hparams.b2,
+                  weight_decay=hparams.weight_decay),
       wsm.checkpoint_merge(hparams.num_snapshots, every_steps, hparams.merge_weights,
                            hparams.merge_decay))
 

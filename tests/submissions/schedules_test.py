@@ -123,14 +123,24 @@ def test_sgdr_equal_cycles_after_warmup():
 
 
 def test_one_cycle_learning_rate_and_momentum():
-  # cycle_fraction 0.8: up over [0, 40), down over [40, 80), annihilation over [80, 100];
-  # lo = peak / 10 = 0.2, final = lo / 100 = 0.002.
+  # cycle_fraction 0.8, so OneCycleLR's pct_start 0.4 and phase ends 0.4 T - 1 = 39,
+  # 0.8 T - 2 = 78, T - 1 = 99: up over [0, 39], down over [39, 78], annihilation over [78, 99];
+  # lo = peak / 10 = 0.2, final = lo / 100 = 0.002, held after step 99.
   _check(one_cycle.one_cycle_learning_rate(PEAK, STEP_HINT, 0.8, 10.0, 100.0), {
-      0: 0.2, 20: 0.2 + (PEAK - 0.2) * 20 / 40, 40: PEAK, 60: PEAK - (PEAK - 0.2) * 20 / 40,
-      80: 0.2, 90: 0.2 - (0.2 - 0.002) * 10 / 20, 100: 0.002, 130: 0.002})
+      0: 0.2, 20: 0.2 + (PEAK - 0.2) * 20 / 39, 39: PEAK, 60: PEAK - (PEAK - 0.2) * 21 / 39,
+      78: 0.2, 90: 0.2 - (0.2 - 0.002) * 12 / 21, 99: 0.002, 130: 0.002})
   _check(one_cycle.one_cycle_momentum(0.95, 0.85, STEP_HINT, 0.8), {
-      0: 0.95, 20: 0.95 - 0.10 * 20 / 40, 40: 0.85, 60: 0.85 + 0.10 * 20 / 40, 80: 0.95,
-      90: 0.95, 100: 0.95})
+      0: 0.95, 20: 0.95 - 0.10 * 20 / 39, 39: 0.85, 60: 0.85 + 0.10 * 21 / 39, 78: 0.95,
+      90: 0.95, 99: 0.95})
+
+
+def test_one_cycle_two_cosine_phases():
+  # OneCycleLR's default variant: pct_start 0.3 (cycle_fraction 0.6), phase ends 29 and 99;
+  # lr = end + (start - end) (cos(pi pct) + 1) / 2, pct = 1/2 half way through the second.
+  _check(one_cycle.one_cycle_learning_rate(PEAK, STEP_HINT, 0.6, 25.0, 1e4, three_phase=False,
+                                           anneal_strategy="cos"), {
+      0: PEAK / 25, 10: PEAK + (PEAK / 25 - PEAK) / 2 * (math.cos(math.pi * 10 / 29) + 1),
+      29: PEAK, 64: (PEAK + PEAK / 25 / 1e4) / 2, 99: PEAK / 25 / 1e4})
 
 
 def test_one_cycle_submission_feeds_both_schedules_to_adamw():
@@ -142,8 +152,8 @@ def test_one_cycle_submission_feeds_both_schedules_to_adamw():
   state = optimizer.init(params)
   for _ in range(21):  # the 21st update uses the values at step count 20
     _, state = jax.jit(optimizer.update)(jnp.ones(3), state, params)
-  assert float(state.hyperparams["learning_rate"]) == pytest.approx(0.2 + (PEAK - 0.2) * 20 / 40)
-  assert float(state.hyperparams["b1"]) == pytest.approx(0.95 - 0.10 * 20 / 40)
+  assert float(state.hyperparams["learning_rate"]) == pytest.approx(0.2 + (PEAK - 0.2) * 20 / 39)
+  assert float(state.hyperparams["b1"]) == pytest.approx(0.95 - 0.10 * 20 / 39)
 
 
 def test_inverse_sqrt():

@@ -1,4 +1,9 @@
-"""Pieces the schedules share: a linear warmup from 0 and a decay given as a shape of progress."""
+"""Pieces the schedules share: a linear warmup and a decay given as a shape of progress.
+
+Schedules compute in the default float type (float32; float64 when JAX runs in x64, as the
+reference tests do), so a float64 run sees the learning rate its formula gives, not a float32
+rounding of it.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,11 @@ import optax
 Shape = Callable[[jax.Array], jax.Array]
 
 
+def float_step(step: jax.typing.ArrayLike) -> jax.Array:
+  """The step count in the default float type (float32, or float64 under x64)."""
+  return jnp.asarray(step, jnp.result_type(float))
+
+
 def num_warmup_steps(step_hint: int, warmup_fraction: float) -> int:
   """Warmup length in steps: `int(warmup_fraction * step_hint)`."""
   if not 0.0 <= warmup_fraction <= 1.0:
@@ -19,16 +29,22 @@ def num_warmup_steps(step_hint: int, warmup_fraction: float) -> int:
   return int(warmup_fraction * step_hint)
 
 
-def with_linear_warmup(peak_learning_rate: float, warmup_steps: int,
-                       after: optax.Schedule) -> optax.Schedule:
-  """0 -> peak linearly over steps [0, warmup_steps), then `after(step - warmup_steps)`."""
-  warmup = optax.linear_schedule(0.0, peak_learning_rate, transition_steps=max(warmup_steps, 1))
-  return optax.join_schedules([warmup, after], boundaries=[warmup_steps])
+def with_linear_warmup(peak_learning_rate: float, warmup_steps: int, after: optax.Schedule,
+                       start_fraction: float = 0.0) -> optax.Schedule:
+  """start -> peak linearly over steps [0, warmup_steps), then `after(step - warmup_steps)`.
+
+  start = start_fraction * peak: 0 as in Hugging Face's `get_*_schedule_with_warmup` (step 0
+  trains at 0, step t < w at peak * t / w); epfml/schedules-and-scaling's WSD starts at peak / 100.
+  """
+  warmup = optax.linear_schedule(start_fraction * peak_learning_rate, peak_learning_rate,
+                                 transition_steps=max(warmup_steps, 1))
+  joined = optax.join_schedules([warmup, after], boundaries=[warmup_steps])
+  return lambda step: joined(float_step(step))
 
 
 def progress(step: jax.typing.ArrayLike, num_steps: int) -> jax.Array:
-  """step / num_steps as float32, clipped to [0, 1] (num_steps < 1 counts as 1)."""
-  return jnp.clip(jnp.asarray(step, jnp.float32) / max(num_steps, 1), 0.0, 1.0)
+  """step / num_steps in the default float type, clipped to [0, 1] (num_steps < 1 counts as 1)."""
+  return jnp.clip(float_step(step) / max(num_steps, 1), 0.0, 1.0)
 
 
 def shaped_decay(peak_learning_rate: float, num_steps: int, shape: Shape) -> optax.Schedule:

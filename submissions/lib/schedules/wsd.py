@@ -2,9 +2,13 @@
 
 Hu et al., *MiniCPM* (2024) introduced the name; Hägele et al., *Scaling Laws and
 Compute-Optimal Training Beyond Fixed Training Durations* (NeurIPS 2024) compare cooldown
-shapes and find 1 - sqrt best. The cooldown covers the last `cooldown_fraction * step_hint`
-steps; with progress z in [0, 1] through it the multiplier of the peak is
-  linear: 1 - z      1-sqrt: 1 - sqrt(z)      cosine: (1 + cos(pi z)) / 2.
+shapes and find 1 - sqrt best. Their code, `epfml/schedules-and-scaling` `src/optim/utils.py`
+`wsd_schedule` (commit 17e78d600a7054bc6609a5ca6d050d141d4ad79e), is what this follows: the
+cooldown covers the last c = int(cooldown_fraction * step_hint) steps, starting at
+T - c; with progress z = (t - (T - c)) / c through it the multiplier of the peak is
+  linear: 1 - z      1-sqrt: 1 - sqrt(z)      cosine: (1 + cos(pi z)) / 2,
+and 0 from T on. Their warmup rises linearly from peak / init_div_factor (their `main.py` passes
+1e2) rather than from 0: `warmup_start_fraction` = 1 / init_div_factor.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ def cooldown_shape(name: str) -> base.Shape:
 
 
 def wsd(peak_learning_rate: float, step_hint: int, warmup_fraction: float,
-        cooldown_fraction: float, shape: str) -> optax.Schedule:
+        cooldown_fraction: float, shape: str, warmup_start_fraction: float = 0.0) -> optax.Schedule:
   """Warmup over w steps, peak until T - c, then peak * shape((t - (T - c)) / c); 0 after T."""
   if not 0.0 < cooldown_fraction <= 1.0:
     raise ValueError(f"cooldown_fraction must lie in (0, 1], got {cooldown_fraction}.")
@@ -40,4 +44,5 @@ def wsd(peak_learning_rate: float, step_hint: int, warmup_fraction: float,
   stable_then_cooldown = optax.join_schedules(
       [optax.constant_schedule(peak_learning_rate), cooldown],
       boundaries=[cooldown_start - warmup_steps])
-  return base.with_linear_warmup(peak_learning_rate, warmup_steps, stable_then_cooldown)
+  return base.with_linear_warmup(peak_learning_rate, warmup_steps, stable_then_cooldown,
+                                 warmup_start_fraction)

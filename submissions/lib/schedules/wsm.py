@@ -65,7 +65,7 @@ def checkpoint_merge(num_snapshots: int, every_steps: int, weights: str,
   def init_fn(params: optax.Params) -> CheckpointMergeState:
     return CheckpointMergeState(
         count=jnp.zeros([], jnp.int32), num_taken=jnp.zeros([], jnp.int32),
-        coefficients=jnp.zeros([num_snapshots], jnp.float32),
+        coefficients=jnp.zeros([num_snapshots], _merge_dtype(params)),
         snapshots=jax.tree.map(lambda p: jnp.zeros((num_snapshots, *p.shape), p.dtype), params))
 
   def update_fn(updates: optax.Updates, state: CheckpointMergeState,
@@ -84,7 +84,8 @@ def checkpoint_merge(num_snapshots: int, every_steps: int, weights: str,
 
     snapshots = jax.tree.map(store, state.snapshots, new_params)
     num_taken = state.num_taken + take.astype(jnp.int32)
-    coefficients = merge_coefficients(num_taken, num_snapshots, weights, decay)
+    coefficients = merge_coefficients(num_taken, num_snapshots, weights, decay,
+                                      state.coefficients.dtype)
     return updates, CheckpointMergeState(count, num_taken, coefficients, snapshots)
 
   return optax.GradientTransformation(init_fn, update_fn)
@@ -97,21 +98,26 @@ def _check_weights(weights: str, decay: float) -> None:
     raise ValueError(f"exponential merge weights need 0 < decay < 1, got {decay}.")
 
 
+def _merge_dtype(params: optax.Params) -> jnp.dtype:
+  """float32, or float64 for float64 parameters: the merge never runs below float32."""
+  return jnp.promote_types(jnp.result_type(*jax.tree.leaves(params), jnp.float32), jnp.float32)
+
+
 def merge_coefficients(num_taken: jax.Array, num_snapshots: int, weights: str,
-                       decay: float = 0.5) -> jax.Array:
+                       decay: float = 0.5, dtype: jnp.dtype = jnp.float32) -> jax.Array:
   """c per buffer slot, [k]: the formulas above, 0 for slots not yet written."""
   _check_weights(weights, decay)
   n = jnp.minimum(num_taken, num_snapshots)
-  n_float = jnp.maximum(n, 1).astype(jnp.float32)
+  n_float = jnp.maximum(n, 1).astype(dtype)
   age = jnp.mod(num_taken - 1 - jnp.arange(num_snapshots), num_snapshots)  # 0: the newest
   if weights == "exponential":
     coefficients = (1.0 - decay) * decay**age / (1.0 - decay**n_float)
   else:
     shape = wsd.cooldown_shape(_SHAPE_OF_WEIGHTS[weights])
-    position = (n - age).astype(jnp.float32)  # j: 1 the oldest .. n the newest
+    position = (n - age).astype(dtype)  # j: 1 the oldest .. n the newest
     coefficients = (shape(jnp.clip((position - 1.0) / n_float, 0.0, 1.0))
                     - shape(jnp.clip(position / n_float, 0.0, 1.0)))
-  return jnp.where(age < n, coefficients, 0.0)
+  return jnp.where(age < n, coefficients, 0.0).astype(dtype)
 
 
 def find_merge_state(opt_state: Any) -> CheckpointMergeState:
@@ -129,7 +135,8 @@ def merged_params(opt_state: Any, params: optax.Params) -> optax.Params:
   state = find_merge_state(opt_state)
 
   def merge(buffer: jax.Array, param: jax.Array) -> jax.Array:
-    merged = jnp.tensordot(state.coefficients, buffer.astype(jnp.float32), axes=1)
+    coefficients = state.coefficients
+    merged = jnp.tensordot(coefficients, buffer.astype(coefficients.dtype), axes=1)
     return jnp.where(state.num_taken > 0, merged.astype(param.dtype), param)
 
   return jax.tree.map(merge, state.snapshots, params)
