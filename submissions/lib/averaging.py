@@ -47,11 +47,22 @@ def _new_params(base: optax.GradientTransformationExtraArgs, updates: optax.Upda
   return updates, base_state, optax.apply_updates(params, updates)
 
 
-def ema(base: optax.GradientTransformation, decay: float) -> optax.GradientTransformationExtraArgs:
-  """`base`, plus the debiased exponential moving average (decay β) of its parameters."""
+def ema(base: optax.GradientTransformation, decay: float,
+        debias: bool = True) -> optax.GradientTransformationExtraArgs:
+  """`base`, plus the exponential moving average (decay β) of its parameters.
+
+  debias=True: the debiased average above (w_t = (1 − β) / (1 − β^t)). debias=False: PyTorch's
+  `AveragedModel` with `get_ema_multi_avg_fn(β)` (torch/optim/swa_utils.py), which copies the
+  first iterate and then moves by w_t = 1 − β, a_t = β^{t−1} x_1 + Σ_{2≤s≤t} (1−β) β^{t−s} x_s.
+  """
   if not 0.0 <= decay < 1.0:
     raise ValueError(f"EMA decay must lie in [0, 1), got {decay}.")
   base = optax.with_extra_args_support(base)
+
+  def weight(count: jax.Array, dtype: Any) -> jax.Array:
+    if debias:
+      return (1.0 - decay) / (1.0 - decay ** count.astype(dtype))
+    return jnp.where(count == 1, 1.0, 1.0 - decay).astype(dtype)
 
   def init_fn(params: optax.Params) -> EmaState:
     return EmaState(base=base.init(params), count=jnp.zeros([], jnp.int32),
@@ -62,9 +73,10 @@ def ema(base: optax.GradientTransformation, decay: float) -> optax.GradientTrans
     updates, base_state, new_params = _new_params(base, updates, state.base, params, extra_args,
                                                   "ema")
     count = optax.safe_int32_increment(state.count)
-    weight = (1.0 - decay) / (1.0 - decay ** count.astype(jnp.float32))
-    average = jax.tree.map(lambda a, x: a + (weight * (x - a)).astype(a.dtype),
-                           state.average, new_params)
+    # The weight in the average's precision, at least float32 (float64 in a float64 run).
+    average = jax.tree.map(
+        lambda a, x: a + (weight(count, jnp.promote_types(a.dtype, jnp.float32))
+                          * (x - a)).astype(a.dtype), state.average, new_params)
     return updates, EmaState(base=base_state, count=count, average=average)
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -236,8 +236,10 @@ def test_muon_orthogonalises_matrices_and_uses_adamw_for_the_rest():
   updates, _ = optimizer.update(grads, optimizer.init(params), params)
 
   # Muon: −lr · sqrt(max(1, fan_out / fan_in)) · (nearly) the orthogonal polar factor of the
-  # momentum, whose first value is the gradient itself; Newton-Schulz leaves singular values
-  # within about [0.6, 1.2] (Jordan et al. 2024), where the gradient's spread over 128×.
+  # Nesterov momentum, which at the first step is (1 − β²) times the gradient (the authors'
+  # code does not debias it; Newton-Schulz normalises the scale away); Newton-Schulz leaves
+  # singular values within about [0.6, 1.2] (Jordan et al. 2024), where the gradient's spread
+  # over 128×.
   mlp = np.asarray(updates["block"]["mlp"]["kernel"]) / (-lr * np.sqrt(32 / 8))
   singular_values = np.linalg.svd(mlp, compute_uv=False)
   assert singular_values.min() > 0.5 and singular_values.max() < 1.5, singular_values
@@ -247,8 +249,9 @@ def test_muon_orthogonalises_matrices_and_uses_adamw_for_the_rest():
     assert singular_values.min() > 0.5 and singular_values.max() < 1.5, (name, singular_values)
 
   # AdamW (Loshchilov & Hutter 2019), first step: m̂ = g and v̂ = g², so every coordinate moves
-  # by ±lr·(1 + 2β1)/(1 + β1) under optax's Nesterov form of the first moment.
-  first_step = adam_lr * (1 + 2 * 0.9) / 1.9
+  # by ±lr (plain AdamW, as the AdamW baseline; not optax.contrib.muon's NAdamW branch, whose
+  # first step is ±lr·(1 + 2β1)/(1 + β1)).
+  first_step = adam_lr
   for adam_leaf in (updates["embed"]["embedding"], updates["head"]["kernel"],
                     updates["block"]["norm"]["scale"]):
     np.testing.assert_allclose(np.abs(adam_leaf), first_step, rtol=1e-4)
