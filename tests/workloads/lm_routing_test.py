@@ -88,3 +88,46 @@ def test_router_entropy_is_the_mean_per_token_entropy() -> None:
 def test_dropped_fraction_counts_routing_choices() -> None:
   dropped = jnp.array([1, 0, 2, 0])  # 3 of 4 tokens × top-2 = 8 choices
   assert float(routing.dropped_fraction(dropped, 2)) == pytest.approx(3 / 8)
+
+
+def test_softmax_top_k_routing_chooses_with_the_bias_and_gates_without_it() -> None:
+  logits = jnp.log(jnp.array([[4.0, 3.0, 2.0, 1.0]]))  # probabilities 0.4, 0.3, 0.2, 0.1
+  experts, gates, probs = routing.top_k_routing(logits, jnp.zeros(4), 2)
+  np.testing.assert_array_equal(_np(experts), [[0, 1]])
+  np.testing.assert_allclose(_np(gates), [[4 / 7, 3 / 7]], rtol=1e-6)
+  np.testing.assert_allclose(_np(probs), [[0.4, 0.3, 0.2, 0.1]], rtol=1e-6)
+  # 0.2 + 0.15 beats 0.3: expert 2 is chosen, its gate is its unbiased share 0.2 / 0.6
+  experts, gates, _ = routing.top_k_routing(logits, jnp.array([0.0, 0.0, 0.15, 0.0]), 2)
+  np.testing.assert_array_equal(_np(experts), [[0, 2]])
+  np.testing.assert_allclose(_np(gates), [[2 / 3, 1 / 3]], rtol=1e-6)
+
+
+def test_sigmoid_top_k_routing_is_deepseek_v3s_gate() -> None:
+  logits = jnp.array([[0.0, math.log(3.0), -math.log(3.0)]])  # sigmoid: 0.5, 0.75, 0.25
+  experts, gates, probs = routing.top_k_routing(logits, jnp.zeros(3), 2, "sigmoid")
+  np.testing.assert_array_equal(_np(experts), [[1, 0]])
+  np.testing.assert_allclose(_np(gates), [[0.6, 0.4]], rtol=1e-6)
+  np.testing.assert_allclose(_np(probs), [[1 / 3, 1 / 2, 1 / 6]], rtol=1e-6)  # over all experts
+  experts, gates, _ = routing.top_k_routing(logits, jnp.array([0.0, 0.0, 0.3]), 2, "sigmoid")
+  np.testing.assert_array_equal(_np(experts), [[1, 2]])
+  np.testing.assert_allclose(_np(gates), [[0.75, 0.25]], rtol=1e-6)
+  with pytest.raises(ValueError, match="score_function 'tanh'"):
+    routing.top_k_routing(logits, jnp.zeros(3), 2, "tanh")
+
+
+def test_the_bias_never_gets_a_gradient() -> None:
+  logits = jnp.array([[0.3, -0.2, 0.5, 0.1]])
+  for score_function in routing.SCORE_FUNCTIONS:
+    grad = jax.grad(lambda b, s=score_function: jnp.sum(
+        routing.top_k_routing(logits, b, 2, s)[1] * jnp.array([[1.0, 2.0]])))(jnp.zeros(4))
+    np.testing.assert_array_equal(_np(grad), np.zeros(4))
+
+
+def test_float64_inputs_stay_float64() -> None:
+  with jax.enable_x64(True):
+    logits = jnp.array([[0.1, 0.2], [0.3, -0.4]], jnp.float64)
+    assert routing.router_z_loss(logits).dtype == jnp.float64
+    selected = jnp.array([[1.0, 0.0], [1.0, 0.0]], jnp.float64)
+    assert routing.expert_fractions(selected).dtype == jnp.float64
+    bias = routing.aux_free_bias_update(jnp.zeros(2, jnp.float64), jnp.array([3.0, 1.0]), 1e-3)
+    assert bias.dtype == jnp.float64 and float(bias[1]) == 1e-3  # not float32's 0.0010000000475
