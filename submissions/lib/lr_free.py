@@ -8,6 +8,8 @@
 - `multiplier_schedule(workload, warmup_factor, decay_to)`: the schedule the D-Adaptation and
   Prodigy authors multiply their estimate by (peak 1: linear warmup, then cosine decay to
   `decay_to`; `decay_to=1` is a constant after warmup).
+- `scalar_dtype(params)`: the dtype of a method's scalar state (d, Mechanic's s): float32, or
+  float64 where the parameters are (the reference tests run in float64).
 """
 
 from __future__ import annotations
@@ -67,3 +69,8 @@ def multiplier_schedule(workload: spec.Workload, warmup_factor: float,
     raise ValueError(f"decay_to must lie in [0, 1] (1 keeps the multiplier constant), got "
                      f"{decay_to}.")
   return warmup_cosine(1.0, workload.step_hint, warmup_factor, final_fraction=decay_to)
+
+
+def scalar_dtype(params: optax.Params) -> jnp.dtype:
+  """float32, or float64 where the parameters are."""
+  return jnp.promote_types(jnp.float32, optax.tree.dtype(params, "highest"))

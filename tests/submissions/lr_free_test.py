@@ -14,7 +14,9 @@ import optax
 import pytest
 
 from algoperf_lab import cli
-from submissions.lib import mechanic as mechanic_lib
+from submissions.lib import dadapt_adam as dadapt_lib, mechanic as mechanic_lib
+from submissions.lib import prodigy as prodigy_lib
+from submissions.lib import schedule_free as schedule_free_lib
 from submissions.lr_free import cocob, dog, dowg, mechanic, momo, schedule_free_prodigy
 from tests.helpers import REPO_ROOT, SMALL_LM_OVERRIDES
 
@@ -45,31 +47,36 @@ def close(path, expected):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
 
 
-def test_prodigy_follows_the_paper():
+@pytest.mark.parametrize("bias_correction", [False, True])  # the authors' default, optax's
+def test_prodigy_follows_the_paper(bias_correction):
   b1, b2, d, eps, lr = 0.9, 0.999, 1e-6, 1e-8, 1.0
   d0, b3 = d, b2 ** 0.5
   x, m, v, r, s, path = X0.copy(), 0 * X0, 0 * X0, 0.0, 0 * X0, []
   for k in range(1, 3):
     g = A * x
-    gamma = lr * math.sqrt(1 - b2 ** k) / (1 - b1 ** k)  # optax's bias-corrected γ
+    gamma = lr * (math.sqrt(1 - b2 ** k) / (1 - b1 ** k) if bias_correction else 1.0)
     m = b1 * m + (1 - b1) * d * g
     v = b2 * v + (1 - b2) * d ** 2 * g ** 2
     r = b3 * r + gamma * d ** 2 / d0 * g @ (X0 - x)
     s = b3 * s + gamma * d ** 2 / d0 * g
-    step = gamma * d * m / (np.sqrt(v) + d * eps)
+    step_size = gamma * d
     d = max(d, r / np.abs(s).sum())
-    x = x - step
+    x = x - step_size * m / (np.sqrt(v) + d * eps)  # ε scaled by the new d, as the authors do
     path.append(x)
-  close(optax_steps(optax.contrib.prodigy(1.0, betas=(b1, b2))), path)
+  close(optax_steps(prodigy_lib.scale_by_prodigy(1.0, use_bias_correction=bias_correction)),
+        path)
+  if bias_correction:  # optax's prodigy is this form
+    close(optax_steps(optax.contrib.prodigy(1.0, betas=(b1, b2))), path)
 
 
-def test_dadapt_adamw_follows_the_paper():
+@pytest.mark.parametrize("bias_correction", [False, True])  # the authors' default, optax's
+def test_dadapt_adamw_follows_the_paper(bias_correction):
   b1, b2, d, eps = 0.9, 0.999, 1e-6, 1e-8
   sb2 = b2 ** 0.5
   x, m, v, r, s, path = X0.copy(), 0 * X0, 0 * X0, 0.0, 0 * X0, []
   for k in range(1, 3):
     g = A * x
-    gamma = math.sqrt(1 - b2 ** k) / (1 - b1 ** k)
+    gamma = math.sqrt(1 - b2 ** k) / (1 - b1 ** k) if bias_correction else 1.0
     dlr = d * gamma
     r = sb2 * r + (1 - sb2) * dlr * g @ (s / (np.sqrt(v) + eps))  # v before this step
     m = b1 * m + (1 - b1) * dlr * g
@@ -78,7 +85,10 @@ def test_dadapt_adamw_follows_the_paper():
     d = max(d, r / ((1 - sb2) * np.abs(s).sum()))
     x = x - m / (np.sqrt(v) + eps)
     path.append(x)
-  close(optax_steps(optax.contrib.dadapt_adamw(1.0, betas=(b1, b2))), path)
+  close(optax_steps(dadapt_lib.scale_by_dadapt_adam(1.0, use_bias_correction=bias_correction)),
+        path)
+  if bias_correction:  # optax's dadapt_adamw is this form
+    close(optax_steps(optax.contrib.dadapt_adamw(1.0, betas=(b1, b2))), path)
 
 
 def test_dog_follows_the_paper():
@@ -90,7 +100,7 @@ def test_dog_follows_the_paper():
     G += g @ g
     x = x - r_bar / math.sqrt(G + eps) * g
     path.append(x)
-  hparams = types.SimpleNamespace(reps_rel=alpha, weight_decay=0.0)
+  hparams = types.SimpleNamespace(reps_rel=alpha, weight_decay=0.0, avg_gamma=8.0)
   close(optax_steps(dog.make_optimizer(hparams, None)), path)
 
 
@@ -156,22 +166,24 @@ def test_schedule_free_adamw_follows_the_paper():
     c = lr ** 2 / weights
     xs = (1 - c) * xs + c * z
     path.append((1 - b1) * z + b1 * xs)
-  close(optax_steps(optax.contrib.schedule_free_adamw(lr, b1=b1, b2=b2, eps=eps)), path)
+  close(optax_steps(schedule_free_lib.schedule_free_adamw(lr, b1=b1, b2=b2, eps=eps)), path)
 
 
 def _mechanic_by_hand(steps: int) -> list[np.ndarray]:
-  """Algorithm 1 of arXiv:2306.00144 around plain SGD (u = −g), λ = 0.01, six betas."""
+  """The authors' PyTorch code (mechanic_pytorch `_step`) around plain SGD (u = −g): s from 0,
+  the running max from 1e-6, λ = 0.01, six betas; the decay term reads x + u."""
   lam, s_init, eps, n = 0.01, 1e-8, 1e-8, 6
   betas = np.array([1 - 0.1 ** k for k in range(1, n + 1)])
-  x, delta, r, m, v, s = X0.copy(), 0 * X0, np.zeros(n), np.zeros(n), np.zeros(n), np.full(n, s_init)
+  x, delta, r, m, v, s = X0.copy(), 0 * X0, np.zeros(n), np.full(n, 1e-6), np.zeros(n), np.zeros(n)
   path = []
   for _ in range(steps):
     g = A * x
-    h = delta @ (g + lam * np.linalg.norm(g) * s.sum() / np.linalg.norm(x) * x)
-    r = betas * r - s * np.clip(h, -m, m)
-    m = np.maximum(betas * m, abs(h) + eps)
+    y = x - g
+    h = delta @ (g + lam * np.linalg.norm(g) * s.sum() / (np.linalg.norm(y) + eps) * y)
+    r = np.maximum(betas * r - s * h, 0)
+    m = np.maximum(betas * m, abs(h))
     v = betas ** 2 * v + h ** 2
-    s = (s_init / n * m + np.maximum(r, 0)) / (np.sqrt(v) + eps)
+    s = (s_init / n * m + r) / (np.sqrt(v) + eps)
     delta = delta - g
     x = X0 + s.sum() * delta
     path.append(x)
@@ -201,7 +213,7 @@ def test_mechanic_follows_the_paper_and_trains_the_toy_quadratic():
 
 def test_schedule_free_prodigy_evaluates_at_the_average_and_logs_d():
   hparams = types.SimpleNamespace(**schedule_free_prodigy.HPARAMS)
-  tx = schedule_free_prodigy.make_optimizer(hparams, None)
+  tx = schedule_free_prodigy.make_optimizer(hparams, types.SimpleNamespace(step_hint=40))
   x = jnp.asarray(X0, jnp.float32)
   state = tx.init(x)
   for _ in range(3):
