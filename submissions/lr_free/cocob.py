@@ -1,10 +1,11 @@
 """COCOB-Backprop (Orabona & Tommasi 2017): per-coordinate coin betting, no learning rate.
 
-optax.contrib.cocob, checked against Algorithm 2 of arXiv:1705.07795 in
-tests/submissions/lr_free_test.py: L = max(L, |g|), G += |g|, Reward = max(Reward − g(w −
-w₁), 0), θ −= g, w = w₁ + θ/(L·max(G + L, αL)) · (L + Reward). The logged step size is the
-mean over coordinates of (L + Reward)/(L·max(G + L, αL)), the factor on θ (the summed negative
-gradients) that plays SGD's learning rate.
+optax.contrib.cocob is the authors' `COCOB` (bremen79/parameterfree, parameterfree/cocob.py;
+checked step by step in tests/reference/cocob_test.py), Algorithm 2 of arXiv:1705.07795:
+L = max(L, |g|), G += |g|, Reward = max(Reward − g(w − w₁), 0), θ −= g,
+w = w₁ + θ/(L·max(G + L, αL)) · (L + Reward), weight decay added to the gradient. The logged
+step size is the mean over coordinates of (L + Reward)/(L·max(G + L, αL)), the factor on θ (the
+summed negative gradients) that plays SGD's learning rate.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from optax.contrib._cocob import COCOBState
 from algoperf_lab import spec
 from submissions.lib import lr_free
 
-# Defaults of the paper (Alg. 2: alpha 100, L_0 = eps) and of its TensorFlow code (eps 1e-8);
-# no weight decay, no schedule.
+# Defaults of the authors' `COCOB.__init__` (bremen79/parameterfree, parameterfree/cocob.py):
+# alpha 100 (the paper's Alg. 2), eps 1e-8 (L_0, fixed here), weight_decay 0; no schedule.
 HPARAMS = {
     "alpha": 100.0,
     "weight_decay": 0.0,

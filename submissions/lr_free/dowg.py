@@ -1,9 +1,8 @@
 """DoWG, Distance over Weighted Gradients (Khaled et al. 2023): η_t = r̄_t² / √(Σ r̄_k²‖g_k‖²).
 
-optax.contrib.dowg, checked against Algorithm 1 of arXiv:2305.16284 in
-tests/submissions/lr_free_test.py: r̄_t = max(r̄_{t−1}, ‖x_t − x_0‖) (kept squared),
-v_t = v_{t−1} + r̄_t²‖g_t‖², x_{t+1} = x_t − r̄_t²/√v_t · g_t (optax adds its ε to √v_t).
-The step size η_t is logged.
+optax.contrib.dowg is its authors' `DoWG` (rka97/dowg, dowg/dowg.py; checked step by step in
+tests/reference/dowg_test.py): r̄_t² = max(r̄_{t−1}², ‖x_t − x_0‖²) from r̄_0² = ε,
+v_t = v_{t−1} + r̄_t²‖g_t‖², x_{t+1} = x_t − r̄_t²/(√v_t + ε) · g_t. The step size η_t is logged.
 """
 
 from __future__ import annotations
@@ -17,8 +16,9 @@ from optax.contrib._dog import DoWGState
 from algoperf_lab import spec
 from submissions.lib import lr_free
 
-# Defaults of optax.contrib.dowg (the paper gives no value for r_ε): initial squared distance
-# estimate = eps = 1e-4, no weight decay, lr multiplier 1, no schedule.
+# Defaults of the authors' `DoWG.__init__` (rka97/dowg, dowg/dowg.py): eps 1e-4, which is also
+# the initial squared distance estimate (optax's default too); no lr multiplier, no schedule.
+# weight_decay (optax's, added to the gradient) is the lab's option; the authors' DoWG has none.
 HPARAMS = {
     "init_sq_dist": 1e-4,
     "weight_decay": 0.0,
