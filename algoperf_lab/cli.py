@@ -232,8 +232,8 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
   time_to_target = (f"{result.time_to_target_sec:.1f}s" if result.time_to_target_sec is not None
                     else "-")
   if result.status.value == "preempted":
-    print(f"preempted at step {result.steps}: checkpoint saved; run the same command again to "
-          f"resume. Record in {args.workdir}")
+    print(f"preempted at step {result.steps} ({result.stop_reason}); run the same command again "
+          f"to resume. Record in {args.workdir}")
     return 0
   if jax.process_index() != 0:
     return 0
@@ -348,6 +348,9 @@ def _demo(args: argparse.Namespace, overrides: list[str]) -> int:
   return 0
 
 
+_TRAINING_COMMANDS = {"run": _run, "tune": _tune, "calibrate": _calibrate, "demo": _demo}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
   from algoperf_lab.config import split_overrides
 
@@ -362,8 +365,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit("`list` takes no --config overrides.")
       print(render_listing())
       return 0
-    if args.command == "tune":
-      return _tune(args, overrides)
+    if args.command in _TRAINING_COMMANDS:
+      from algoperf_lab.harness.preemption import sigterm_requests_preemption
+
+      # SIGTERM is a preemption notice from here on, in every phase: loading, building the
+      # optimizer, compiling, restoring, training, and between the runs of tune/calibrate.
+      with sigterm_requests_preemption():
+        return _TRAINING_COMMANDS[args.command](args, overrides)
     if args.command == "score":
       if overrides:
         raise SystemExit("`score` takes no --config overrides.")
@@ -372,11 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
       if overrides:
         raise SystemExit("`export-algoperf` takes no --config overrides.")
       return _export_algoperf(args)
-    if args.command == "calibrate":
-      return _calibrate(args, overrides)
-    if args.command == "demo":
-      return _demo(args, overrides)
-    return _run(args, overrides)
+    raise AssertionError(f"unhandled command {args.command!r}")
   except _user_errors() as error:
     print(f"algoperf-lab {args.command}: error: {error}", file=sys.stderr)
     return 2

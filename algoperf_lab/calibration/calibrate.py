@@ -68,13 +68,19 @@ def run_calibration(request: CalibrationRequest,
                     report: Callable[[str], None] = print) -> CalibrationResult | None:
   """Runs the missing runs; scores and writes the report once all are finished (else None)."""
   plans = plan_runs(request)
-  execute(plans, request.workdir, size=SIZE, base_seed=request.seed,
-          config_overrides=request.config_overrides, settings=request.settings,
-          run_filter=request.run_filter, report=report)
+  outcome = execute(plans, request.workdir, size=SIZE, base_seed=request.seed,
+                    config_overrides=request.config_overrides, settings=request.settings,
+                    run_filter=request.run_filter, report=report)
   finished = sum(is_finished(request.workdir, p) for p in plans)
+  if outcome.preempted:
+    report(f"preempted (SIGTERM): {finished}/{len(plans)} runs finished, the current one saved; "
+           "run the same command again to resume.")
+    return None
   if finished < len(plans):
+    filtered = request.run_filter != RunFilter()
     report(f"{finished}/{len(plans)} runs finished (candidates × workloads × seeds); run the "
-           "same command without --method/--candidate/--workload/--seed to finish and score.")
+           + ("same command without --method/--candidate/--workload/--seed_index"
+              if filtered else "same command again") + " to finish and score.")
     return None
   result = score_calibration(plans, request.workdir, Path(request.reference).stem)
   path = report_lib.write_report(result, request.workdir / "report")

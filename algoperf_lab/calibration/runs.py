@@ -20,6 +20,7 @@ from pathlib import Path
 from algoperf_lab import runner
 from algoperf_lab.calibration.candidates import Candidate, CalibrationError
 from algoperf_lab.harness.loop import RunSettings
+from algoperf_lab.harness.preemption import sigterm_requests_preemption
 from algoperf_lab.tuning import study
 from algoperf_lab.tuning.study import Ruleset, TuneRequest
 
@@ -100,34 +101,74 @@ def _time_left(elapsed_sec: float, ran: int, remaining: int) -> str:
   return f"about {seconds / 60:.0f} min left" if seconds >= 90 else f"about {seconds:.0f}s left"
 
 
+@dataclasses.dataclass(frozen=True)
+class ExecutionOutcome:
+  ran: int  # runs started (resumed or new)
+  preempted: bool  # SIGTERM arrived: the calibration stopped, resumable
+
+
+def check_filter_matches(plans: Sequence[RunPlan], run_filter: RunFilter) -> None:
+  """Refuses a filter that selects no run, naming the values it could have taken."""
+  if any(run_filter.matches(p) for p in plans):
+    return
+  choices = {
+      "--method": (run_filter.method, sorted({p.candidate.method for p in plans})),
+      "--candidate": (run_filter.candidate, sorted({p.candidate.index for p in plans})),
+      "--workload": (run_filter.workload, sorted({p.workload for p in plans})),
+      "--seed_index": (run_filter.seed_index, sorted({p.seed_index for p in plans})),
+  }
+  unknown = [f"{flag}={value} (choose from {', '.join(map(str, known))})"
+             for flag, (value, known) in choices.items()
+             if value is not None and value not in known]
+  what = "; ".join(unknown) if unknown else "the combination of filters selects no run"
+  raise CalibrationError(f"no planned run matches {what}; nothing was run.")
+
+
 def execute(plans: Sequence[RunPlan], workdir: Path, *, size: str, base_seed: int,
             config_overrides: tuple[str, ...], settings: RunSettings, run_filter: RunFilter,
-            report: Callable[[str], None] = print) -> int:
-  """Runs every unfinished planned run the filter selects; returns how many it ran.
+            report: Callable[[str], None] = print) -> ExecutionOutcome:
+  """Runs every unfinished planned run the filter selects.
 
-  A diverged run is recorded as `diverged` (a miss) and the calibration goes on.
+  A diverged run is recorded as `diverged` (a miss) and the calibration goes on; a preempted
+  one (SIGTERM) stops the calibration: the same command resumes it.
   """
+  check_filter_matches(plans, run_filter)
   total = len(plans)
   selected = [p for p in plans if run_filter.matches(p)]
   done = sum(is_finished(workdir, p) for p in plans)
   started = time.perf_counter()
   ran = 0
-  for plan in selected:
-    if is_finished(workdir, plan):
-      continue
-    remaining = sum(not is_finished(workdir, p) for p in selected)
-    report(f"[{done}/{total} runs done; {_time_left(time.perf_counter() - started, ran, remaining)}]"
-           f" {plan.label}")
-    candidate_file = write_candidate_file(workdir, plan.candidate)
-    outcomes = study.run_tuning(TuneRequest(
-        workload=plan.workload, size=size, submission=plan.submission,
-        workdir=workload_dir(workdir, plan.candidate, plan.workload), ruleset=Ruleset.EXTERNAL,
-        num_studies=plan.seed_index + 1, num_trials=1, search_space=str(candidate_file),
-        seed=base_seed, only_study=plan.seed_index, only_trial=0,
-        config_overrides=config_overrides, settings=settings),
-        report=lambda line: report(f"  {line}"))
-    ran += 1
-    done += 1
-    if any(o.status == "diverged" for o in outcomes):
-      report(f"  {plan.label}: diverged (recorded as a miss); going on")
-  return ran
+  with sigterm_requests_preemption() as preemption:
+    for plan in selected:
+      if preemption.requested:
+        return ExecutionOutcome(ran, preempted=True)
+      if is_finished(workdir, plan):
+        continue
+      remaining = sum(not is_finished(workdir, p) for p in selected)
+      elapsed = time.perf_counter() - started
+      progress = f"[{done}/{total} runs done; {_time_left(elapsed, ran, remaining)}]"
+      outcomes = _execute_one(plan, workdir, size=size, base_seed=base_seed,
+                              config_overrides=config_overrides, settings=settings,
+                              progress=progress, report=report)
+      ran += 1
+      if preemption.requested or any(o.status == "preempted" for o in outcomes):
+        return ExecutionOutcome(ran, preempted=True)
+      done += 1
+      if any(o.status == "diverged" for o in outcomes):
+        report(f"  {plan.label}: diverged (recorded as a miss); going on")
+  return ExecutionOutcome(ran, preempted=False)
+
+
+def _execute_one(plan: RunPlan, workdir: Path, *, size: str, base_seed: int,
+                 config_overrides: tuple[str, ...], settings: RunSettings, progress: str,
+                 report: Callable[[str], None]) -> list[study.TrialOutcome]:
+  """One planned run, as a one-trial tuning study of its candidate's point."""
+  report(f"{progress} {plan.label}")
+  candidate_file = write_candidate_file(workdir, plan.candidate)
+  return study.run_tuning(TuneRequest(
+      workload=plan.workload, size=size, submission=plan.submission,
+      workdir=workload_dir(workdir, plan.candidate, plan.workload), ruleset=Ruleset.EXTERNAL,
+      num_studies=plan.seed_index + 1, num_trials=1, search_space=str(candidate_file),
+      seed=base_seed, only_study=plan.seed_index, only_trial=0,
+      config_overrides=config_overrides, settings=settings),
+      report=lambda line: report(f"  {line}"))

@@ -256,6 +256,23 @@ class RunCheckpointer:
   def all_steps(self) -> list[int]:
     return sorted(self._manager.all_steps())
 
+  def readable_metadata(self) -> list[tuple[int, dict[str, Any]]]:
+    """(step, metadata) of every checkpoint whose metadata item reads back intact, newest
+    first; the arrays are not read (a caller can refuse another run's checkpoints before
+    touching anything). Checkpoints whose metadata cannot be read are left out."""
+    self._manager.wait_until_finished()
+    self._manager.reload()
+    readable = []
+    for step in sorted(self._manager.all_steps(), reverse=True):
+      try:
+        restored = self._manager.restore(step, args=ocp.args.Composite(**{
+            METADATA_ITEM: ocp.args.JsonRestore()}))
+        metadata, _ = _verified_envelope(restored[METADATA_ITEM], step)
+      except Exception:  # unreadable: latest_restorable reports and sets it aside later
+        continue
+      readable.append((step, metadata))
+    return readable
+
   def latest_restorable(self, abstract_arrays: PyTree) -> Restored | None:
     """The newest checkpoint that reads back intact, restored onto `abstract_arrays`.
 

@@ -26,7 +26,7 @@ from algoperf_lab import spec
 from algoperf_lab.harness import pmap_form, records, resume
 from algoperf_lab.harness.cadence import EvalCadence
 from algoperf_lab.harness.checkpoints import RunCheckpointer
-from algoperf_lab.harness.preemption import sigterm_requests_preemption
+from algoperf_lab.harness.preemption import PreemptionFlag, sigterm_requests_preemption
 from algoperf_lab.harness.clock import CLOCKS, SubmissionClock, resolve_clock
 from algoperf_lab.harness.progress import RunProgress
 from algoperf_lab.harness.records import RunStatus
@@ -81,6 +81,7 @@ class RunResult:
   submission_time_sec: float
   stop_reason: str
   eval_history: list[dict[str, Any]]
+  resumed_from_step: int | None = None  # the checkpoint this run continued from, if any
 
 
 class ResumeCheckpointError(RuntimeError):
@@ -214,42 +215,67 @@ def train_and_evaluate(workload: spec.Workload, submission: Submission, hparams:
   """Trains until target, budget, completion, divergence or preemption; resumes from the
   workdir's last good checkpoint when there is one; writes the run record in workdir.
 
-  Any exception after the record is opened leaves status `failed` with the error (or
+  Everything that can refuse the run (batch size, mesh, workload options, checkpoints of
+  another run) is checked before the record is touched: a refused command changes nothing on
+  disk. SIGTERM in any phase (building the optimizer, loading data, compiling, restoring)
+  ends in status `preempted` (or, before the record is opened, leaves the workdir as it was).
+  Any other exception after the record is opened leaves status `failed` with the error (or
   `interrupted` for Ctrl-C, which resumes like a kill).
   """
-  workdir.mkdir(parents=True, exist_ok=True)
-  clock_name = resolve_clock(settings.clock, jax.devices()[0].platform,
-                             workload.max_allowed_cpu_sec is not None,
-                             settings.max_runtime_sec is not None)
-  identity = dataclasses.replace(identity, clock=clock_name)
-  budget_sec = _budget_sec(workload, settings, clock_name)
-  time_fn = time_fn or CLOCKS[clock_name]
-  run = _Run(workload, submission, _hparams_for(submission, hparams), settings, identity,
-             _Records(workdir, _record_header(workload, settings, identity, budget_sec)),
-             budget_sec)
+  with sigterm_requests_preemption() as preemption:
+    workdir.mkdir(parents=True, exist_ok=True)
+    clock_name = resolve_clock(settings.clock, jax.devices()[0].platform,
+                               workload.max_allowed_cpu_sec is not None,
+                               settings.max_runtime_sec is not None)
+    identity = dataclasses.replace(identity, clock=clock_name)
+    budget_sec = _budget_sec(workload, settings, clock_name)
+    time_fn = time_fn or CLOCKS[clock_name]
+    run = _Run(workload, submission, _hparams_for(submission, hparams), settings, identity,
+               _Records(workdir, _record_header(workload, settings, identity, budget_sec)),
+               budget_sec)
+    try:
+      _prepare(run)
+      if preemption.requested:
+        return _preempted_before_opening(run)
+      return _open_and_train(run, time_fn, preemption)
+    finally:
+      if run.checkpointer is not None:
+        _close_checkpointer(run.checkpointer)
+
+
+def _open_and_train(run: _Run, time_fn: Callable[[], float],
+                    preemption: PreemptionFlag) -> RunResult:
+  """Opens the record (status running), initialises or resumes, trains, closes the record."""
   run.files.write_result({"status": RunStatus.RUNNING.value})
   clock = SubmissionClock(time_fn)
   state: resume.LoopState | None = None
   try:
     state = _initialise(run)
     clock = SubmissionClock(time_fn, initial_sec=state.submission_time_sec)
-    status, stop_reason = _train(run, state, clock)
+    status, stop_reason = _train(run, state, clock, preemption)
   except BaseException as error:
     _record_failure(run, state, clock, error)
     raise
-  finally:
-    if run.checkpointer is not None:
-      _close_checkpointer(run.checkpointer)
   result = RunResult(status=status, reached_target=status is RunStatus.REACHED,
                      time_to_target_sec=state.time_to_target_sec if status is RunStatus.REACHED
                      else None, steps=state.step, submission_time_sec=clock.elapsed(),
-                     stop_reason=stop_reason, eval_history=state.history)
+                     stop_reason=stop_reason, eval_history=state.history,
+                     resumed_from_step=run.files.header.get("resumed_from_step"))
   run.files.write_result({
       "status": result.status.value, "reached_target": result.reached_target,
       "time_to_target_sec": result.time_to_target_sec, "steps": result.steps,
       "submission_time_sec": result.submission_time_sec, "stop_reason": result.stop_reason,
       "num_evals": len(state.history), "wall_time_sec": _wall_time(run)})
   return result
+
+
+def _preempted_before_opening(run: _Run) -> RunResult:
+  """SIGTERM before the record was opened: nothing was written, the same command starts or
+  resumes the run; the record on disk (if any) is left as it was."""
+  return RunResult(status=RunStatus.PREEMPTED, reached_target=False, time_to_target_sec=None,
+                   steps=0, submission_time_sec=0.0,
+                   stop_reason="SIGTERM before the run started: nothing changed on disk",
+                   eval_history=[])
 
 
 def _budget_sec(workload: spec.Workload, settings: RunSettings, clock_name: str) -> float:
@@ -271,15 +297,33 @@ def _record_failure(run: _Run, state: resume.LoopState | None, clock: Submission
       "time_to_target_sec": None})
 
 
-def _initialise(run: _Run) -> resume.LoopState:
-  """Model, optimizer state, input queue and checkpoints; restored from the last good
-  checkpoint when there is one (untimed)."""
-  data_rng, optimizer_rng, model_rng, run.train_rng, run.eval_rng = jax.random.split(
-      jax.random.PRNGKey(run.settings.seed), 5)
+def _prepare(run: _Run) -> None:
+  """Everything that can refuse the run, with nothing written: the batch size, the mesh, the
+  workload options, the fingerprint, and the workdir's checkpoints (metadata only: a
+  checkpoint of another run is refused before any array is read)."""
   workload, submission = run.workload, run.submission
   run.batch_size = resolve_batch_size(submission, workload)
   _use_mesh(submission, run.settings)
   _configure_workload_options(run)
+  run.files.header["batch_size"] = run.batch_size
+  run.fingerprint = resume.run_fingerprint(
+      dataclasses.asdict(run.identity), _config_dict(workload), run.batch_size,
+      eval_every_steps=run.settings.eval_every_steps, max_steps=run.settings.max_steps,
+      max_runtime_sec=run.settings.max_runtime_sec)
+  if run.settings.checkpoint_every_sec is None:
+    return
+  run.checkpointer = RunCheckpointer(run.files.result_path.parent / resume.CHECKPOINT_DIR)
+  for step, metadata in run.checkpointer.readable_metadata():
+    resume.check_fingerprint(metadata, run.fingerprint,
+                             str(run.checkpointer.directory / str(step)))
+
+
+def _initialise(run: _Run) -> resume.LoopState:
+  """Model, optimizer state and input queue; restored from the last good checkpoint when
+  there is one (untimed). `_prepare` has run."""
+  data_rng, optimizer_rng, model_rng, run.train_rng, run.eval_rng = jax.random.split(
+      jax.random.PRNGKey(run.settings.seed), 5)
+  workload, submission = run.workload, run.submission
   if submission.init_model is not None:
     params, model_state = submission.init_model(workload, model_rng)
   else:
@@ -294,23 +338,20 @@ def _initialise(run: _Run) -> resume.LoopState:
                                                run.batch_size)
   if run.pmap_api:
     run.input_queue = pmap_form.DeviceLeadingQueue(run.input_queue)
-  run.files.header["batch_size"] = run.batch_size
   state = resume.LoopState(params, model_state, optimizer_state, train_state=_fresh_train_state())
-  run.fingerprint = resume.run_fingerprint(
-      dataclasses.asdict(run.identity), _config_dict(workload), run.batch_size,
-      eval_every_steps=run.settings.eval_every_steps, max_steps=run.settings.max_steps,
-      max_runtime_sec=run.settings.max_runtime_sec)
-  if run.settings.checkpoint_every_sec is None:
+  if run.checkpointer is None:
     run.files.metrics_path.unlink(missing_ok=True)
     return state
-  run.checkpointer = RunCheckpointer(run.files.result_path.parent / resume.CHECKPOINT_DIR)
   return _resume_if_possible(run.checkpointer, state, run.fingerprint, run.input_queue,
                              run.files)
 
 
-def _train(run: _Run, state: resume.LoopState,
-           clock: SubmissionClock) -> tuple[RunStatus, str]:
+def _train(run: _Run, state: resume.LoopState, clock: SubmissionClock,
+           preemption: PreemptionFlag) -> tuple[RunStatus, str]:
   """The timed loop: steps, evals when a reading matters, checkpoints, and the stop."""
+  finished_before = _finished_before_resume(state, run.settings, run.budget_sec)
+  if finished_before is None and preemption.requested:  # SIGTERM while initialising/restoring
+    return RunStatus.PREEMPTED, "SIGTERM before the first step: resumable"
   cadence = EvalCadence(run.workload.eval_period_time_sec, run.settings.eval_every_steps,
                         last_eval_time_sec=state.last_eval_time_sec)
   progress = RunProgress(run.settings.progress, f"{run.identity.submission} on "
@@ -319,37 +360,35 @@ def _train(run: _Run, state: resume.LoopState,
   run.wall_start = time.perf_counter() - (state.history[-1]["wall_time_sec"]
                                           if state.history else 0.0)
   last_checkpoint_wall = time.perf_counter()
-  finished_before = _finished_before_resume(state, run.settings, run.budget_sec)
   finished = finished_before
   try:
-    with sigterm_requests_preemption() as preemption:
-      clock.start()
-      while finished is None:
-        training_complete, update_rng = _timed_step(run, state)
-        estimate = clock.elapsed()
-        out_of_budget = estimate >= run.budget_sec
-        step_cap = run.settings.max_steps is not None and state.step >= run.settings.max_steps
-        if training_complete or out_of_budget or step_cap or cadence.is_due(state.step, estimate):
-          submission_time, eval_view = _prepare_eval_timed(run, state, update_rng, clock)
-          metrics = _evaluate(run, state, submission_time, eval_view, progress)
-          finished = _stop_decision(run, state, metrics, submission_time, training_complete,
-                                    out_of_budget, step_cap)
-          if finished is not None:
-            break
-          cadence.mark_evaluated(submission_time)
-        else:
-          progress.advance(state.step, estimate)
-        action = _next_action(preemption.requested, run.checkpointer, last_checkpoint_wall,
-                              run.settings.checkpoint_every_sec)
-        if action is not _Action.CONTINUE:
-          if clock.running:
-            clock.pause()
-          _save_checkpoint(run, state, clock, cadence)
-          last_checkpoint_wall = time.perf_counter()
-        if action is _Action.PREEMPT:
-          return RunStatus.PREEMPTED, "SIGTERM: checkpoint saved, resumable"
-        if not clock.running:
-          clock.start()
+    clock.start()
+    while finished is None:
+      training_complete, update_rng = _timed_step(run, state)
+      estimate = clock.elapsed()
+      out_of_budget = estimate >= run.budget_sec
+      step_cap = run.settings.max_steps is not None and state.step >= run.settings.max_steps
+      if training_complete or out_of_budget or step_cap or cadence.is_due(state.step, estimate):
+        submission_time, eval_view = _prepare_eval_timed(run, state, update_rng, clock)
+        metrics = _evaluate(run, state, submission_time, eval_view, progress)
+        finished = _stop_decision(run, state, metrics, submission_time, training_complete,
+                                  out_of_budget, step_cap)
+        if finished is not None:
+          break
+        cadence.mark_evaluated(submission_time)
+      else:
+        progress.advance(state.step, estimate)
+      action = _next_action(preemption.requested, run.checkpointer, last_checkpoint_wall,
+                            run.settings.checkpoint_every_sec)
+      if action is not _Action.CONTINUE:
+        if clock.running:
+          clock.pause()
+        _save_checkpoint(run, state, clock, cadence)
+        last_checkpoint_wall = time.perf_counter()
+      if action is _Action.PREEMPT:
+        return RunStatus.PREEMPTED, "SIGTERM: checkpoint saved, resumable"
+      if not clock.running:
+        clock.start()
     if clock.running:
       clock.pause()
     if finished_before is None:

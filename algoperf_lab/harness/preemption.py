@@ -1,4 +1,11 @@
-"""SIGTERM (a cloud preemption notice) as a flag the training loop polls between steps."""
+"""SIGTERM (a cloud preemption notice) as a flag the training loop polls between steps.
+
+The flag is installed once for a whole command (`algoperf-lab run`, `tune`, `calibrate`):
+nested uses share the outermost flag, so a SIGTERM that arrives while a workload loads, a
+submission builds its optimizer, XLA compiles or a checkpoint is restored is remembered and
+honoured at the next point where the run can stop resumably, instead of killing the process
+with the default handler.
+"""
 
 from __future__ import annotations
 
@@ -18,15 +25,27 @@ class PreemptionFlag:
     self.requested = True
 
 
+_active: PreemptionFlag | None = None
+
+
 @contextlib.contextmanager
 def sigterm_requests_preemption() -> Iterator[PreemptionFlag]:
-  """While active, SIGTERM sets the flag instead of killing the process (main thread only)."""
+  """While active, SIGTERM sets the flag instead of killing the process (main thread only).
+
+  Inside another active block it yields that block's flag (one SIGTERM, one flag).
+  """
+  global _active
+  if _active is not None:
+    yield _active
+    return
   flag = PreemptionFlag()
   if threading.current_thread() is not threading.main_thread():
     yield flag
     return
   previous = signal.signal(signal.SIGTERM, flag.request)
+  _active = flag
   try:
     yield flag
   finally:
+    _active = None
     signal.signal(signal.SIGTERM, previous)

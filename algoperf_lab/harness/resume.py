@@ -80,14 +80,22 @@ def checkpoint_metadata(state: LoopState, data_iterator_state: Any,
           "data_iterator_state": data_iterator_state}
 
 
-def restored_state(fresh: LoopState, arrays: Any, metadata: Mapping[str, Any], fingerprint: str,
-                   checkpoint_path: str) -> LoopState:
-  """The loop state of a checkpoint, with non-array optimizer leaves taken from `fresh`."""
+def check_fingerprint(metadata: Mapping[str, Any], fingerprint: str,
+                      checkpoint_path: str) -> None:
+  """Refuses (ResumeMismatchError) a checkpoint whose run is not this run."""
   if metadata.get("fingerprint") != fingerprint:
     raise ResumeMismatchError(
         f"{checkpoint_path} is a checkpoint of a different run (another workload config, "
-        "hyperparameters, seed, submission, --eval_every_steps, --max_steps or budget); use "
-        "another --workdir, or --overwrite to start this run afresh there.")
+        "hyperparameters, seed, submission, --eval_every_steps, --max_steps or budget); "
+        "nothing was changed. Use another --workdir, or start this run afresh there "
+        "(`algoperf-lab run --overwrite`; for a tuning or calibration trial, delete its "
+        "folder).")
+
+
+def restored_state(fresh: LoopState, arrays: Any, metadata: Mapping[str, Any], fingerprint: str,
+                   checkpoint_path: str) -> LoopState:
+  """The loop state of a checkpoint, with non-array optimizer leaves taken from `fresh`."""
+  check_fingerprint(metadata, fingerprint, checkpoint_path)
   params, model_state, optimizer_arrays = arrays
   return LoopState(
       params=params, model_state=model_state,

@@ -27,6 +27,7 @@ from algoperf_lab.harness.clock import resolve_clock
 from algoperf_lab.harness import records
 from algoperf_lab.harness.records import RunStatus
 from algoperf_lab.harness.loop import RunSettings
+from algoperf_lab.harness.preemption import sigterm_requests_preemption
 from algoperf_lab.tuning import halton, search_space
 
 SELF_TUNING_BUDGET_FACTOR = 1.5
@@ -202,34 +203,46 @@ def run_tuning(request: TuneRequest,
   if request.search_space is not None:
     extra_known = frozenset(search_space.load_search_space(request.search_space).names)
   outcomes = []
-  for plan in plans:
-    label = f"study {plan.study} trial {plan.trial}"
-    status = recorded_status(plan.workdir)
-    if status in runner.FINISHED_STATUSES:
-      result = json.loads((plan.workdir / records.RESULT_FILE).read_text())
-      _check_same_trial(plan, result, workload_config, settings_record)
-      report(f"{label}: already finished ({status}), skipped")
-      outcomes.append(TrialOutcome(plan, status, result.get("time_to_target_sec"), True))
-      continue
-    if status is not None:
-      report(f"{label}: unfinished record (status {status}) in {plan.workdir}: resuming from "
-             "its last good checkpoint (from scratch if it has none)")
-    settings = dataclasses.replace(request.settings, seed=plan.seed, max_runtime_sec=budget)
-    result = runner.run(runner.RunRequest(
-        workload=request.workload, size=request.size, submission=request.submission,
-        workdir=plan.workdir, hparams_overrides=plan.hparams,
-        config_overrides=request.config_overrides, settings=settings, overwrite=False,
-        ruleset=request.ruleset.value, study=plan.study, trial=plan.trial,
-        extra_known_hparams=extra_known))
-    _record_trial_settings(plan.workdir, settings_record)
-    report(f"{label}: {result.status.value}"
-           + (f" in {result.time_to_target_sec:.1f}s" if result.time_to_target_sec else ""))
-    outcomes.append(TrialOutcome(plan, result.status.value, result.time_to_target_sec, False))
-    if result.status is RunStatus.PREEMPTED:  # the job is going away: start no other trial
-      report(f"{label} was preempted; the study stops here. Run the same command again to "
-             "resume it from this trial's checkpoint.")
-      break
+  with sigterm_requests_preemption() as preemption:
+    for plan in plans:
+      if preemption.requested:  # SIGTERM between trials: start no other
+        report("preempted (SIGTERM) between trials; run the same command again to go on.")
+        break
+      outcome = _run_or_skip_trial(request, plan, workload_config, settings_record, budget,
+                                   extra_known, report)
+      outcomes.append(outcome)
+      if outcome.status == RunStatus.PREEMPTED.value:  # the job is going away
+        report(f"study {plan.study} trial {plan.trial} was preempted; the study stops here. "
+               "Run the same command again to resume it from this trial's checkpoint.")
+        break
   return outcomes
+
+
+def _run_or_skip_trial(request: TuneRequest, plan: TrialPlan, workload_config: Any,
+                       settings_record: Mapping[str, Any], budget: float,
+                       extra_known: frozenset[str],
+                       report: Callable[[str], None]) -> TrialOutcome:
+  """Skips a finished trial (checking it is this trial), else runs or resumes it."""
+  label = f"study {plan.study} trial {plan.trial}"
+  status = recorded_status(plan.workdir)
+  if status in runner.FINISHED_STATUSES:
+    result = json.loads((plan.workdir / records.RESULT_FILE).read_text())
+    _check_same_trial(plan, result, workload_config, settings_record)
+    report(f"{label}: already finished ({status}), skipped")
+    return TrialOutcome(plan, status, result.get("time_to_target_sec"), True)
+  settings = dataclasses.replace(request.settings, seed=plan.seed, max_runtime_sec=budget)
+  result = runner.run(runner.RunRequest(
+      workload=request.workload, size=request.size, submission=request.submission,
+      workdir=plan.workdir, hparams_overrides=plan.hparams,
+      config_overrides=request.config_overrides, settings=settings, overwrite=False,
+      ruleset=request.ruleset.value, study=plan.study, trial=plan.trial,
+      extra_known_hparams=extra_known))
+  if result.status is not RunStatus.PREEMPTED or result.steps:
+    _record_trial_settings(plan.workdir, settings_record)
+  resumed = f" (resumed from step {result.resumed_from_step})" if result.resumed_from_step else ""
+  report(f"{label}: {result.status.value}{resumed}"
+         + (f" in {result.time_to_target_sec:.1f}s" if result.time_to_target_sec else ""))
+  return TrialOutcome(plan, result.status.value, result.time_to_target_sec, False)
 
 
 def _record_trial_settings(run_dir: Path, settings: Mapping[str, Any]) -> None:

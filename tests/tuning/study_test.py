@@ -56,7 +56,7 @@ def test_tuning_writes_records_skips_finished_and_redoes_unfinished(tmp_path):
   lines.clear()
   outcomes = study.run_tuning(request, report=lines.append)
   assert [o.skipped for o in outcomes] == [True, False]
-  assert "already finished" in lines[0] and "resuming" in lines[1]
+  assert "already finished" in lines[0] and "resumed from step" in lines[1]
   assert json.loads(result_1.read_text())["status"] == "missed"
   assert len((result_1.parent / "metrics.jsonl").read_text().splitlines()) == 1  # not mixed
 

@@ -1,0 +1,109 @@
+"""A refused command changes nothing on disk; SIGTERM in any phase ends resumably (exit 0).
+
+Issue 20, part 1. Each case runs the CLI in a subprocess and sends real signals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ADAMW, REPO_ROOT, SMALL_LM_OVERRIDES
+
+CLI = str(REPO_ROOT / ".venv" / "bin" / "algoperf-lab")
+SIGTERM_SUBMISSION = str(REPO_ROOT / "tests" / "fixtures" / "sigterm_in_make_optimizer.py")
+BASE = ("run", "--workload=lm", "--size=tiny", "--eval_every_steps=3", "--no_progress",
+        "--config.targets.validation=0.0", *SMALL_LM_OVERRIDES)
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+  return subprocess.run([CLI, *args], capture_output=True, text=True, cwd=REPO_ROOT, timeout=600,
+                        env={**os.environ, **(env or {})})
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+  """Every file under `folder` (path -> SHA-256 of its bytes) but the workdir lock, which
+  names the last command that held it."""
+  return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+          for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".algoperf_lab.lock"}
+
+
+@pytest.fixture(scope="module")
+def preempted_run(tmp_path_factory) -> Path:
+  """A run preempted by SIGTERM at step 6 (its record says preempted, with a checkpoint)."""
+  workdir = tmp_path_factory.mktemp("preempted")
+  done = _cli(*BASE, f"--submission={ADAMW}", f"--workdir={workdir}", "--max_steps=6",
+              "--checkpoint_every_sec=1000")
+  assert done.returncode == 0, done.stderr[-2000:]
+  record = json.loads((workdir / "result.json").read_text())
+  (workdir / "result.json").write_text(json.dumps({**record, "status": "preempted"}))
+  return workdir
+
+
+@pytest.mark.parametrize("change", [("--seed=7",), ("--config.model.d_model=16",),
+                                    (f"--submission={SIGTERM_SUBMISSION}",)],
+                         ids=["another-seed", "another-config", "another-submission"])
+def test_a_refused_resume_changes_nothing_on_disk(preempted_run, change):
+  before = _snapshot(preempted_run)
+  args = [*BASE, f"--submission={ADAMW}", f"--workdir={preempted_run}", "--max_steps=6",
+          "--checkpoint_every_sec=1000"]
+  args = [a for a in args if not a.startswith(change[0].split("=")[0] + "=")] + list(change)
+  done = _cli(*args)
+  assert done.returncode == 2, done.stderr[-2000:]
+  assert "checkpoint of a different run" in done.stderr
+  assert "unreadable" not in done.stderr  # refused from the metadata, no array was read
+  assert len(done.stderr.splitlines()) <= 3, done.stderr
+  assert _snapshot(preempted_run) == before
+
+
+def test_sigterm_while_building_the_optimizer_ends_preempted_and_resumes(tmp_path):
+  marker = tmp_path / "sent"
+  workdir = tmp_path / "run"
+  args = (*BASE, f"--submission={SIGTERM_SUBMISSION}", f"--workdir={workdir}", "--max_steps=6")
+  first = _cli(*args, env={"ALGOPERF_LAB_TEST_SIGTERM_MARKER": str(marker)})
+  assert marker.exists()
+  assert first.returncode == 0, first.stderr[-2000:]
+  assert "preempted at step 0" in first.stdout
+  assert json.loads((workdir / "result.json").read_text())["status"] == "preempted"
+  second = _cli(*args, env={"ALGOPERF_LAB_TEST_SIGTERM_MARKER": str(marker)})
+  assert second.returncode == 0, second.stderr[-2000:]
+  record = json.loads((workdir / "result.json").read_text())
+  assert record["status"] == "missed" and record["steps"] == 6
+
+
+def test_calibrate_stops_at_a_preemption_and_resumes(tmp_path):
+  marker = tmp_path / "sent"
+  spaces = tmp_path / "spaces"
+  spaces.mkdir()
+  (spaces / "sigterm_in_make_optimizer.json").write_text(json.dumps([{"weight_decay": 0.1}]))
+  (spaces / "nadamw.json").write_text(json.dumps([{"weight_decay": 0.1}]))
+  workdir = tmp_path / "calibration"
+  args = ("calibrate", f"--workdir={workdir}", "--workloads=lm",
+          f"--submissions={SIGTERM_SUBMISSION}", f"--spaces_dir={spaces}", "--candidates=2",
+          "--seeds=1", "--max_steps=2", "--eval_every_steps=2", "--no_progress",
+          *SMALL_LM_OVERRIDES)
+  first = _cli(*args, env={"ALGOPERF_LAB_TEST_SIGTERM_MARKER": str(marker)})
+  assert first.returncode == 0, first.stderr[-2000:]
+  assert "preempted (SIGTERM)" in first.stdout and "without --method" not in first.stdout
+  results = sorted(workdir.rglob("result.json"))
+  assert len(results) == 1  # the next run was not started
+  assert json.loads(results[0].read_text())["status"] == "preempted"
+  second = _cli(*args, env={"ALGOPERF_LAB_TEST_SIGTERM_MARKER": str(marker)})
+  assert second.returncode == 0, second.stderr[-2000:]
+  assert (workdir / "report" / "report.md").is_file()
+
+
+@pytest.mark.parametrize("flag", ["--method=prodgy", "--candidate=99", "--workload=vit",
+                                  "--seed_index=5"])
+def test_calibrate_filters_that_match_nothing_are_refused(tmp_path, flag):
+  done = _cli("calibrate", f"--workdir={tmp_path / 'c'}", "--workloads=lm",
+              f"--submissions={REPO_ROOT / 'submissions' / 'lr_free' / 'prodigy.py'}",
+              "--candidates=2", "--seeds=1", "--max_steps=2", flag, *SMALL_LM_OVERRIDES)
+  assert done.returncode == 2
+  assert "no planned run matches" in done.stderr and flag.split("=")[0] in done.stderr
+  assert not list((tmp_path / "c").rglob("result.json")) if (tmp_path / "c").exists() else True
