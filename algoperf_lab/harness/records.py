@@ -7,7 +7,6 @@ import json
 import math
 import os
 import platform
-import tempfile
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
@@ -17,6 +16,7 @@ import jax
 import numpy as np
 
 import algoperf_lab
+from algoperf_lab.atomic_files import write_text_atomically
 
 SCHEMA_VERSION = 1
 METRICS_FILE = "metrics.jsonl"
@@ -52,18 +52,8 @@ def to_strict_json(data: Mapping[str, Any]) -> str:
 
 
 def write_json_atomically(path: Path, data: Mapping[str, Any]) -> None:
-  """Writes to a temporary file in the same folder, fsyncs, then renames over `path`."""
-  path.parent.mkdir(parents=True, exist_ok=True)
-  descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-  try:
-    with os.fdopen(descriptor, "w") as handle:
-      handle.write(json.dumps(json.loads(to_strict_json(data)), indent=2) + "\n")
-      handle.flush()
-      os.fsync(handle.fileno())
-    os.replace(temporary, path)
-  except BaseException:
-    Path(temporary).unlink(missing_ok=True)
-    raise
+  """Writes strict JSON to a temporary file in the same folder, fsyncs, renames over `path`."""
+  write_text_atomically(path, json.dumps(json.loads(to_strict_json(data)), indent=2) + "\n")
 
 
 def append_metrics_line(path: Path, line: Mapping[str, Any]) -> None:

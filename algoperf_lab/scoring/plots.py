@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
+from algoperf_lab.atomic_files import replaced_atomically
 from algoperf_lab.scoring.profiles import profile_steps
 
 if TYPE_CHECKING:
@@ -47,7 +48,8 @@ def curves_filename(workload_key: str) -> str:
 
 def _save(fig: Figure, path: Path) -> None:
   path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=_DPI, bbox_inches="tight")
+  with replaced_atomically(Path(path)) as temporary:
+    fig.savefig(temporary, dpi=_DPI, bbox_inches="tight")
   _pyplot().close(fig)
 
 

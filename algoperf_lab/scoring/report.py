@@ -10,12 +10,12 @@ import datetime as dt
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from algoperf_lab.atomic_files import write_text_atomically
 from algoperf_lab.scoring import plots
 from algoperf_lab.scoring.consistency import check_same_config
 from algoperf_lab.scoring.mtl import MtlScore, mtl_scores, render_mtl_markdown
@@ -127,15 +127,7 @@ def _fmt_ci(ci: tuple[float, float]) -> str:
 
 def write_text_atomic(path: Path, text: str) -> None:
   """Write via a temporary file in the same folder and os.replace, so readers never see half."""
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-  try:
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-      f.write(text)
-    os.replace(tmp, path)
-  except BaseException:
-    Path(tmp).unlink(missing_ok=True)
-    raise
+  write_text_atomically(path, text)
 
 
 def scores_json(report: ScoreReport) -> dict[str, Any]:

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from algoperf_lab.atomic_files import replaced_atomically
+
 COUNTS_FILE = "moe_counts.json"
 DEFAULT_DOMAINS = ("austen", "python")
 
@@ -198,7 +200,8 @@ def plot_heatmap(counts_LxExD: Any, path: Path, domains: Sequence[str] = DEFAULT
   if title:
     fig.suptitle(title, fontsize=10, y=1.02)
   path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=130, bbox_inches="tight")
+  with replaced_atomically(Path(path)) as temporary:
+    fig.savefig(temporary, dpi=130, bbox_inches="tight")
   plt.close(fig)
   return path
 

@@ -179,11 +179,27 @@ def load_search_space(path: Path | str) -> SearchSpace | FixedPointsSpace:
     raise _fail(str(path), None, f"cannot read the file ({e.strerror or e})",
                 "check the path") from e
   try:
-    data = json.loads(text)
+    data = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
   except json.JSONDecodeError as e:
     raise _fail(str(path), None, f"malformed JSON at line {e.lineno} column {e.colno}: {e.msg}",
                 "correct the JSON syntax there") from e
+  except _DuplicateKeyError as e:
+    raise _fail(str(path), str(e), "is given twice in one object (JSON would keep the last "
+                "silently)", "keep one of them") from e
   return parse_search_space(data, str(path))
+
+
+class _DuplicateKeyError(ValueError):
+  """A JSON object names one key twice (the message is the key)."""
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+  seen: dict[str, object] = {}
+  for key, value in pairs:
+    if key in seen:
+      raise _DuplicateKeyError(key)
+    seen[key] = value
+  return seen
 
 
 def to_json_data(space: SearchSpace | FixedPointsSpace) -> dict[str, object] | list[object]:

@@ -100,3 +100,12 @@ def test_check_known_hparams():
   assert "space.json" in message
   assert "['label_smoothing', 'optimizer', 'warmup_steps']" in message
   assert "['learning_rate', 'weight_decay']" in message
+
+
+def test_a_key_given_twice_is_refused_by_name(tmp_path):
+  """Issue 20: a duplicate key in a search-space JSON used to keep the last value silently."""
+  path = tmp_path / "space.json"
+  path.write_text('{"learning_rate": {"min": 1e-4, "max": 1e-2, "scaling": "log"},\n'
+                  ' "learning_rate": {"feasible_points": [0.1]}}')
+  with pytest.raises(SearchSpaceError, match="'learning_rate'.*given twice"):
+    load_search_space(path)
