@@ -3,7 +3,9 @@
 Chen, Wolfe & Kyrillidis, *REX: Revisiting Budgeted Training with an Improved Schedule*
 (MLSys 2022): with z = (t - w) / (T - w) the fraction of the post-warmup budget spent,
   lr(t) = peak * (1 - z) / (1/2 + (1 - z) / 2),
-which stays above linear decay for most of the run and reaches 0 at T = step_hint.
+which stays above linear decay for most of the run and reaches 0 at T = step_hint. The authors
+published no code; google/init2winit's REX family quotes this as the paper's profile, while the
+widely used `IvanVassi/REX_LR` (not by the authors) puts 0.1 + 0.9 (1 - z) in the denominator.
 """
 
 from __future__ import annotations

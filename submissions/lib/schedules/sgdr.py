@@ -6,6 +6,8 @@ each cycle is `cycle_mult` (the paper's T_mult) times longer than the one before
 number of cycles is fixed instead of T_0, so the last cycle ends at step_hint: after w warmup
 steps the D = step_hint - w remaining steps split into cycles starting at
   s_i = round(D * (m^i - 1) / (m^n - 1))   (m = cycle_mult > 1),   s_i = round(D * i / n)   (m = 1).
+When (m^n - 1) divides D this is PyTorch's `CosineAnnealingWarmRestarts(T_0 = D (m - 1) /
+(m^n - 1), T_mult = m)` step for step (tests/reference/schedules_test.py).
 """
 
 from __future__ import annotations

@@ -1,15 +1,17 @@
 """UBA, the unified budget-aware schedule of *Stepsize anything* (Tang et al., 2025), one stage.
 
-*Stepsize anything: A unified learning rate schedule for budgeted-iteration training*: with
-z = (t - w) / (T - w) the fraction of the post-warmup budget spent and phi > 0 its shape knob,
+*Stepsize anything: A unified learning rate schedule for budgeted-iteration training* (NeurIPS
+2025, arXiv:2505.24452): with z = (t - w) / (T - w) the fraction of the post-warmup budget spent
+and phi > 0 its shape knob,
   lr(t) = peak * 2 (1 + cos(pi z)) / (2 phi + (2 - phi) (1 + cos(pi z))).
 phi = 2 is cosine decay; phi < 2 keeps the rate high for longer (phi = 1 is REX's profile
-applied to the cosine); phi > 2 decays earlier. Checked (2026-12-01): the formula's body was
-not readable from here (only the abstract of arXiv:2505.24452), but an independent public
-implementation found by code search writes the same expression, and it has the properties the
-paper states: 1 at z = 0, 0 at z = 1, the cosine at phi = 2 (the unit tests assert all three
-plus values by hand). The paper also allows several stages with restarts and an eta_min; this
-module implements the single-stage case with eta_min = 0, after a linear warmup.
+applied to the cosine); phi > 2 decays earlier. The authors published no code and the paper's
+body was not readable from here (only its abstract and first page): the expression is the one an
+independent public implementation writes, with the properties the paper states (1 at z = 0, 0
+at z = 1, the cosine at phi = 2). tests/reference/schedules_test.py checks this module against
+that expression ported separately in float64 for phi = 0.5, 1, 2 and 5; a reader with the paper
+should still compare its equation. The paper also allows several stages with restarts and an
+eta_min; this module implements the single-stage case with eta_min = 0, after a linear warmup.
 """
 
 from __future__ import annotations

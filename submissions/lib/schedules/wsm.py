@@ -20,6 +20,14 @@ an exponential moving average truncated to the window, newest weighted most
 (w_j = (1 - a^(n - j + 1)) / (1 - a^n)). Here n = min(snapshots taken, k): until the buffer
 is full the merge covers the snapshots there are; before the first one it is the current
 parameters. The merge holds snapshots only: it lags the current step by less than m steps.
+
+Against the paper (arXiv:2507.17634, Sec. 3; no authors' code is public): its Theorem 3.1 merges
+the k + 1 checkpoints theta_n..theta_(n+k) with c_0 = 1 - w_1, c_j = w_j - w_(j+1), c_k = w_k;
+with w_1 = f(0) = 1 the base theta_n gets c_0 = 0, which is this module's merge of the n
+snapshots after it. "uniform" is the paper's mean merge (its main results); "1-sqrt" its best
+ablation; "exponential" stands for its EMA baseline, truncated to the window and normalised (the
+paper's exact EMA form was not readable here). The merge is computed in float32, or float64 for
+float64 parameters.
 """
 
 from __future__ import annotations
