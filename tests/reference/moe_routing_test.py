@@ -24,6 +24,7 @@ import dataclasses
 import types
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -33,6 +34,7 @@ from configs import lm_moe as lm_moe_configs
 from tests.reference import common
 from tests.reference.ports import moe_routing as port
 from workloads.lm import routing
+from workloads.lm.moe import ROUTER_BIAS, STATS, MoeConfig, MoeMlp
 from workloads.lm.moe_workload import LmMoeWorkload, RoutingConfig
 
 COVERS = [
@@ -200,10 +202,6 @@ def test_port_gradient_matches_central_differences(balance: str) -> None:
 def test_softmax_routing_is_what_the_moe_layer_computes() -> None:
   """routing.top_k_routing's softmax branch = workloads/lm/moe.py's MoeMlp gating (float32,
   with a non-zero bias): the same probabilities and the same top-k choice."""
-  import flax.linen as nn  # pylint: disable=import-outside-toplevel
-
-  from workloads.lm.moe import ROUTER_BIAS, STATS, MoeConfig, MoeMlp  # pylint: disable=import-outside-toplevel
-
   layer = MoeMlp(MoeConfig(num_experts=NUM_EXPERTS, top_k=TOP_K, num_shared_experts=0,
                            expert_mlp_dim=4, grouped_matmul="blocked", matmul_block=8),
                  activation=nn.gelu, kernel_init=nn.initializers.normal(0.5))
