@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                       help=f"comma-separated subset of {','.join(WORKLOADS)}")
   parser.add_argument("--submissions", default=",".join(SUBMISSIONS),
                       help=f"comma-separated subset of {','.join(SUBMISSIONS)} "
-                           f"({REFERENCE} is always run: Δm% is against it)")
+                           f"({REFERENCE} is always run: Δm%% is against it)")
   args = parser.parse_args(argv)
   workloads = tuple(args.workloads.split(","))
   submissions = tuple(dict.fromkeys([REFERENCE, *args.submissions.split(",")]))
