@@ -1,13 +1,15 @@
 """AdamW, linear warmup then cosine decay to 10% of the peak at step_hint (the usual LLM recipe).
 
-Schedule: Loshchilov & Hutter, *SGDR* (ICLR 2017), Eq. 5 without restarts, with eta_min = 10%
-of the peak as in e.g. Hoffmann et al., *Chinchilla* (2022) (`submissions/lib/schedules/cosine.py`),
+Schedule: Loshchilov & Hutter, *SGDR* (ICLR 2017), Eq. 5 without restarts, with eta_min = 10% of
+the peak as in e.g. Hoffmann et al., *Chinchilla* (2022) (`submissions/lib/schedules/cosine.py`),
 as Hugging Face `transformers`' `get_cosine_with_min_lr_schedule_with_warmup(min_lr_rate=0.1)`
-computes it. Reference test: tests/reference/schedules_test.py (the rate over step_hint and 40 AdamW iterates against a port of
-transformers' schedule). Unit test (tests/submissions/schedules_test.py): values worked by hand.
+computes it. Reference test: tests/reference/schedules_test.py (the rate over step_hint and 40
+AdamW iterates against a port of transformers' schedule). Unit test
+(tests/submissions/schedules_test.py): values worked by hand.
 
-Defaults: FINAL_LR_FRACTION 0.1 is the LLM recipe's; learning_rate 0.002, b1 0.9, b2 0.99, weight_decay 0.05 and warmup_factor 0.05 are the lab's
-AdamW baseline's (submissions/baselines/adamw.py), so the schedule is the only difference.
+Defaults: FINAL_LR_FRACTION 0.1 is the LLM recipe's; learning_rate 0.002, b1 0.9, b2 0.99,
+weight_decay 0.05 and warmup_factor 0.05 are the lab's AdamW baseline's
+(submissions/baselines/adamw.py), so the schedule is the only difference.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """AdamW, linear warmup then linear decay to zero at step_hint (D2Z).
 
-Schedule: Bergsma et al., *Straight to Zero: Why Linearly Decaying the Learning Rate to Zero
-Works Best for LLMs* (ICLR 2025) (`submissions/lib/schedules/linear.py`), as Hugging Face
-`transformers`' `get_linear_schedule_with_warmup` computes it. Reference test: tests/reference/schedules_test.py (the rate over step_hint
-and 40 AdamW iterates against a port of transformers' schedule). Unit test
+Schedule: Bergsma et al., *Straight to Zero: Why Linearly Decaying the Learning Rate to Zero Works
+Best for LLMs* (ICLR 2025) (`submissions/lib/schedules/linear.py`), as Hugging Face `transformers`'
+`get_linear_schedule_with_warmup` computes it. Reference test: tests/reference/schedules_test.py
+(the rate over step_hint and 40 AdamW iterates against a port of transformers' schedule). Unit test
 (tests/submissions/schedules_test.py): values worked by hand.
 
-Defaults: learning_rate 0.002, b1 0.9, b2 0.99, weight_decay 0.05 and warmup_factor 0.05 are the lab's
-AdamW baseline's (submissions/baselines/adamw.py), so the schedule is the only difference.
+Defaults: learning_rate 0.002, b1 0.9, b2 0.99, weight_decay 0.05 and warmup_factor 0.05 are the
+lab's AdamW baseline's (submissions/baselines/adamw.py), so the schedule is the only difference.
 """
 
 from __future__ import annotations

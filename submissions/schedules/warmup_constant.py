@@ -2,12 +2,12 @@
 
 Schedule: `submissions/lib/schedules/constant.py`, Hugging Face `transformers`'
 `get_constant_schedule_with_warmup`; the constant phase is the "stable" phase of WSD (Hu et al.,
-*MiniCPM*, 2024) run to the end. Reference test: tests/reference/schedules_test.py (the rate over step_hint and 40 AdamW iterates against a
-port of transformers' schedule). Unit test (tests/submissions/schedules_test.py): values worked
-by hand.
+*MiniCPM*, 2024) run to the end. Reference test: tests/reference/schedules_test.py (the rate over
+step_hint and 40 AdamW iterates against a port of transformers' schedule). Unit test
+(tests/submissions/schedules_test.py): values worked by hand.
 
-Defaults: learning_rate 0.002, b1 0.9, b2 0.99, weight_decay 0.05 and warmup_factor 0.05 are the lab's
-AdamW baseline's (submissions/baselines/adamw.py), so the schedule is the only difference.
+Defaults: learning_rate 0.002, b1 0.9, b2 0.99, weight_decay 0.05 and warmup_factor 0.05 are the
+lab's AdamW baseline's (submissions/baselines/adamw.py), so the schedule is the only difference.
 """
 
 from __future__ import annotations

@@ -81,6 +81,12 @@ def test_wsd_cooldown_shapes(shape, quarter, half):
       85: PEAK * quarter, 90: PEAK * half, 100: 0.0, 130: 0.0})
 
 
+def test_wsd_warmup_from_a_fraction_of_the_peak():
+  # epfml's wsd_schedule: t / w + (1 - t / w) / init_div_factor during warmup (w = 10 here).
+  _check(wsd.wsd(PEAK, STEP_HINT, 0.1, 0.2, "1-sqrt", warmup_start_fraction=0.01), {
+      0: PEAK * 0.01, 5: PEAK * (0.5 + 0.5 * 0.01), 10: PEAK, 50: PEAK})
+
+
 def test_wsd_rejects_an_unknown_shape_by_name():
   with pytest.raises(ValueError, match=r"unknown cooldown shape 'sqrt'; choose one of"):
     wsd.wsd(PEAK, STEP_HINT, 0.1, 0.2, "sqrt")

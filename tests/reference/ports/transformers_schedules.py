@@ -41,7 +41,8 @@ def cosine_with_warmup(current_step: int, *, num_warmup_steps: int, num_training
   return max(0, factor)
 
 
-def inverse_sqrt(current_step: int, *, num_warmup_steps: int, timescale: int | None = None) -> float:
+def inverse_sqrt(current_step: int, *, num_warmup_steps: int,
+                 timescale: int | None = None) -> float:
   if timescale is None:
     timescale = num_warmup_steps or 10_000
   if current_step < num_warmup_steps:
