@@ -5,9 +5,13 @@ momentum in deep learning", eq. 3–4, write it for deep learning: the gradient 
 look-ahead point, v_{t+1} = μ v_t − η ∇f(θ_t + μ v_t), θ_{t+1} = θ_t + v_{t+1}. optax keeps
 the look-ahead point Θ_t = θ_t + μ v_t itself as the parameters (Bengio et al. 2013's
 reparametrisation): m_t = μ m_{t−1} + g_t, Θ_{t+1} = Θ_t − η (g_t + μ m_t).
-tests/submissions/baselines_test.py checks this against the look-ahead form by hand.
-Weight decay and hyperparameter names follow AlgoPerf's Nesterov baseline; the defaults
-are those of submissions/baselines/sgd_momentum.py.
+This is PyTorch's Nesterov SGD with dampening 0 (torch/optim/sgd.py: b_t = μ b_{t−1} + g_t,
+step g_t + μ b_t; tests/reference/nesterov_test.py runs this module beside a port of it);
+tests/submissions/baselines_test.py also checks it against the look-ahead form by hand.
+Weight decay (L2, added to the gradient before the momentum) and hyperparameter names follow
+AlgoPerf's Nesterov baseline (mlcommons/algorithmic-efficiency, algorithms/
+archived_paper_baselines/nesterov/jax/submission.py); the defaults, and the departure from
+AlgoPerf's linear decay, are those of submissions/baselines/sgd_momentum.py.
 """
 
 from __future__ import annotations
