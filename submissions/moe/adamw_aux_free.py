@@ -17,8 +17,10 @@ Where lm_moe departs from DeepSeek-V3, outside what WORKLOAD_OPTIONS can choose 
   router (workloads/lm/moe.py) adds the bias to softmax probabilities. The reference test runs
   the sigmoid gate (`routing.top_k_routing(..., "sigmoid")`, equal to DeepSeek-V3's to 3e-16);
   the layer does not call it yet, which needs a score-function option in the workload.
-- DeepSeek-V3 also trains with a sequence-wise balance loss (§2.1.2), α = 0.0001 (§4.2); the
-  workload's `balance` options are exclusive, so this rule runs without it.
+- DeepSeek-V3 also trains with a sequence-wise balance loss (§2.1.2), α = 0.0001 (§4.2). That
+  loss is `micro_batch_lbl` with one sequence per micro-batch (Megatron-LM's `seq_aux_loss`;
+  checked in the reference test), but the workload's `balance` options are exclusive, so this
+  rule runs without it.
 - DeepSeek-V3 scales the gates by `route_scale` (2.5 in its 671B config; 1.0 is ModelArgs'
   default); lm_moe's gates sum to 1.
 """

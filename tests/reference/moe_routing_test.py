@@ -175,6 +175,21 @@ def test_megatron_global_aux_loss_is_the_paper_loss_divided_by_the_ranks() -> No
     np.testing.assert_array_equal(got.load, want.load)
 
 
+def test_megatron_sequence_aux_loss_is_the_micro_batch_lbl_with_one_sequence_each() -> None:
+  """DeepSeek-V2/V3's sequence-wise balance loss as Megatron-LM computes it (`seq_aux_loss`)
+  is the lab's micro-batch LBL with `lbl_micro_batches` = the number of sequences."""
+  rng = np.random.default_rng(2)
+  logits_BxLxE = rng.normal(size=(NUM_SEQUENCES, SEQ_LEN, NUM_EXPERTS))
+  megatron_order = np.transpose(logits_BxLxE, (1, 0, 2)).reshape(-1, NUM_EXPERTS)  # [s, b]
+  reference = port.seq_aux_loss(megatron_order, TOP_K, SEQ_LEN, NUM_SEQUENCES, 1.0)
+  with common.float64():
+    logits_TxE = jnp.asarray(logits_BxLxE.reshape(-1, NUM_EXPERTS))
+    experts_TxK, _, probs_TxE = routing.top_k_routing(logits_TxE, jnp.zeros(NUM_EXPERTS), TOP_K)
+    selected_TxE = jax.nn.one_hot(experts_TxK, NUM_EXPERTS, dtype=jnp.float64).sum(axis=1)
+    lab = float(routing.micro_batch_lbl(probs_TxE, selected_TxE, NUM_SEQUENCES))
+  assert lab == pytest.approx(reference, rel=1e-14)
+
+
 @pytest.mark.parametrize("balance", ["aux_loss", "global_aux_loss", "aux_loss_free"])
 def test_port_gradient_matches_central_differences(balance: str) -> None:
   """The port's hand-written backward pass against central differences of its forward pass."""

@@ -11,7 +11,7 @@ Forward computations ported line by line, in float64, from
   _apply_aux_loss` (micro-batch LBL: f_i over the rank's own tokens), `_apply_global_aux_loss`
   (f_i all-reduced over the data-parallel ranks, `total_num_tokens` = local tokens × ranks;
   one gradient-accumulation step, so its running mean over `ga_steps` is this step's counts),
-  `apply_z_loss`, and `_apply_expert_bias` with `finalize_model_grads._update_router_expert_bias`
+  `_apply_seq_aux_loss` (DeepSeek's sequence-wise loss), `apply_z_loss`, and `_apply_expert_bias` with `finalize_model_grads._update_router_expert_bias`
   (tokens per expert summed over the ranks, one bias step per global batch).
 - deepseek-ai/DeepSeek-V3, commit 9b4e9788e4a3a731f7567338ed15d3ec549ce03b:
   `inference/model.py`, `Gate.forward` with score_func "sigmoid", one expert group and
@@ -117,6 +117,21 @@ def compute_routing_scores_for_aux_loss(logits, topk, score_function):
   routing_map = np.zeros(logits.shape, bool)
   np.put_along_axis(routing_map, top_indices, True, axis=1)
   return routing_map, scores
+
+
+def seq_aux_loss(logits, topk, seq_length, bsz, seq_aux_loss_coeff, score_function="softmax"):
+  """router.py `_apply_seq_aux_loss` on one rank (tp_cp group of one): `logits` [S·B, E] in
+  Megatron's [seq_length, bsz] token order; the batch dimension is folded into the experts'."""
+  num_experts = logits.shape[1]
+  routing_map, scores_for_aux_loss = compute_routing_scores_for_aux_loss(logits, topk,
+                                                                         score_function)
+  scores_for_aux_loss = scores_for_aux_loss.reshape(seq_length, -1)
+  routing_map = routing_map.reshape(seq_length, -1)
+  global_tokens_per_expert = routing_map.sum(axis=0)
+  total_num_tokens = routing_map.shape[0]
+  return switch_load_balancing_loss_func(scores_for_aux_loss, global_tokens_per_expert,
+                                         total_num_tokens, topk, num_experts,
+                                         seq_aux_loss_coeff) / bsz
 
 
 def get_updated_expert_bias(tokens_per_expert, expert_bias, expert_bias_update_rate):
