@@ -7,7 +7,8 @@ a float64 least squares with a 3×4 weight matrix and a bias, 40 steps with step
 whole cosine decay).
 
 Measured 2026-12-05 (max relative difference of the iterates over 40 steps): default 1.0e-13,
-warmup 8.0e-15, bias correction 1.0e-16, decay 4.1e-14. optax.contrib.dadapt_adamw, which the
+warmup 8.0e-15, bias correction 1.0e-16, decay 4.1e-14; the module's own
+options: L2 decay 2.5e-14, growth_rate 1.5 3.0e-15. optax.contrib.dadapt_adamw, which the
 lab used before, is 1.13 (113%) from the default's trajectory and NaN from the second step
 with warmup.
 """
@@ -88,3 +89,16 @@ def test_a_step_with_multiplier_zero_changes_nothing():
   np.testing.assert_array_equal(lab.iterates[0]["w"], START["w"])
   state = lr_free.find_state(lab.final_state, dadapt_lib.DAdaptAdamState)
   assert int(state.k) == 0 and int(state.count) == 1 and float(state.d) == 1e-6
+
+
+@pytest.mark.parametrize("options", [{"decouple": False, "weight_decay": 0.1},
+                                     {"growth_rate": 1.5}])
+def test_the_module_options_the_submission_leaves_at_their_defaults(options):
+  """Branches of the authors' code the submission does not reach (L2 decay, the authors'
+  default form of decay; a growth limit), through the lab's module at a constant multiplier 1."""
+  opt = port.DAdaptAdam(START, **options)
+  with common.float64():
+    lab = common.run_lab(dadapt_lib.scale_by_dadapt_adam(1.0, **options), START, loss, STEPS)
+  reference = [{k: v.copy() for k, v in opt.step(gradient(opt.params), 1.0).items()}
+               for _ in range(STEPS)]
+  common.assert_trajectories_match(lab.iterates, reference, RTOL)

@@ -7,7 +7,8 @@ a float64 least squares with a 3×4 weight matrix and a bias, 40 steps with step
 whole cosine decay).
 
 Measured 2026-12-05 (max relative difference of the iterates over 40 steps): default 2.7e-15,
-warmup 7.4e-16, bias correction 9.2e-17, decay 8.4e-13, safeguard_warmup 2.5e-15.
+warmup 7.4e-16, bias correction 9.2e-17, decay 8.4e-13, safeguard_warmup 2.5e-15; the
+module's own options: L2 decay 1.4e-14, growth_rate 1.5 3.4e-14, β₁ = 0 3.9e-16.
 optax.contrib.prodigy, which the lab used before, is 1.07 (107%) from the default's trajectory
 and NaN from the first step with warmup.
 """
@@ -90,3 +91,17 @@ def test_a_step_with_multiplier_zero_changes_nothing():
   np.testing.assert_array_equal(lab.iterates[0]["w"], START["w"])
   state = lr_free.find_state(lab.final_state, prodigy_lib.ProdigyState)
   assert int(state.k) == 0 and int(state.count) == 1 and float(state.d) == 1e-6
+
+
+@pytest.mark.parametrize("options", [{"decouple": False, "weight_decay": 0.1},
+                                     {"growth_rate": 1.5}, {"b1": 0.0}])
+def test_the_module_options_the_submission_leaves_at_their_defaults(options):
+  """Branches of the authors' code the submission does not reach (L2 decay, a growth limit, no
+  momentum), through the lab's module at a constant multiplier 1."""
+  opt = port.Prodigy(START, betas=(options.get("b1", 0.9), 0.999),
+                     **{k: v for k, v in options.items() if k != "b1"})
+  with common.float64():
+    lab = common.run_lab(prodigy_lib.scale_by_prodigy(1.0, **options), START, loss, STEPS)
+  reference = [{k: v.copy() for k, v in opt.step(gradient(opt.params), 1.0).items()}
+               for _ in range(STEPS)]
+  common.assert_trajectories_match(lab.iterates, reference, RTOL)
