@@ -137,6 +137,7 @@ def _record_header(workload: spec.Workload, settings: RunSettings, identity: Run
       "workload_config": _config_dict(workload),
       "eval_cadence": (f"every {settings.eval_every_steps} steps" if settings.eval_every_steps
                        else f"every {workload.eval_period_time_sec:g}s of submission time"),
+      "sharding": settings.sharding, "mesh": dataclasses.asdict(settings.mesh),
   }
 
 
@@ -303,6 +304,7 @@ def _prepare(run: _Run) -> None:
   checkpoint of another run is refused before any array is read)."""
   workload, submission = run.workload, run.submission
   run.batch_size = resolve_batch_size(submission, workload)
+  _check_expert_request(workload, run.settings)
   _use_mesh(submission, run.settings)
   _configure_workload_options(run)
   run.files.header["batch_size"] = run.batch_size
@@ -567,6 +569,45 @@ def _close_checkpointer(checkpointer: RunCheckpointer) -> None:
     print(f"algoperf-lab: writing a checkpoint under {checkpointer.directory} failed "
           f"({type(error).__name__}: {error}); the run's result is recorded without it.",
           file=sys.stderr)
+
+
+def _check_expert_request(workload: spec.Workload, settings: RunSettings) -> None:
+  """--mesh_expert needs --sharding=expert, and that needs parameters with an expert axis
+  (checked on abstract parameters: nothing is materialised)."""
+  if settings.mesh.expert != 1 and settings.sharding != "expert":
+    raise ParallelismError(
+        f"--mesh_expert={settings.mesh.expert} makes an expert axis that only "
+        "--sharding=expert uses; pass --sharding=expert too (on an MoE workload such as "
+        "lm_moe), or drop --mesh_expert.")
+  if settings.sharding != "expert":
+    return
+  jax.eval_shape(workload.init_model_fn, jax.random.PRNGKey(0))  # sets param_logical_axes
+  if not _has_expert_dimension(_logical_axes_or_none(workload)):
+    raise ParallelismError(
+        f"--sharding=expert splits parameters that have an {partitioning.EXPERT_AXIS!r} "
+        f"dimension, and workload {getattr(workload, 'name', '?')!r} has none; use it on an "
+        "MoE workload (lm_moe), or --sharding=replicated|fsdp here.")
+
+
+def _has_expert_dimension(logical_axes: Any) -> bool:
+  """Whether any parameter's logical axes (a tuple or PartitionSpec per leaf) name "expert"."""
+  if logical_axes is None:
+    return False
+  is_axes = lambda x: isinstance(x, (tuple, jax.sharding.PartitionSpec))  # noqa: E731
+  for leaf in jax.tree.leaves(logical_axes, is_leaf=is_axes):
+    names = tuple(leaf) if is_axes(leaf) else (leaf,)
+    for name in names:
+      if name == partitioning.EXPERT_AXIS or (isinstance(name, tuple)
+                                              and partitioning.EXPERT_AXIS in name):
+        return True
+  return False
+
+
+def _logical_axes_or_none(workload: spec.Workload) -> Any:
+  try:
+    return workload.param_logical_axes
+  except (NotImplementedError, ValueError):
+    return None
 
 
 def _use_mesh(submission: Submission, settings: RunSettings) -> None:

@@ -107,3 +107,23 @@ def test_calibrate_filters_that_match_nothing_are_refused(tmp_path, flag):
   assert done.returncode == 2
   assert "no planned run matches" in done.stderr and flag.split("=")[0] in done.stderr
   assert not list((tmp_path / "c").rglob("result.json")) if (tmp_path / "c").exists() else True
+
+
+@pytest.mark.parametrize("flags, message", [
+    (("--sharding=expert",), "has none"),
+    (("--mesh_expert=2",), "pass --sharding=expert too"),
+], ids=["expert-sharding-on-dense-lm", "expert-mesh-without-expert-sharding"])
+def test_expert_parallel_flags_on_the_dense_lm_are_refused_in_one_line(tmp_path, flags, message):
+  done = _cli(*BASE, f"--submission={ADAMW}", f"--workdir={tmp_path}", "--max_steps=2", *flags)
+  assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]
+  assert len(done.stderr.strip().splitlines()) == 1
+  assert not (tmp_path / "result.json").exists()
+
+
+def test_the_record_names_its_sharding_and_mesh(tmp_path):
+  done = _cli(*BASE, f"--submission={ADAMW}", f"--workdir={tmp_path}", "--max_steps=1",
+              "--eval_every_steps=1", "--no_checkpoints")
+  assert done.returncode == 0, done.stderr[-2000:]
+  record = json.loads((tmp_path / "result.json").read_text())
+  assert record["sharding"] == "replicated"
+  assert record["mesh"] == {"data": -1, "fsdp": 1, "expert": 1, "model": 1}
