@@ -3,9 +3,9 @@
 submissions/lib/prodigy.py, the authors' `Prodigy.step` (github.com/konstmish/prodigy,
 prodigyopt/prodigy.py) with their defaults, checked against a port of it in
 tests/reference/prodigy_test.py. It replaces optax.contrib.prodigy, which always applies Adam's
-bias correction (the authors' default is off: 156-163% apart after 30 steps on the reference
-toy) and turns every step with multiplier 0 (the first step of a warmup) into NaN, where the
-authors skip it. The estimate d is logged.
+bias correction (the authors' default is off: iterates 107% apart within 40 steps on the
+reference test's least squares) and turns every step with multiplier 0 (the first step of a
+warmup) into NaN, where the authors skip it. The estimate d is logged.
 """
 
 from __future__ import annotations
