@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from submissions.lib import param_labels
 from submissions.lib.schedules.cosine import warmup_cosine
 from tests.reference.common import (ToyWorkload, assert_trajectories_match, float64,
                                     lab_hparams, lab_optimizer, run_lab, submission_module)
@@ -79,7 +80,6 @@ def test_muon_follows_the_authors_muon_with_aux_adam():
 
 
 def test_the_toy_routes_what_the_authors_route():
-  from submissions.lib import param_labels
   workload = ToyWorkload(params=problem.initial_params(), param_types=problem.PARAM_TYPES,
                          output_key=problem.OUTPUT_KEY)
   routes = param_labels.workload_hidden_matrices(workload)
