@@ -17,6 +17,7 @@ from algoperf_lab import cli
 from submissions.lib import dadapt_adam as dadapt_lib, mechanic as mechanic_lib
 from submissions.lib import prodigy as prodigy_lib
 from submissions.lib import schedule_free as schedule_free_lib
+from submissions.lib import schedule_free_prodigy as sf_prodigy_lib
 from submissions.lr_free import cocob, dog, dowg, mechanic, momo, schedule_free_prodigy
 from tests.helpers import REPO_ROOT, SMALL_LM_OVERRIDES
 
@@ -225,6 +226,26 @@ def test_schedule_free_prodigy_evaluates_at_the_average_and_logs_d():
   assert float(schedule_free_prodigy.train_metrics(state, x)["d"]) > hparams.d0
   assert float(loss(evaluated)) < float(loss(jnp.asarray(X0)))
 
+
+
+def test_schedule_free_prodigy_weights_and_skipped_step():
+  """Weights (k + 1)^r·(d·γ)_max^p (the authors': r 0.75, p 0; the paper's §3: r 0, p 2), and no
+  move where ‖s‖₁ = 0, as the authors skip such a step."""
+  x = jnp.asarray(X0, jnp.float32)
+  for r, power in ((0.75, 0.0), (0.0, 2.0)):
+    tx = sf_prodigy_lib.schedule_free_prodigy(sf_prodigy_lib.warmup_multiplier(0), r=r,
+                                              weight_lr_power=power)
+    state, p, ds = tx.init(x), x, []
+    for _ in range(2):
+      updates, state = tx.update(jax.grad(loss)(p), state, p)
+      p = optax.apply_updates(p, updates)
+      ds.append(float(state.d))
+    expected = 1.0 + 2.0 ** 0.75 if power == 0.0 else ds[0] ** 2 + max(ds) ** 2
+    assert float(state.weight_sum) == pytest.approx(expected, rel=1e-5)
+  state = tx.init(x)
+  updates, skipped = tx.update(jnp.zeros_like(x), state, x)
+  assert not np.any(np.asarray(updates)) and int(skipped.count) == 0
+  assert float(skipped.d) == float(state.d)
 
 SUBMISSIONS = sorted(p.stem for p in (REPO_ROOT / "submissions" / "lr_free").glob("[!_]*.py"))
 SMALL = {"lm": SMALL_LM_OVERRIDES}
