@@ -1,7 +1,9 @@
 """SAM-MTL (Phan et al. 2022) with CAGrad as the aggregator of both components, then AdamW.
 
-submissions/mtl/sam_mtl.py with `aggregator` = "cagrad" by default: a file of its own so
-that scoring tells the two apart (records are named by submission file).
+submissions/mtl/sam_mtl.py with `aggregator` = "cagrad" by default (the authors'
+`--method cagrad`, c = 0.4, CAGrad's rescaling by 1 / (1 + c²) as their `CAGrad(...,
+rescale=1)`): a file of its own so that scoring tells the two apart (records are named by
+submission file). Its other defaults and the lab's departures are sam_mtl.py's.
 """
 
 from __future__ import annotations

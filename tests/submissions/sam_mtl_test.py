@@ -1,4 +1,6 @@
-"""SAM-MTL: plain SAM with one task and linear scalarisation; the two-task rule by hand."""
+"""SAM-MTL: plain SAM with one task and linear scalarisation; the two-task rule by hand (both
+with the plain-SAM perturbation, `adaptive=False`); the authors' step is
+tests/reference/sam_mtl_test.py's."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ def _task_losses(w: jax.Array) -> jax.Array:
 
 
 def _direction(aggregator: str, w: jax.Array, rho: float, task_losses=_task_losses):
-  tx = sam_mtl.sam_mtl_gradient(aggregators.make_aggregator(aggregator), rho)
+  tx = sam_mtl.sam_mtl_gradient(aggregators.make_aggregator(aggregator), rho, adaptive=False)
   direction, state = tx.update(jax.grad(lambda p: task_losses(p).sum())(w), tx.init(w), w,
                                task_grads_fn=jax.jacrev(task_losses), task_value_fn=task_losses,
                                task_values=task_losses(w))
@@ -80,6 +82,7 @@ def test_the_lab_step_passes_task_value_fn_and_logs_its_metrics(tmp_path):
                    "--no_progress", "--no_checkpoints", *SMALL_GNN_RUN_OVERRIDES])
   assert code == 0
   line = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
-  assert line["train_step/perturbation_norm"] == pytest.approx(0.05, rel=1e-3)
+  # adaptive ε_k (the default) has no fixed norm: ρ = 2 bounds ‖|θ|⁻¹ ε_k‖ on each part
+  assert 0.0 < line["train_step/perturbation_norm"] < np.inf
   assert np.isfinite(line["train_step/sharpness"])
   assert {"train_step/conflicting_pairs", "train_step/flat_conflicting_pairs"} <= set(line)
