@@ -11,7 +11,15 @@ import jax
 import ml_collections
 
 from algoperf_lab import jax_sharding_utils, param_types, spec
-from algoperf_lab.config import TargetsConfig, dataclass_from_config
+from algoperf_lab.config import ConfigError, TargetsConfig, dataclass_from_config
+
+
+def _positive_batch_size(value: Any, key: str) -> int:
+  """The config's batch size, refused in one line unless it is a whole number of at least 1."""
+  if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    raise ConfigError(f"{key}={value!r} must be a whole number of at least 1 "
+                      f"(e.g. --config.batch_size=32).")
+  return value
 
 
 class ConfiguredWorkload(spec.Workload):
@@ -22,7 +30,7 @@ class ConfiguredWorkload(spec.Workload):
     self.size = size
     self.config = config
     self.targets = dataclass_from_config(TargetsConfig, config.targets, f"{self.name}.targets")
-    self._batch_size = int(config.batch_size)
+    self._batch_size = _positive_batch_size(config.batch_size, f"{self.name}.batch_size")
     self._logical_axes: Any = None
 
   @property

@@ -248,3 +248,11 @@ def test_command_line_value_types_accept_good_values() -> None:
   assert config_lib.seed(str(2**32 - 1)) == 2**32 - 1
   assert config_lib.mesh_axis_size("-1") == -1
   assert str(config_lib.non_empty_path("runs/x")) == "runs/x"
+
+
+@pytest.mark.parametrize("workload_name", ["lm", "vit", "gnn"])
+@pytest.mark.parametrize("batch_size", [-4, 0])
+def test_a_batch_size_below_one_is_refused_in_one_line(workload_name, batch_size):
+  """Issue 20: gnn gave a BatchBudget traceback, lm a grain one."""
+  with pytest.raises(ConfigError, match=f"batch_size={batch_size} must be a whole number"):
+    registry.make_workload(workload_name, "tiny", (f"--config.batch_size={batch_size}",))
