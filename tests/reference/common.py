@@ -152,14 +152,18 @@ def _flat(tree: Params) -> np.ndarray:
 
 def max_relative_difference(lab: list[Params], reference: list[Params]) -> float:
   """max over steps of ‖lab_t − ref_t‖ / ‖ref_t‖ (the norm over all leaves; ‖ref_t‖ floored
-  at 1e-12). Both lists must have equal length and equal tree structure."""
+  at 1e-12); inf when any iterate is not finite. Both lists must have equal length and equal
+  tree structure."""
   if len(lab) != len(reference):
     raise ValueError(f"{len(lab)} lab iterates against {len(reference)} reference iterates")
   worst = 0.0
   for got, want in zip(lab, reference):
     got_flat, want_flat = _flat(got), _flat(want)
-    worst = max(worst, float(np.linalg.norm(got_flat - want_flat)
-                             / max(np.linalg.norm(want_flat), 1e-12)))
+    difference = float(np.linalg.norm(got_flat - want_flat)
+                       / max(np.linalg.norm(want_flat), 1e-12))
+    if not np.isfinite(difference):  # a NaN or inf iterate on either side: never "close"
+      return float("inf")
+    worst = max(worst, difference)
   return worst
 
 
