@@ -16,7 +16,10 @@ per-device m-sharpness of Foret et al.'s §4 (one ε per device shard); tests/su
 sam_test.py checks that 8 fake devices give the 1-device step.
 
 Step metrics kept in the state: ‖ε‖ and the sharpness estimate L(w + ε) − L(w) on this batch.
-The update rule is checked against a quadratic solved by hand in tests/submissions/sam_test.py.
+The update rule is checked against a quadratic solved by hand in tests/submissions/sam_test.py
+and step by step against a port of the authors' `dual_vector` and `get_sam_gradient`
+(google-research/sam) in tests/reference/sam_test.py; ‖g‖ gets +1e-12 here (davda54/sam's),
+none there, a difference at rounding level.
 """
 
 from __future__ import annotations

@@ -86,3 +86,24 @@ def test_the_lab_step_passes_task_value_fn_and_logs_its_metrics(tmp_path):
   assert 0.0 < line["train_step/perturbation_norm"] < np.inf
   assert np.isfinite(line["train_step/sharpness"])
   assert {"train_step/conflicting_pairs", "train_step/flat_conflicting_pairs"} <= set(line)
+
+
+def test_heads_take_their_own_sam_gradient_and_their_own_norm():
+  # L_k = ½‖s − a_k‖² + ½(r_k − b_k)² at s = 0, r = 0: g_k = (−a_k on s, −b_k on r_k). Apart,
+  # ε_k = −ρ a_k/‖a_k‖ on s and −ρ sign(b_k) on r_k; the shared direction (linear
+  # scalarisation) is mean_k(−a_k − ρ a_k/‖a_k‖), head k's is −b_k − ρ sign(b_k), unaveraged.
+  a, b, rho = np.array([[3.0, 4.0], [-1.0, 0.0]]), np.array([2.0, -0.5]), 0.1
+
+  def task_losses(p):
+    return (0.5 * jnp.sum((p["shared"][None, :] - a) ** 2, axis=1)
+            + 0.5 * (p["readout"] - b) ** 2)
+
+  params = {"shared": jnp.zeros(2), "readout": jnp.zeros(2)}
+  tx = sam_mtl.sam_mtl_gradient(aggregators.linear_scalarisation, rho, adaptive=False,
+                                task_specific=lambda key: key == "readout")
+  direction, _ = tx.update(params, tx.init(params), params, task_grads_fn=jax.jacrev(task_losses),
+                           task_value_fn=task_losses)
+  norms = np.linalg.norm(a, axis=1, keepdims=True)
+  np.testing.assert_allclose(np.asarray(direction["shared"]), np.mean(-a - rho * a / norms, axis=0),
+                             rtol=1e-6)
+  np.testing.assert_allclose(np.asarray(direction["readout"]), -b - rho * np.sign(b), rtol=1e-6)

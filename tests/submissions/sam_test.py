@@ -12,6 +12,7 @@ import numpy as np
 import optax
 import pytest
 
+from algoperf_lab import spec
 from submissions.lib import asam, sam
 from tests.helpers import REPO_ROOT, SMALL_LM_OVERRIDES
 
@@ -93,3 +94,16 @@ def test_replicated_on_eight_devices_perturbs_with_the_global_batch_gradient(tmp
   one, eight = history(1)[-1], history(8)[-1]
   for key in ("train_step/sharpness", "train_step/perturbation_norm", "validation/loss"):
     assert eight[key] == pytest.approx(one[key], rel=1e-3, abs=1e-6), key
+
+
+def test_asam_leaves_biases_out_of_t_w():
+  # g_w = (1, 6) at w = (1, 2), g_b = 3 at b = 2; with η = 0 only w is scaled:
+  # T g = ((1, 12), 3), ‖T g‖ = √154, ε = ρ ((1, 24), 3) / √154.
+  params = {"w": jnp.asarray([[1.0, 2.0]]), "b": jnp.asarray([2.0])}
+  grads = {"w": jnp.asarray([[1.0, 6.0]]), "b": jnp.asarray([3.0])}
+  types = {"w": spec.ParameterType.WEIGHT, "b": spec.ParameterType.BIAS}
+  epsilon = asam.make_asam_perturbation(0.0, types)(grads, params, 0.1)
+  np.testing.assert_allclose(np.asarray(epsilon["w"]), 0.1 * np.array([[1.0, 24.0]]) / np.sqrt(154),
+                             rtol=1e-6)
+  np.testing.assert_allclose(np.asarray(epsilon["b"]), 0.1 * np.array([3.0]) / np.sqrt(154),
+                             rtol=1e-6)
