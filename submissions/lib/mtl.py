@@ -6,7 +6,9 @@ a vmap of VJPs over tasks) and the weights w from an aggregator of
 submissions/lib/aggregators.py. Chain it before any base optimizer. The last step's weights
 and conflict count are kept in the state for `train_metrics`. Randomised aggregators (PCGrad's
 task order) get a key folded from the step count, so a run is deterministic and resumable.
-Linear scalarisation needs no Gram matrix: `mean_task_gradient` differentiates the mean of
+Linear scalarisation needs no Gram matrix: `mean_task_gradient` keeps the step's own loss
+gradient where the workload declares that its loss is the mean of its task losses
+(`loss_is_mean_of_task_losses`), and otherwise differentiates the mean of
 `task_value_fn(params)` once instead of forming the T task gradients.
 """
 
@@ -78,30 +80,38 @@ def aggregate_task_gradients(aggregator: aggregators.Aggregator, num_tasks: int,
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-class MeanTaskGradientState(NamedTuple):
-  count: jax.Array  # int32, steps taken
+def loss_is_mean_of_task_losses(workload: spec.Workload) -> bool:
+  """Whether the workload declares that its mean loss equals the mean of its per-task losses
+  on every training batch (gnn and gnn_noisy_task: every molecule labels every task). A
+  workload that does not say is taken not to (spec.Workload has no such property yet)."""
+  return bool(getattr(workload, "loss_is_mean_of_task_losses", False))
 
 
-def mean_task_gradient(num_tasks: int) -> optax.GradientTransformationExtraArgs:
-  """Linear scalarisation's direction ∇ (1/T) Σ_k L_k in one backward pass of task_value_fn.
+def mean_task_gradient(num_tasks: int,
+                       loss_is_task_mean: bool = False) -> optax.GradientTransformationExtraArgs:
+  """Linear scalarisation's direction ∇ (1/T) Σ_k L_k, with no per-task gradient.
 
   The same direction as `aggregate_task_gradients(aggregators.linear_scalarisation, T)`
-  (uniform weights need no Gram matrix, so no per-task gradient is formed): one forward and
-  one backward pass on top of the step's own, instead of one forward and T backward passes.
+  (uniform weights need no Gram matrix). With `loss_is_task_mean` (the workload's loss is that
+  mean already, see `loss_is_mean_of_task_losses`) the incoming gradient is it, and the step
+  costs what the base optimizer's costs; otherwise one forward and one backward pass of
+  `task_value_fn` on top of the step's own, where masked labels weigh the tasks unequally in
+  the loss.
   """
 
-  def init_fn(params: optax.Params) -> MeanTaskGradientState:
+  def init_fn(params: optax.Params) -> optax.EmptyState:
     del params
-    return MeanTaskGradientState(count=jnp.zeros([], jnp.int32))
+    return optax.EmptyState()
 
-  def update_fn(updates: optax.Updates, state: MeanTaskGradientState,
+  def update_fn(updates: optax.Updates, state: optax.EmptyState,
                 params: optax.Params | None = None, *, task_value_fn: Any = None,
-                **extra_args: Any) -> tuple[optax.Updates, MeanTaskGradientState]:
-    del updates, extra_args
+                **extra_args: Any) -> tuple[optax.Updates, optax.EmptyState]:
+    del extra_args
+    if loss_is_task_mean:
+      return updates, state
     if task_value_fn is None:
       raise missing_task_gradients("mean_task_gradient", "task_value_fn")
-    direction = jax.grad(lambda p: jnp.sum(task_value_fn(p)) / num_tasks)(params)
-    return direction, MeanTaskGradientState(count=optax.safe_int32_increment(state.count))
+    return jax.grad(lambda p: jnp.sum(task_value_fn(p)) / num_tasks)(params), state
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 

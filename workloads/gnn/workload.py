@@ -66,6 +66,14 @@ class GnnWorkload(ConfiguredWorkload):
     """How many outputs (tasks) each graph has: the width of logits, targets and weights."""
     return input_pipeline.num_tasks(self.data_config.source)
 
+  @property
+  def loss_is_mean_of_task_losses(self) -> bool:
+    """Whether `loss_fn`'s mean equals the mean of `per_task_loss_fn` on every training batch:
+    when every training molecule labels every task (QM9 without dropped labels), every task
+    has the same label count, so the loss weighs the tasks equally (linear scalarisation
+    then needs no per-task losses; submissions/lib/mtl.py)."""
+    return self.data_config.source == "qm9" and self.data_config.corrupted_labels_dropped == 0
+
   # -- model -----------------------------------------------------------------------------------
   def _apply(self, params: Any, batch: spec.Batch, dropout_rate: float | jax.Array,
              deterministic: bool, rng: spec.RandomState | None) -> jax.Array:
