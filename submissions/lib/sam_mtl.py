@@ -3,7 +3,7 @@
 Phan et al. 2022, "Improving Multi-task Learning via Seeking Task-based Flat Regions"
 (arXiv:2211.13723), as the authors' code computes it (VietHoang1512/FS-MTL, `nyuv2/train.py`,
 the same block in city2scape/ and celeba/): for each task k, with g_k = ∇L_k(θ) and A = |θ|
-(`adaptive`, the authors' default) or A = 1 (plain SAM, the paper's Algorithm 1),
+(`adaptive`, the authors' default) or A = 1 (plain SAM, their `--adaptive False`),
 
 - ε_k = ρ A² g_k / (‖A g_k‖ + 1e-12), normalised separately over the shared parameters and
   over task k's own head, each part of norm ρ (A = 1); other tasks' heads stay put;

@@ -5,15 +5,17 @@ default), the shared parameters' task components g_k and flat components ∇L_k(
 are aggregated apart with the `aggregator` hyperparameter (any of
 submissions/lib/aggregators.py; `cagrad_c` is CAGrad's c) and summed; the output layer's
 per-task heads step along their own task's SAM gradient (submissions/lib/sam_mtl.py).
-Checked against a port of the authors' step in tests/reference/sam_mtl_test.py; with one task
-and linear scalarisation it is SAM (tests/submissions/sam_mtl_test.py). Multi-task workloads
+Checked against a port of the authors' step in tests/reference/sam_mtl_test.py (PCGrad and
+CAGrad, the two bundled; the authors' MGDA and IMTL variants normalise the components first
+and are not what `aggregator` = "mgda" / "imtl_g" gives here); with one task and linear
+scalarisation it is SAM (tests/submissions/sam_mtl_test.py). Multi-task workloads
 only. Step metrics: `perturbation_norm`, `sharpness` (means over tasks), `conflicting_pairs`
 and `flat_conflicting_pairs`.
 
 Defaults, from the authors' code (VietHoang1512/FS-MTL, commit 1371ec5): `adaptive` = True
 and `rho` = 2 are the `--adaptive`/`--rho` defaults of nyuv2/, city2scape/ and celeba/
 `train.py` and what multi-mnist/run.sh passes (multi-mnist/train.py's own defaults are False
-and 0.05); `adaptive` = False is the plain-SAM ε_k = ρ g_k / ‖g_k‖ of the paper's Algorithm 1.
+and 0.05); `adaptive` = False is their flag off, plain SAM's ε_k = ρ g_k / ‖g_k‖.
 PCGrad sums the projected gradients, as the authors' `PCGrad(..., reduction="sum")` that
 their step calls (the lab's PCGrad submission takes the mean); `cagrad_c` = 0.4 is their
 `--c` default. The lab departs in the base optimizer: the authors step Adam without weight
