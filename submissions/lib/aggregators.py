@@ -114,14 +114,14 @@ def pcgrad(gram_TxT: jax.Array, key: jax.Array) -> jax.Array:
 
 
 def cagrad(gram_TxT: jax.Array, key: jax.Array, c: float = 0.4,
-           bisections: int = 48) -> jax.Array:
+           bisections: int = 40) -> jax.Array:
   """CAGrad's weights: the dual's exact minimiser w*, found through min-norm problems.
 
   At w*, d = g₀ + s g_w with s = c‖g₀‖/‖g_w‖ (the dual's optimality condition), and w* gives
   the min-norm point of the hull of the shifted points g₀ + s g_k: the same KKT system. So
-  w(s) = `mgda` on their Gram matrix ‖g₀‖² + s(b_i + b_j) + s² A_ij (b_k = g_k·g₀), and s is
-  the root of s‖g_w(s)‖ = c‖g₀‖ (‖d(s) − g₀‖ grows with s): bisected in log s over
-  [1e-6, 1e6] (A normalised to mean diagonal 1), `bisections` halvings.
+  w(s) = `min_norm_weights` of their Gram matrix ‖g₀‖² + s(b_i + b_j) + s² A_ij
+  (b_k = g_k·g₀), and s is the root of s‖g_w(s)‖ = c‖g₀‖ (‖d(s) − g₀‖ grows with s):
+  bisected in log s over [1e-6, 1e6] (A normalised to mean diagonal 1), `bisections` halvings.
   """
   del key
   num_tasks = gram_TxT.shape[0]
