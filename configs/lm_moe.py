@@ -7,9 +7,9 @@ Every block's MLP is top-k routing over fine-grained experts plus shared experts
 sized so that the expert width a token passes through (top_k + num_shared_experts experts of
 `expert_mlp_dim`) matches the dense LM's `mlp_dim`: about the dense model's active parameters
 per token. The `routing` section is the routing a submission gets when it sets none
-(global-batch LBL, weight 0.01, router z-loss 1e-3: what plain optimizers such as the NadamW
-that sets the targets train with); a submission chooses its own through WORKLOAD_OPTIONS
-(submissions/moe/).
+(global-batch LBL, weight 0.01, router z-loss 1e-3, softmax router scores: what plain
+optimizers such as the NadamW that sets the targets train with); a submission chooses its own
+through WORKLOAD_OPTIONS (submissions/moe/).
 """
 
 import ml_collections
@@ -31,7 +31,7 @@ def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
       python_bytes_per_austen_byte=1.0, python_stdlib_dir=""))
   config.routing = ml_collections.ConfigDict(dict(
       balance="global_batch_lbl", lbl_coef=0.01, z_loss_coef=0.001, bias_update_rate=0.001,
-      lbl_micro_batches=8))
+      lbl_micro_batches=8, score_function="softmax"))
   if size == "tiny":
     # 3 x 168 = 504 of the dense tiny LM's 512 MLP units per token. On CPU XLA runs ragged_dot
     # as E masked dense matmuls; the blocked grouped matmul computes the same product.

@@ -3,9 +3,11 @@
 No balancing vs micro-batch LBL vs global-batch LBL vs auxiliary-loss-free bias balancing
 (submissions/moe/), each with several seeds, on lm_moe over 8 fake CPU devices with data
 parallelism (the micro-batch LBL's micro-batches are then the devices' shards), all for the same
-number of steps: runs do not stop at the target. A finished run (result.json) is reused, a
-killed one resumes. Prints a Markdown table and writes it, with one expert × domain heatmap per
-balancing rule (counts summed over seeds), to WORKDIR/report/moe_study.md:
+number of steps: runs do not stop at the target. A finished run (result.json) is reused when
+it ran the same steps and the WORKLOAD_OPTIONS its submission chooses today (otherwise the
+study stops, naming it), a killed one resumes. Prints a Markdown table and writes it, with one
+expert × domain heatmap per balancing rule (counts summed over seeds), to
+WORKDIR/report/moe_study.md:
 
 - validation bits/byte at the last step (mean ± standard deviation over seeds);
 - time to target: the submission time of the first eval meeting lm_moe's validation target
@@ -79,10 +81,7 @@ def run_all(workdir: Path, balances: list[str], seeds: list[int], steps: int,
     for seed in seeds:
       run_dir = workdir / "runs" / balance / f"seed_{seed}"
       if _status(run_dir) in FINISHED:
-        done = json.loads((run_dir / "result.json").read_text())
-        if done["status"] != "diverged" and done["steps"] != steps:
-          raise SystemExit(f"moe_study: {run_dir} ran {done['steps']} steps, not {steps}; "
-                           "use another --workdir for another step count.")
+        check_reusable(run_dir, balance, steps)
         continue
       print(f"{balance} seed {seed}: {steps} steps in {run_dir}", file=sys.stderr, flush=True)
       runner.run(runner.RunRequest(
@@ -92,6 +91,26 @@ def run_all(workdir: Path, balances: list[str], seeds: list[int], steps: int,
           settings=RunSettings(seed=seed, max_steps=steps, eval_every_steps=eval_every_steps,
                                stop_at_target=False, max_runtime_sec=100.0 * budget,
                                progress=False, clock="wall")))
+
+
+def check_reusable(run_dir: Path, balance: str, steps: int) -> None:
+  """A finished run is reused only if it ran `steps` steps with the WORKLOAD_OPTIONS its
+  submission chooses today (a routing rule that changed since, e.g. aux_loss_free's score
+  function, is measured again in another workdir, never mixed with the old records)."""
+  from algoperf_lab import hyperparameters, loader  # pylint: disable=import-outside-toplevel
+
+  done = json.loads((run_dir / "result.json").read_text())
+  if done["status"] != "diverged" and done["steps"] != steps:
+    raise SystemExit(f"moe_study: {run_dir} ran {done['steps']} steps, not {steps}; "
+                     "use another --workdir for another step count.")
+  submission = loader.load_submission(str(ROOT / BALANCES[balance]))
+  hparams = hyperparameters.make_hyperparameters(submission.default_hparams, {},
+                                                 submission.source)
+  options = json.loads(json.dumps(submission.resolve_workload_options(hparams)))
+  if done.get("workload_options") != options:
+    raise SystemExit(f"moe_study: {run_dir} ran with WORKLOAD_OPTIONS "
+                     f"{done.get('workload_options')}, not {BALANCES[balance]}'s {options} of "
+                     "today; use another --workdir to measure it again.")
 
 
 def _status(run_dir: Path) -> str | None:

@@ -77,6 +77,23 @@ def test_table_and_heatmaps(tmp_path: Path) -> None:
   assert (tmp_path / "report" / "moe_study.md").read_text() == text
 
 
+def test_a_finished_run_is_reused_only_with_todays_options(tmp_path: Path) -> None:
+  script = _script()
+  run_dir = _run(tmp_path, "aux_loss_free", 0, [(5.0, 3.5)])
+  result = json.loads((run_dir / "result.json").read_text())
+  # The aux-free rule as measured in results/moe_study_tiny: softmax scores (no score_function).
+  result["workload_options"] = {"balance": "aux_loss_free", "z_loss_coef": 0.001,
+                                "bias_update_rate": 0.001}
+  (run_dir / "result.json").write_text(json.dumps(result))
+  with pytest.raises(SystemExit, match="use another --workdir to measure it again"):
+    script.check_reusable(run_dir, "aux_loss_free", 10)
+  result["workload_options"]["score_function"] = "sigmoid"
+  (run_dir / "result.json").write_text(json.dumps(result))
+  script.check_reusable(run_dir, "aux_loss_free", 10)
+  with pytest.raises(SystemExit, match="ran 10 steps, not 20"):
+    script.check_reusable(run_dir, "aux_loss_free", 20)
+
+
 def test_unknown_balance_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
   with pytest.raises(SystemExit):
     _script().main([f"--workdir={tmp_path}", "--balances=none,per_token"])

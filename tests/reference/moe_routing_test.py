@@ -10,12 +10,21 @@ options each submission's WORKLOAD_OPTIONS gives (from its HPARAMS); the referen
 tests/reference/ports/moe_routing.py (Megatron-LM d98e8a6, DeepSeek-V3 9b4e978). Compared per
 step: W, the expert bias, the per-expert load, the balancing loss, the z-loss and the task loss.
 
+Each rule routes with the score function its submission's WORKLOAD_OPTIONS choose (lm_moe's
+`score_function`), through routing.top_k_routing, which is MoeMlp's gating (the last test):
+softmax for none and the two LBLs, sigmoid for aux-loss-free (DeepSeek-V3's `Gate`;
+Megatron-LM accepts the expert bias with sigmoid or sqrtsoftplus scores only, and the port
+refuses softmax with a bias as it does).
+
 Measured 2026-12-05 (max relative difference over 40 steps, W, bias and the three losses
 together; tolerance 1e-9): none 4.4e-16, micro-batch LBL 4.4e-16, global-batch LBL 4.4e-16,
-aux-loss-free with DeepSeek-V3's sigmoid gate 3.0e-16; the per-expert loads are equal at every
-step, and the top-2 choice changes in each of the 39 step-to-step transitions. Megatron-LM's
-global aux loss as it is (gradient 1/8 of the paper's at 8 ranks) matches the lab at lbl_coef/8
-to 2.5e-16 and is 15% away (relative, in W after 40 steps) from the paper's form the lab runs.
+aux-loss-free through the sigmoid path adamw_aux_free.py chooses 3.0e-16, and the two LBLs
+over sigmoid scores 4.3e-16 (micro) and 3.1e-16 (global); the per-expert loads are equal at
+every step, and the top-2 choice changes in each of the 39 step-to-step transitions (under
+aux-loss-free the bias steers it: the loads differ from a bias-free run's at 39 of the 40
+steps). Megatron-LM's global aux loss as it is (gradient 1/8 of the paper's at 8 ranks)
+matches the lab at lbl_coef/8 to 2.5e-16 and is 15% away (relative, in W after 40 steps) from
+the paper's form the lab runs.
 """
 
 from __future__ import annotations
@@ -64,22 +73,17 @@ def _problem(seed: int = 0) -> tuple[port.RouterProblem, np.ndarray]:
   return problem, 0.3 * rng.normal(size=(FEATURES, NUM_EXPERTS))
 
 
+def _workload_options(submission: str) -> dict[str, Any]:
+  module = common.submission_module(submission)
+  options = module.WORKLOAD_OPTIONS
+  return dict(options(common.lab_hparams(module)) if callable(options) else options)
+
+
 def _routing_config(submission: str, **overrides: Any) -> RoutingConfig:
   """The lm_moe config's routing section with the submission's WORKLOAD_OPTIONS applied, as the
   workload's `_apply_options` does."""
-  module = common.submission_module(submission)
-  options = module.WORKLOAD_OPTIONS
-  if callable(options):
-    options = options(common.lab_hparams(module))
   defaults = RoutingConfig(**lm_moe_configs.get_config("tiny").routing.to_dict())
-  return dataclasses.replace(defaults, **{**options, **overrides})
-
-
-def _score_function(config: RoutingConfig) -> str:
-  # DeepSeek-V3's gate (and Megatron-LM, which allows the expert bias with sigmoid scores only);
-  # workloads/lm/moe.py today routes every balance with softmax (see the module docstring of
-  # submissions/moe/adamw_aux_free.py).
-  return "sigmoid" if config.balance == "aux_loss_free" else "softmax"
+  return dataclasses.replace(defaults, **{**_workload_options(submission), **overrides})
 
 
 def _train_lab(problem: port.RouterProblem, router: np.ndarray, config: RoutingConfig,
@@ -87,14 +91,13 @@ def _train_lab(problem: port.RouterProblem, router: np.ndarray, config: RoutingC
   """Gradient descent on the task loss + the workload's auxiliary loss, one layer; the bias
   steps from the step's load (LmMoeWorkload.model_fn) when balance is aux_loss_free."""
   workload = types.SimpleNamespace(routing=config)  # what _lbl and auxiliary_loss read
-  score_function = _score_function(config)
   features, expert_out = jnp.asarray(problem.features), jnp.asarray(problem.expert_out)
   targets = jnp.asarray(problem.targets)
 
   def loss_fn(router_DxE: jax.Array, bias_E: jax.Array) -> tuple[jax.Array, Any]:
     logits_TxE = features @ router_DxE
     experts_TxK, gates_TxK, probs_TxE = routing.top_k_routing(logits_TxE, bias_E, TOP_K,
-                                                              score_function)
+                                                              config.score_function)
     out_TxO = jnp.einsum("tk,tko->to", gates_TxK, expert_out[experts_TxK])
     task_loss = 0.5 * jnp.mean(jnp.sum((out_TxO - targets) ** 2, axis=-1))
     selected_TxE = jax.nn.one_hot(experts_TxK, NUM_EXPERTS, dtype=logits_TxE.dtype).sum(axis=1)
@@ -131,7 +134,7 @@ def _rule(config: RoutingConfig, global_lbl_dp_scale: float) -> port.RoutingRule
       balance=balance,
       aux_loss_coeff=config.lbl_coef if balance in ("aux_loss", "global_aux_loss") else 0.0,
       z_loss_coeff=config.z_loss_coef, bias_update_rate=config.bias_update_rate,
-      global_lbl_dp_scale=global_lbl_dp_scale)
+      global_lbl_dp_scale=global_lbl_dp_scale, score_function=config.score_function)
 
 
 def _compare(lab: list[port.StepRecord], reference: list[port.StepRecord]) -> float:
@@ -144,11 +147,18 @@ def _compare(lab: list[port.StepRecord], reference: list[port.StepRecord]) -> fl
                                           what="router, bias and losses")
 
 
-@pytest.mark.parametrize("submission", COVERS)
-def test_routing_rule_matches_the_reference_code(submission: str) -> None:
+@pytest.mark.parametrize("submission, overrides", [
+    *((submission, {}) for submission in COVERS),
+    # The LBLs over sigmoid scores (normalised over the experts, as Megatron-LM's aux loss
+    # reads them), which no bundled submission chooses.
+    ("submissions/moe/adamw_micro_lbl.py", {"score_function": "sigmoid"}),
+    ("submissions/moe/adamw_global_lbl.py", {"score_function": "sigmoid"}),
+])
+def test_routing_rule_matches_the_reference_code(submission: str,
+                                                 overrides: dict[str, Any]) -> None:
   problem, router = _problem()
   with common.float64():
-    config = _routing_config(submission)
+    config = _routing_config(submission, **overrides)
     lab = _train_lab(problem, router, config, STEPS)
   # The global-batch LBL as the paper defines it: Megatron's per-rank terms summed over the
   # ranks (the value Megatron logs; its PR #3769 fix), not their DP average.
@@ -157,6 +167,27 @@ def test_routing_rule_matches_the_reference_code(submission: str) -> None:
   _compare(lab, reference)
   # The problem exercises the rule: the top-2 choice changes during training.
   assert any(not np.array_equal(a.load, b.load) for a, b in zip(reference, reference[1:]))
+
+
+def test_the_aux_free_submission_routes_as_the_authors_code_through_the_layer() -> None:
+  """adamw_aux_free's own WORKLOAD_OPTIONS choose sigmoid scores, the workload hands them to
+  every MoeMlp (whose gating is routing.top_k_routing, test below), and the port refuses the
+  expert bias with softmax scores, as Megatron-LM's transformer_config.py does."""
+  submission = "submissions/moe/adamw_aux_free.py"
+  assert _routing_config(submission).score_function == "sigmoid"
+  workload = LmMoeWorkload(lm_moe_configs.get_config("tiny"), "tiny")
+  workload.configure_options(_workload_options(submission))
+  assert workload.moe_config.score_function == "sigmoid"
+  assert workload.config.routing.score_function == "sigmoid"
+  with pytest.raises(ValueError, match="only supports 'sigmoid'"):
+    _rule(_routing_config(submission, score_function="softmax"), NUM_SEQUENCES)
+  # The bias steers the sigmoid choice on the test's problem (not only the router's drift).
+  problem, router = _problem()
+  with common.float64():
+    biased = _train_lab(problem, router, _routing_config(submission), STEPS)
+    unbiased = _train_lab(problem, router, _routing_config(submission, bias_update_rate=0.0),
+                          STEPS)
+  assert sum(not np.array_equal(a.load, b.load) for a, b in zip(biased, unbiased)) >= STEPS // 2
 
 
 def test_megatron_global_aux_loss_is_the_paper_loss_divided_by_the_ranks() -> None:
@@ -190,12 +221,15 @@ def test_megatron_sequence_aux_loss_is_the_micro_batch_lbl_with_one_sequence_eac
   assert lab == pytest.approx(reference, rel=1e-14)
 
 
-@pytest.mark.parametrize("balance", ["aux_loss", "global_aux_loss", "aux_loss_free"])
-def test_port_gradient_matches_central_differences(balance: str) -> None:
+@pytest.mark.parametrize("balance, score_function", [
+    ("aux_loss", "softmax"), ("global_aux_loss", "softmax"), ("aux_loss", "sigmoid"),
+    ("global_aux_loss", "sigmoid"), ("aux_loss_free", "sigmoid")])
+def test_port_gradient_matches_central_differences(balance: str, score_function: str) -> None:
   """The port's hand-written backward pass against central differences of its forward pass."""
   problem, router = _problem(seed=1)
   rule = port.RoutingRule(balance=balance, aux_loss_coeff=0.3, z_loss_coeff=0.1,
-                          bias_update_rate=1e-3, global_lbl_dp_scale=NUM_SEQUENCES)
+                          bias_update_rate=1e-3, global_lbl_dp_scale=NUM_SEQUENCES,
+                          score_function=score_function)
   bias = np.linspace(-0.02, 0.02, NUM_EXPERTS)
 
   def objective(w: np.ndarray) -> float:
@@ -214,11 +248,13 @@ def test_port_gradient_matches_central_differences(balance: str) -> None:
   np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
 
 
-def test_softmax_routing_is_what_the_moe_layer_computes() -> None:
-  """routing.top_k_routing's softmax branch = workloads/lm/moe.py's MoeMlp gating (float32,
-  with a non-zero bias): the same probabilities and the same top-k choice."""
+@pytest.mark.parametrize("score_function", routing.SCORE_FUNCTIONS)
+def test_top_k_routing_is_what_the_moe_layer_computes(score_function: str) -> None:
+  """routing.top_k_routing = workloads/lm/moe.py's MoeMlp gating (float32, with a non-zero
+  bias): the same probabilities and the same top-k choice."""
   layer = MoeMlp(MoeConfig(num_experts=NUM_EXPERTS, top_k=TOP_K, num_shared_experts=0,
-                           expert_mlp_dim=4, grouped_matmul="blocked", matmul_block=8),
+                           expert_mlp_dim=4, grouped_matmul="blocked", matmul_block=8,
+                           score_function=score_function),
                  activation=nn.gelu, kernel_init=nn.initializers.normal(0.5))
   x_BxLxD = jax.random.normal(jax.random.PRNGKey(0), (2, 8, 16))
   variables = layer.init(jax.random.PRNGKey(1), x_BxLxD)
@@ -227,7 +263,8 @@ def test_softmax_routing_is_what_the_moe_layer_computes() -> None:
                         mutable=[STATS])
   stats = {name: value[0].reshape(-1, value[0].shape[-1]) for name, value in sown[STATS].items()
            if name != "dropped"}
-  experts_TxK, _, probs_TxE = routing.top_k_routing(stats["logits"], bias_E, TOP_K)
+  experts_TxK, _, probs_TxE = routing.top_k_routing(stats["logits"], bias_E, TOP_K,
+                                                    score_function)
   np.testing.assert_allclose(np.asarray(probs_TxE), np.asarray(stats["probs"]), rtol=1e-6)
   np.testing.assert_array_equal(
       np.asarray(jax.nn.one_hot(experts_TxK, NUM_EXPERTS).sum(axis=1)),

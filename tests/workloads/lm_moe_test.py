@@ -118,6 +118,31 @@ def test_the_bias_steers_the_choice_but_not_the_gate_weights() -> None:
   np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("score_function", ["softmax", "sigmoid"])
+def test_the_layer_routes_with_top_k_routing(score_function: str) -> None:
+  """MoeMlp's output = Σ_k gate · expert_k(x) + shared(x) with the experts and gates of
+  routing.top_k_routing(router logits, bias, K, score_function), token by token."""
+  layer, x, variables = _layer(score_function=score_function)
+  bias = jnp.array([0.0, 0.05, -0.05, 0.1])
+  biased = {"params": variables["params"], "router_bias": {"bias": bias}}
+  got, sown = layer.apply(biased, x, mutable=["moe_stats"])
+  logits = sown["moe_stats"]["logits"][0].reshape(-1, E)
+  experts, gates, probs = routing.top_k_routing(logits, bias, K, score_function)
+  np.testing.assert_allclose(np.asarray(sown["moe_stats"]["probs"][0].reshape(-1, E)),
+                             np.asarray(probs), rtol=1e-6)
+  p = nn.unbox(variables["params"])
+  x_TxD = np.asarray(x.reshape(-1, D), np.float64)
+  expected = np.zeros_like(x_TxD)
+  for t in range(x_TxD.shape[0]):
+    for k in range(K):
+      e = int(experts[t, k])
+      hidden = np.asarray(nn.gelu(x_TxD[t] @ np.asarray(p["wi"][e])))
+      expected[t] += float(gates[t, k]) * (hidden @ np.asarray(p["wo"][e]))
+    shared = np.asarray(nn.gelu(x_TxD[t] @ np.asarray(p["shared_wi"]["kernel"])))
+    expected[t] += shared @ np.asarray(p["shared_wo"]["kernel"])
+  np.testing.assert_allclose(np.asarray(got).reshape(-1, D), expected, rtol=1e-4, atol=1e-5)
+
+
 def test_expert_kernels_carry_the_expert_axis() -> None:
   _, _, variables = _layer()
   axes = nn.get_partition_spec(variables)["params"]
@@ -155,6 +180,7 @@ def _workload(**options):
                                "global_batch_lbl, aux_loss_free"),
     ({"lbl_coef": -1.0}, "lbl_coef=-1.0 must be a number of at least 0"),
     ({"lbl_micro_batches": 0}, "lbl_micro_batches=0 must be a whole number of at least 1"),
+    ({"score_function": "tanh"}, "score_function='tanh' is not one of softmax, sigmoid"),
     ({"capacity": 2}, "does not accept the option(s) ['capacity']"),
 ])
 def test_bad_options_are_one_line_errors(options, message) -> None:
@@ -167,6 +193,32 @@ def test_options_land_in_the_config_that_result_json_and_the_fingerprint_read() 
   workload = _workload(balance="aux_loss_free", bias_update_rate=0.01)
   assert workload.config.routing.balance == "aux_loss_free"
   assert workload.config.to_dict()["routing"]["bias_update_rate"] == 0.01
+
+
+def test_score_function_defaults_to_softmax_and_the_option_reaches_the_layers() -> None:
+  workload = _workload()
+  assert workload.config.routing.score_function == "softmax"
+  assert workload.moe_config.score_function == "softmax"
+  workload = _workload(score_function="sigmoid")
+  assert workload.config.to_dict()["routing"]["score_function"] == "sigmoid"
+  assert workload.moe_config.score_function == "sigmoid"
+  # The model the workload applies routes with it: the sown probabilities are the sigmoid
+  # scores normalised over the experts, and the choice is top_k_routing's.
+  params, state = workload.init_model_fn(jax.random.PRNGKey(0))
+  batch = _batch(workload)
+  layers = jax.jit(lambda p, s, x: workload._apply(p, s, x, 0.0, True, None)[1])(  # noqa: SLF001
+      params, state, batch["inputs"])
+  for layer in layers:
+    experts, _, probs = routing.top_k_routing(layer["logits"], jnp.zeros(4), K, "sigmoid")
+    np.testing.assert_allclose(np.asarray(layer["probs"]), np.asarray(probs), rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(layer["selected"]),
+                                  np.asarray(jax.nn.one_hot(experts, 4).sum(axis=1)))
+
+
+def test_moe_config_refuses_an_unknown_score_function() -> None:
+  with pytest.raises(ValueError, match="score_function 'tanh' unknown"):
+    MoeConfig(num_experts=E, top_k=K, num_shared_experts=0, expert_mlp_dim=F,
+              score_function="tanh")
 
 
 def _batch(workload):

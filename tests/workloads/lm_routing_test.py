@@ -115,6 +115,19 @@ def test_sigmoid_top_k_routing_is_deepseek_v3s_gate() -> None:
     routing.top_k_routing(logits, jnp.zeros(3), 2, "tanh")
 
 
+def test_sigmoid_scores_feed_the_lbl_and_entropy_as_a_distribution() -> None:
+  """Under "sigmoid" the LBL's p_i and the router entropy read the scores normalised over the
+  experts: equal logits give the uniform router (LBL 1 with a balanced choice, entropy log
+  N_E) whatever the sigmoid's value; the z-loss reads the logits, not the scores."""
+  logits = jnp.full((4, 4), 2.0)  # sigmoid 0.88 for every expert
+  _, _, probs = routing.top_k_routing(logits, jnp.zeros(4), 2, "sigmoid")
+  np.testing.assert_allclose(_np(probs), np.full((4, 4), 0.25), rtol=1e-6)
+  balanced = jnp.array([[1, 1, 0, 0], [0, 0, 1, 1]] * 2, jnp.float32)
+  assert float(routing.global_batch_lbl(probs, balanced)) == pytest.approx(1.0)
+  assert float(routing.router_entropy(probs)) == pytest.approx(math.log(4.0))
+  assert float(routing.router_z_loss(logits)) == pytest.approx((2.0 + math.log(4.0)) ** 2)
+
+
 def test_the_bias_never_gets_a_gradient() -> None:
   logits = jnp.array([[0.3, -0.2, 0.5, 0.1]])
   for score_function in routing.SCORE_FUNCTIONS:

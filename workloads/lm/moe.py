@@ -3,11 +3,13 @@
 Shape suffixes: B batch, L sequence length, D model width, T = B·L tokens, E routed experts,
 K experts chosen per token, F one expert's hidden width, C one expert's capacity (tokens).
 
-The router (float32) scores every token against every expert with a softmax; the top-k
-choice reads the scores plus a per-expert bias (DeepSeek-V3's auxiliary-loss-free balancing,
-zero unless the bias is updated; see workloads/lm/routing.py), the gate weights are the
-chosen unbiased scores renormalised to sum to 1. DeepSeekMoE's shared experts are one dense
-MLP of width `num_shared_experts · expert_mlp_dim` every token passes through.
+The router (float32) scores every token against every expert with a softmax or, with
+`MoeConfig.score_function="sigmoid"`, DeepSeek-V3's sigmoid; the top-k choice reads the scores
+plus a per-expert bias (DeepSeek-V3's auxiliary-loss-free balancing, zero unless the bias is
+updated), the gate weights are the chosen unbiased scores renormalised to sum to 1. The gating
+is `routing.top_k_routing` (workloads/lm/routing.py), the function the reference test checks.
+DeepSeekMoE's shared experts are one dense MLP of width `num_shared_experts · expert_mlp_dim`
+every token passes through.
 
 Two dispatch modes, chosen by `MoeConfig.dispatch`:
 - "dropless": the T·K (token, expert) pairs are sorted by expert and both expert matmuls
@@ -20,8 +22,10 @@ Two dispatch modes, chosen by `MoeConfig.dispatch`:
   batched matmuls: fixed shapes.
 
 The layer records, through flax's `sow` in the "moe_stats" collection, what the workload
-turns into the auxiliary losses and metrics: router logits and probabilities [B, L, E], the
-k-hot choice [B, L, E] and the dropped pairs per token [B, L].
+turns into the auxiliary losses and metrics: router logits [B, L, E], the per-expert
+probabilities [B, L, E] (the softmax, or the sigmoid scores normalised over all experts: what
+the load-balancing loss and the router entropy read), the k-hot choice [B, L, E] and the
+dropped pairs per token [B, L].
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from collections.abc import Callable
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+from workloads.lm import routing
 
 DISPATCHES = ("dropless", "capacity")
 GROUPED_MATMULS = ("ragged_dot", "blocked")
@@ -55,6 +61,9 @@ class MoeConfig:
   # of padding).
   grouped_matmul: str = "ragged_dot"
   matmul_block: int = 64
+  # The router's score function (routing.SCORE_FUNCTIONS); lm_moe sets it from its routing
+  # options (workloads/lm/moe_workload.py), where a submission chooses it.
+  score_function: str = "softmax"
 
   def __post_init__(self) -> None:
     if not 1 <= self.top_k <= self.num_experts:
@@ -64,6 +73,9 @@ class MoeConfig:
     if self.grouped_matmul not in GROUPED_MATMULS:
       raise ValueError(f"grouped_matmul {self.grouped_matmul!r} unknown; choose from "
                        f"{GROUPED_MATMULS}.")
+    if self.score_function not in routing.SCORE_FUNCTIONS:
+      raise ValueError(f"score_function {self.score_function!r} unknown; choose from "
+                       f"{routing.SCORE_FUNCTIONS}.")
     if self.capacity_factor <= 0:
       raise ValueError(f"capacity_factor={self.capacity_factor} must be above 0.")
 
@@ -168,11 +180,9 @@ class MoeMlp(nn.Module):
                       param_dtype=jnp.float32,
                       kernel_init=nn.with_logical_partitioning(self.kernel_init, ("embed", None)))
     logits_TxE = router(x_TxD.astype(jnp.float32))
-    probs_TxE = jax.nn.softmax(logits_TxE, axis=-1)
     bias_E = self.variable(ROUTER_BIAS, "bias", jnp.zeros, (m.num_experts,), jnp.float32).value
-    _, experts_TxK = jax.lax.top_k(jax.lax.stop_gradient(probs_TxE + bias_E[None, :]), m.top_k)
-    gates_TxK = jnp.take_along_axis(probs_TxE, experts_TxK, axis=-1)
-    gates_TxK = gates_TxK / gates_TxK.sum(axis=-1, keepdims=True)
+    experts_TxK, gates_TxK, probs_TxE = routing.top_k_routing(logits_TxE, bias_E, m.top_k,
+                                                              m.score_function)
     wi_ExDxF = self._kernel("wi", (m.num_experts, width, m.expert_mlp_dim),
                             ("expert", "embed", "mlp"))
     wo_ExFxD = self._kernel("wo", (m.num_experts, m.expert_mlp_dim, width),

@@ -2,7 +2,9 @@
 
 The routing *algorithm* is the submission's choice, through WORKLOAD_OPTIONS (see
 `RoutingConfig`; the config's `routing` section holds the defaults a submission that sets
-none gets). How it reaches training (the step contract, algoperf_lab/harness/optax_form.py):
+none gets). `score_function` reaches the layer (`MoeConfig.score_function`: the model is
+rebuilt when the options are applied, before anything is traced); the others are read here.
+How it reaches training (the step contract, algoperf_lab/harness/optax_form.py):
 
 - `model_fn` returns, as its new model_state, the router bias (DeepSeek-V3's auxiliary-loss-free
   balancing, a per-expert [E] bias per layer) and this batch's router statistics per layer
@@ -17,7 +19,10 @@ none gets). How it reaches training (the step contract, algoperf_lab/harness/opt
   it itself if it wants it (its own loss otherwise trains on cross-entropy alone; the bias
   update still happens, it lives in model_state).
 - `train_step_metrics(model_state)`: per-layer `moe/layer_<l>/{lbl,z_loss,max_vio,
-  router_entropy,dropped_fraction}`, logged as `train_step/...`.
+  router_entropy,dropped_fraction}`, logged as `train_step/...`. Under either score function
+  the LBL's p_i and the router entropy read the layer's per-expert probabilities (the softmax,
+  or the sigmoid scores normalised over experts), the z-loss the logits, the load, MaxVio and
+  the bias step the top-k choice (workloads/lm/routing.py).
 - `eval_model` adds, on the validation split, per-layer `validation/moe/layer_<l>/...`
   (MaxVio, router entropy, dropped fraction, `specialisation`: the normalised mutual
   information I(E; D)/H(D) of algoperf_lab/scoring/specialisation.py) and the expert × domain counts
@@ -65,10 +70,14 @@ class RoutingConfig:
   z_loss_coef: float
   bias_update_rate: float
   lbl_micro_batches: int
+  score_function: str
 
   def __post_init__(self) -> None:
     if self.balance not in BALANCES:
       raise ValueError(f"balance={self.balance!r} is not one of {', '.join(BALANCES)}.")
+    if self.score_function not in routing.SCORE_FUNCTIONS:
+      raise ValueError(f"score_function={self.score_function!r} is not one of "
+                       f"{', '.join(routing.SCORE_FUNCTIONS)}.")
     for name in ("lbl_coef", "z_loss_coef", "bias_update_rate"):
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
@@ -85,6 +94,9 @@ OPTION_MEANINGS = {
     "z_loss_coef": "weight of the router z-loss, >= 0",
     "bias_update_rate": "aux_loss_free: the bias step per training step (gamma), >= 0",
     "lbl_micro_batches": "micro_batch_lbl: micro-batches the global batch is cut into, >= 1",
+    "score_function": ("router scores: softmax (the default), or sigmoid as DeepSeek-V3's "
+                       "Gate (top-k of scores + bias, the chosen scores normalised to sum 1; "
+                       "the LBL and router entropy read the scores normalised over experts)"),
 }
 
 
@@ -102,13 +114,18 @@ class LmMoeWorkload(LmWorkload):
 
   def __init__(self, config: ml_collections.ConfigDict, size: str):
     super().__init__(config, size)
-    moe = dataclass_from_config(MoeConfig, config.moe, f"{self.name}.moe")
-    self.model_config = dataclasses.replace(self.model_config, moe=moe)
     self.routing = dataclass_from_config(RoutingConfig, config.routing, f"{self.name}.routing")
-    self._model = DecoderLm(self.model_config)
+    moe = dataclass_from_config(MoeConfig, config.moe, f"{self.name}.moe")
+    self._build_model(moe)
     self._moe_eval_step = jax.jit(self._moe_eval_sums)
     self.mixture_config = (self._mixture_config(config)
                            if self.data_config.source == "mixture" else None)
+
+  def _build_model(self, moe: MoeConfig) -> None:
+    """The model with the routing's score function in its layers' MoeConfig."""
+    moe = dataclasses.replace(moe, score_function=self.routing.score_function)
+    self.model_config = dataclasses.replace(self.model_config, moe=moe)
+    self._model = DecoderLm(self.model_config)
 
   @property
   def moe_config(self) -> MoeConfig:
@@ -157,6 +174,7 @@ class LmMoeWorkload(LmWorkload):
       raise spec.WorkloadOptionError(f"workload {self.name!r}: WORKLOAD_OPTIONS {error}") from None
     with self.config.unlocked():
       self.config.routing.update(dataclasses.asdict(self.routing))
+    self._build_model(self.moe_config)
 
   # -- model -----------------------------------------------------------------------------------
   def init_model_fn(self, rng: spec.RandomState) -> tuple[Any, Any]:

@@ -24,11 +24,17 @@ choices that went to expert i (Σ_i f_i = 1) and p_i the mean router probability
   expert's bias falls by γ, an underloaded one's rises by γ. It is never trained by gradients.
 - MaxVio (DeepSeek-V3 / "Auxiliary-Loss-Free Load Balancing", Wang et al. 2024, eq. 4):
   max_i load_i / mean_i load_i − 1 (0 when balanced).
-- Top-k gating (`top_k_routing`): "softmax" is what workloads/lm/moe.py's MoeMlp computes
-  (softmax probabilities, top-k of probabilities + bias, the chosen probabilities renormalised:
-  Megatron-LM's default softmax router, plus the bias); "sigmoid" is DeepSeek-V3's `Gate`
-  (sigmoid scores, top-k of scores + bias, the chosen unbiased scores normalised to sum to 1),
-  the only score functions Megatron-LM allows the aux-loss-free bias with.
+- Top-k gating (`top_k_routing`, the gating of workloads/lm/moe.py's MoeMlp, chosen by lm_moe's
+  `score_function` option): "softmax" is softmax probabilities, top-k of probabilities + bias,
+  the chosen probabilities renormalised (Megatron-LM's default softmax router, plus the bias;
+  the lab's default); "sigmoid" is DeepSeek-V3's `Gate` (sigmoid scores, top-k of scores +
+  bias, the chosen unbiased scores normalised to sum to 1). Megatron-LM refuses the expert bias
+  with softmax scores (its transformer_config.py allows sigmoid and sqrtsoftplus only). What
+  the other rules read under "sigmoid": the LBL's p_i and the router entropy read the sigmoid
+  scores normalised over all experts (Megatron-LM's `compute_routing_scores_for_aux_loss`), so
+  both keep their meaning (a distribution per token); f_i, the load, MaxVio and the bias step
+  read the choice; the z-loss reads the logits whatever the score function, as Megatron-LM's
+  `z_loss_func` does.
 
 tests/reference/moe_routing_test.py runs these functions for 40 gradient steps on a float64
 router beside numpy ports of Megatron-LM's `moe_utils.py`/`router.py` and DeepSeek-V3's
@@ -123,8 +129,10 @@ def top_k_routing(logits_TxE: jax.Array, bias_E: jax.Array, top_k: int,
                   score_function: str = "softmax") -> tuple[jax.Array, jax.Array, jax.Array]:
   """(experts_TxK, gates_TxK, probs_TxE): the top-k choice of scores + bias (the bias never
   reaches the gates or the gradients), the gate weights of the chosen experts (summing to 1),
-  and the per-expert probabilities the load-balancing loss averages (softmax; for "sigmoid"
-  the scores normalised over all experts, as Megatron-LM's aux loss reads them)."""
+  and the per-expert probabilities the load-balancing loss and the router entropy average
+  (softmax; for "sigmoid" the scores normalised over all experts, as Megatron-LM's aux loss
+  reads them). With top_k=1 a sigmoid gate is 1, as in DeepSeek-V3's Gate (Megatron-LM keeps
+  the unnormalised score there)."""
   logits_TxE = _at_least_float32(logits_TxE)
   if score_function == "softmax":
     scores_TxE = jax.nn.softmax(logits_TxE, axis=-1)

@@ -180,6 +180,13 @@ class RoutingRule:
   z_loss_coeff: float
   bias_update_rate: float
   global_lbl_dp_scale: float = 1.0  # see the module docstring
+  score_function: str = "softmax"  # Megatron-LM's moe_router_score_function default
+
+  def __post_init__(self) -> None:
+    # transformer_config.py, TransformerConfig.__post_init__ (sqrtsoftplus is not ported).
+    if self.balance == "aux_loss_free" and self.score_function != "sigmoid":
+      raise ValueError("Expert bias for aux-loss-free routing only supports 'sigmoid' and "
+                       "'sqrtsoftplus' score functions.")
 
 
 @dataclasses.dataclass
@@ -224,16 +231,18 @@ def rank_losses_and_grads(problem: RouterProblem, rule: RoutingRule, router: np.
   """One training step's forward and backward on every rank: the losses as Megatron logs them
   (task and z-loss: the mean over ranks; LBL: see `StepRecord`), the DP-averaged d loss / d W,
   and the tokens per expert summed over the ranks."""
-  score_function = "sigmoid" if rule.balance == "aux_loss_free" else "softmax"
+  score_function = rule.score_function
   num_experts, k, ranks = router.shape[1], problem.top_k, problem.ranks
   features = np.split(problem.features, ranks)
   targets = np.split(problem.targets, ranks)
   logits = [x @ router for x in features]
   routed = []
   for rank_logits in logits:
-    if rule.balance == "aux_loss_free":
-      gates, indices = deepseek_v3_gate(rank_logits, bias, k)
-      check, check_indices = topk_routing_with_score_function(rank_logits, k, "sigmoid", bias)
+    if score_function == "sigmoid":  # DeepSeek-V3's Gate, checked against Megatron-LM's
+      expert_bias = bias if rule.balance == "aux_loss_free" else None  # no bias otherwise
+      gates, indices = deepseek_v3_gate(rank_logits, expert_bias, k)
+      check, check_indices = topk_routing_with_score_function(rank_logits, k, "sigmoid",
+                                                              expert_bias)
       assert np.array_equal(indices, check_indices) and np.allclose(gates, check, 1e-14, 0)
     else:
       gates, indices = topk_routing_with_score_function(rank_logits, k, "softmax")
