@@ -192,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
   demo.add_argument("--clock", choices=CLOCK_CHOICES, default="auto",
                    help="what the submission clock reads: wall time, or process_cpu (this process's CPU time, robust to other load on a shared CPU host; budgets measured for it); auto: process_cpu on a CPU backend where the workload has a measured CPU budget, else wall")
   demo.add_argument("--no_progress", action="store_true")
+  for training in (run, tune, calibrate, demo):
+    training.add_argument("--traceback", action="store_true",
+                          help="print the full traceback when a run fails (it is always kept "
+                          "in the run's result.json)")
   return parser
 
 
@@ -348,6 +352,11 @@ def _demo(args: argparse.Namespace, overrides: list[str]) -> int:
   return 0
 
 
+def _first_line(error: BaseException) -> str:
+  text = str(error).strip().splitlines()
+  return f"{type(error).__name__}: {text[0] if text else ''}"
+
+
 _TRAINING_COMMANDS = {"run": _run, "tune": _tune, "calibrate": _calibrate, "demo": _demo}
 
 
@@ -371,7 +380,21 @@ def main(argv: Sequence[str] | None = None) -> int:
       # SIGTERM is a preemption notice from here on, in every phase: loading, building the
       # optimizer, compiling, restoring, training, and between the runs of tune/calibrate.
       with sigterm_requests_preemption():
-        return _TRAINING_COMMANDS[args.command](args, overrides)
+        try:
+          return _TRAINING_COMMANDS[args.command](args, overrides)
+        except KeyboardInterrupt:
+          print(f"algoperf-lab {args.command}: interrupted (Ctrl-C); the run is recorded as "
+                "interrupted: run the same command again to resume it.", file=sys.stderr)
+          return 130
+        except _user_errors():
+          raise
+        except Exception as error:  # a run failed: one line; the record keeps the traceback
+          if args.traceback:
+            raise
+          print(f"algoperf-lab {args.command}: error: {_first_line(error)} (the run is recorded "
+                "as failed, with the traceback in its result.json; --traceback prints it)",
+                file=sys.stderr)
+          return 1
     if args.command == "score":
       if overrides:
         raise SystemExit("`score` takes no --config overrides.")

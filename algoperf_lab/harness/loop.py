@@ -16,6 +16,7 @@ import enum
 import math
 import sys
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -290,10 +291,13 @@ def _budget_sec(workload: spec.Workload, settings: RunSettings, clock_name: str)
 
 def _record_failure(run: _Run, state: resume.LoopState | None, clock: SubmissionClock,
                     error: BaseException) -> None:
+  """Status failed (or interrupted, for Ctrl-C) with the error and its traceback kept."""
   interrupted = isinstance(error, KeyboardInterrupt)
   run.files.write_result({
       "status": RunStatus.INTERRUPTED.value if interrupted else RunStatus.FAILED.value,
-      "error": f"{type(error).__name__}: {error}", "steps": state.step if state else 0,
+      "error": f"{type(error).__name__}: {error}",
+      "traceback": None if interrupted else "".join(traceback.format_exception(error)),
+      "steps": state.step if state else 0,
       "submission_time_sec": clock.elapsed(), "reached_target": False,
       "time_to_target_sec": None})
 
@@ -453,8 +457,8 @@ def _timed_step(run: _Run, state: resume.LoopState) -> tuple[bool, Any]:
         global_step=state.step, rng=update_rng)
     if submission.update_params_takes_train_state:
       update_kwargs["train_state"] = dict(state.train_state)
-    state.optimizer_state, state.params, state.model_state = _call_submission(
-        run, submission.update_params, **update_kwargs)
+    returned = _call_submission(run, submission.update_params, **update_kwargs)
+    state.optimizer_state, state.params, state.model_state = _three_values(run, returned)
     state.step += 1
   except spec.TrainingCompleteError:
     return True, update_rng
@@ -522,6 +526,22 @@ def _save_checkpoint(run: _Run, state: resume.LoopState, clock: SubmissionClock,
 
 def _wall_time(run: _Run) -> float:
   return time.perf_counter() - run.wall_start
+
+
+class SubmissionContractError(RuntimeError):
+  """A submission function returned what the submission API does not allow; the run is
+  recorded `failed`, the message names the function and what it returned."""
+
+
+def _three_values(run: _Run, returned: Any) -> tuple[Any, Any, Any]:
+  """update_params' (optimizer_state, params, model_state), refused by name otherwise."""
+  if not isinstance(returned, (tuple, list)) or len(returned) != 3:
+    what = (f"{len(returned)} values" if isinstance(returned, (tuple, list))
+            else type(returned).__name__)
+    raise SubmissionContractError(
+        f"{run.submission.source}: update_params returned {what}; the API returns "
+        "(optimizer_state, params, model_state).")
+  return returned[0], returned[1], returned[2]
 
 
 class MissingHyperparametersError(ValueError):

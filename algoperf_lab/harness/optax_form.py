@@ -132,6 +132,27 @@ def _accepted_extras(update: Callable[..., Any]) -> Callable[[dict[str, Any]], d
   return lambda extra: {k: v for k, v in extra.items() if k in parameters}
 
 
+class SubmissionReturnError(TypeError):
+  """make_optimizer, or its transformation's update, returned what the step cannot use."""
+
+
+def _check_updates_match_params(updates: Any, params: Any) -> None:
+  """At trace time: the transformation's updates have the parameters' tree and shapes."""
+  if jax.tree.structure(updates) != jax.tree.structure(params):
+    raise SubmissionReturnError(
+        "the update of make_optimizer's transformation returned a tree with "
+        f"{len(jax.tree.leaves(updates))} leaves where the parameters have "
+        f"{len(jax.tree.leaves(params))} (or another nesting); it must return updates shaped "
+        "like the parameters.")
+  for (path, update), param in zip(jax.tree_util.tree_leaves_with_path(updates),
+                                   jax.tree.leaves(params)):
+    if getattr(update, "shape", None) != getattr(param, "shape", None):
+      raise SubmissionReturnError(
+          f"the update of make_optimizer's transformation returned shape "
+          f"{getattr(update, 'shape', None)} for parameter {jax.tree_util.keystr(path)} of "
+          f"shape {param.shape}; updates must be shaped like the parameters.")
+
+
 def build_train_step(workload: spec.Workload, optimizer: optax.GradientTransformation,
                      label_smoothing: float, dropout_rate: float | None,
                      shardings: StepShardings,
@@ -164,6 +185,7 @@ def build_train_step(workload: spec.Workload, optimizer: optax.GradientTransform
                         task_losses_at if multi_task else None)
     updates, new_opt_state = optimizer.update(grads, state.opt_state, state.params,
                                               **accepted(extra))
+    _check_updates_match_params(updates, state.params)
     new_params = optax.apply_updates(state.params, updates)
     metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
     if workload.auxiliary_loss(new_model_state) is not None:
@@ -221,8 +243,10 @@ class OptaxFormAdapter:
     del model_state, rng
     optimizer = self._make_optimizer(hyperparameters, workload)
     if not isinstance(optimizer, optax.GradientTransformation):
-      raise TypeError(f"make_optimizer must return an optax.GradientTransformation, "
-                      f"got {type(optimizer).__name__}.")
+      raise SubmissionReturnError(
+          f"make_optimizer returned {type(optimizer).__name__}; it must return an "
+          "optax.GradientTransformation (e.g. `return optax.adamw(1e-3)`: check for a "
+          "missing return).")
     if self._mesh is not None:
       self._shardings = step_shardings(workload, optimizer, model_params, self._mesh,
                                        self._strategy)

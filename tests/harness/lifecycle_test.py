@@ -127,3 +127,70 @@ def test_the_record_names_its_sharding_and_mesh(tmp_path):
   record = json.loads((tmp_path / "result.json").read_text())
   assert record["sharding"] == "replicated"
   assert record["mesh"] == {"data": -1, "fsdp": 1, "expert": 1, "model": 1}
+
+
+BROKEN_SUBMISSIONS = {
+    "make_optimizer_returns_none": (
+        "HPARAMS = {}\n"
+        "def make_optimizer(hparams, workload):\n"
+        "  import optax\n"
+        "  optax.adamw(1e-3)\n",
+        "make_optimizer returned NoneType"),
+    "update_of_the_wrong_tree": (
+        "import jax, optax\n"
+        "HPARAMS = {}\n"
+        "def make_optimizer(hparams, workload):\n"
+        "  def update(updates, state, params=None):\n"
+        "    return jax.tree.leaves(updates)[:1], state\n"
+        "  return optax.GradientTransformation(lambda p: optax.EmptyState(), update)\n",
+        "returned a tree with 1 leaves"),
+    "update_params_returns_two_values": (
+        "def get_batch_size(workload_name):\n"
+        "  raise KeyError(workload_name)\n"
+        "def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):\n"
+        "  return None\n"
+        "def update_params(workload, current_param_container, current_params_types, model_state,\n"
+        "                  hyperparameters, batch, loss_type, optimizer_state, eval_results,\n"
+        "                  global_step, rng):\n"
+        "  return optimizer_state, current_param_container\n"
+        "def data_selection(workload, input_queue, optimizer_state, current_param_container,\n"
+        "                   model_state, hyperparameters, global_step, rng):\n"
+        "  return next(input_queue)\n",
+        "update_params returned 2 values"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_SUBMISSIONS))
+def test_a_submission_bug_is_one_line_and_a_failed_record_with_its_traceback(tmp_path, name):
+  source, message = BROKEN_SUBMISSIONS[name]
+  submission = tmp_path / f"{name}.py"
+  submission.write_text(source)
+  workdir = tmp_path / "run"
+  done = _cli(*BASE, f"--submission={submission}", f"--workdir={workdir}", "--max_steps=2")
+  assert done.returncode == 1, done.stderr[-2000:]
+  assert message in done.stderr and "Traceback" not in done.stderr, done.stderr[-3000:]
+  assert len([l for l in done.stderr.splitlines() if "error" in l]) == 1
+  record = json.loads((workdir / "result.json").read_text())
+  assert record["status"] == "failed" and message in record["error"]
+  assert "Traceback" in record["traceback"]
+  again = _cli(*BASE, f"--submission={submission}", f"--workdir={workdir}", "--max_steps=2",
+               "--traceback")
+  assert "Traceback" in again.stderr
+
+
+def test_ctrl_c_records_interrupted_without_a_traceback(tmp_path):
+  import signal
+  import time
+
+  workdir = tmp_path / "run"
+  process = subprocess.Popen([CLI, *BASE, f"--submission={ADAMW}", f"--workdir={workdir}",
+                              "--max_steps=100000", "--eval_every_steps=1"], cwd=REPO_ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  deadline = time.monotonic() + 300
+  while not (workdir / "metrics.jsonl").exists() and time.monotonic() < deadline:
+    time.sleep(0.1)
+  process.send_signal(signal.SIGINT)
+  _, stderr = process.communicate(timeout=300)
+  assert process.returncode == 130, stderr[-2000:]
+  assert "Traceback" not in stderr and "interrupted (Ctrl-C)" in stderr
+  assert json.loads((workdir / "result.json").read_text())["status"] == "interrupted"
