@@ -281,6 +281,13 @@ class Workload(abc.ABC):
     """T, the number of tasks whose losses `per_task_loss_fn` separates (1 if single-task)."""
     return 1
 
+  @property
+  def loss_is_mean_of_task_losses(self) -> bool:
+    """True when `loss_fn`'s mean loss always equals the mean of `per_task_loss_fn` (every
+    example labels every task): then the step's loss gradient already is the uniformly
+    weighted task gradient, and linear scalarisation needs no second backward pass."""
+    return False
+
   def per_task_loss_fn(self, label_batch: jax.Array, logits_batch: jax.Array,
                        mask_batch: jax.Array | None = None) -> jax.Array:
     """[T] mean loss of each task over its valid labels (0 for a task with none in the batch).

@@ -82,8 +82,9 @@ def aggregate_task_gradients(aggregator: aggregators.Aggregator, num_tasks: int,
 
 def loss_is_mean_of_task_losses(workload: spec.Workload) -> bool:
   """Whether the workload declares that its mean loss equals the mean of its per-task losses
-  on every training batch (gnn and gnn_noisy_task: every molecule labels every task). A
-  workload that does not say is taken not to (spec.Workload has no such property yet)."""
+  on every training batch (gnn and gnn_noisy_task: every molecule labels every task;
+  `spec.Workload.loss_is_mean_of_task_losses`, False unless a workload says so). A workload
+  object without the property (a user's own, not derived from spec.Workload) is taken not to."""
   return bool(getattr(workload, "loss_is_mean_of_task_losses", False))
 
 

@@ -1,6 +1,7 @@
 """One conformance suite over every bundled submission (what `algoperf-lab list` shows).
 
-Modelled on optax's `optax/contrib/_common_test.py`: each submission builds on every tiny
+Modelled on optax's `optax/contrib/_common_test.py`: each submission has a reference-trajectory
+test against its authors' code (tests/reference/, listed by COVERS), builds on every tiny
 workload family that accepts its WORKLOAD_OPTIONS (the MoE routing rules: lm_moe only), runs three steps without recompiling after the first, keeps its state's
 shapes and dtypes, round-trips a checkpoint bit-exactly mid-run, decreases a toy quadratic,
 and its default HPARAMS fit its search space. Adding a submission file adds it here. FSDP on 8
@@ -147,6 +148,27 @@ def test_it_is_listed_with_a_one_line_description(path, capsys):
   assert cli.main(["list"]) == 0
   listed = [line for line in capsys.readouterr().out.splitlines() if path in line]
   assert listed and first_line[0].strip()[:40] in listed[0]
+
+
+@functools.cache
+def _reference_tests() -> dict[str, list[str]]:
+  from tests.reference import common
+
+  return common.covered_submissions()
+
+
+@pytest.mark.parametrize("path", SUBMISSIONS)
+def test_it_has_a_reference_trajectory_test_against_its_authors_code(path):
+  """A bundled algorithm is not done until a tests/reference/ module lists it in COVERS (a
+  port of its authors' code run beside it for 20+ float64 steps; DESIGN.md, Algorithm fidelity)."""
+  assert path in _reference_tests(), (
+      f"{path} has no reference-trajectory test: add tests/reference/<name>_test.py with a port "
+      f"of its authors' code (repository, file, commit) and list {path!r} in its COVERS.")
+
+
+def test_every_reference_test_covers_a_bundled_submission():
+  stale = sorted(set(_reference_tests()) - set(SUBMISSIONS))
+  assert not stale, f"COVERS names files that are not bundled submissions: {stale}"
 
 
 @pytest.mark.parametrize("path", SUBMISSIONS)
