@@ -18,19 +18,15 @@ RTOL = 1e-12
 
 
 def _compare(problem: lr_free_problems.Problem, **overrides: float) -> float:
-  module = common.submission_module(PATH)
-  hparams = common.lab_hparams(module, **overrides)
-  reference = COCOB(problem.params, alpha=hparams.alpha, weight_decay=hparams.weight_decay)
+  lab = common.run_submission(PATH, problem.params, problem.loss, common.REFERENCE_STEPS,
+                              **overrides)
+  reference = COCOB(problem.params, alpha=lab.hparams.alpha,
+                    weight_decay=lab.hparams.weight_decay)
   params, iterates = problem.params, []
   for _ in range(common.REFERENCE_STEPS):
     params = reference.step(params, problem.value_and_grad(params)[1])
     iterates.append(params)
-  with common.float64():
-    lab = common.run_lab(common.lab_optimizer(module, common.ToyWorkload(params=problem.params),
-                                              **overrides),
-                         problem.params, problem.loss, common.REFERENCE_STEPS)
-  moved = common.max_relative_difference(iterates[-1:], [problem.params])
-  assert moved > 1e-2, f"the toy barely moves ({moved:.2g}): the check would prove little"
+  common.assert_moves(iterates, problem.params, 1e-2)
   return common.assert_trajectories_match(lab.iterates, iterates, RTOL)
 
 

@@ -146,6 +146,37 @@ def run_lab(optimizer: optax.GradientTransformation, params: Params,
   return Trajectory(iterates=iterates, eval_points=eval_points, final_state=state)
 
 
+@dataclasses.dataclass
+class SubmissionRun(Trajectory):
+  """A bundled submission's trajectory, with what `run_submission` built its optimizer from."""
+
+  module: ModuleType
+  hparams: Any  # its HPARAMS with the overrides
+  workload: ToyWorkload
+
+
+def run_submission(path: str, params: Params, loss_fn: Callable[[Params], jax.Array],
+                   steps: int, step_hint: int = 40, eval_points: bool = False,
+                   **overrides: Any) -> SubmissionRun:
+  """`steps` steps, in float64, of the bundled submission at `path` (its `make_optimizer` from
+  its HPARAMS plus `overrides`, for a `ToyWorkload` at `params` with `step_hint`) from `params`
+  on `loss_fn`; with `eval_points`, the module's `eval_params` after each step too."""
+  module = submission_module(path)
+  workload = ToyWorkload(params=params, step_hint=step_hint)
+  with float64():
+    lab = run_lab(lab_optimizer(module, workload, **overrides), params, loss_fn, steps,
+                  eval_params=module.eval_params if eval_points else None)
+  return SubmissionRun(lab.iterates, lab.eval_points, lab.final_state, module,
+                       lab_hparams(module, **overrides), workload)
+
+
+def assert_moves(iterates: list[Params], start: Params, at_least: float) -> None:
+  """Fails unless the last iterate is more than `at_least` (relative) from `start`: a toy that
+  barely moves proves little."""
+  moved = max_relative_difference(iterates[-1:], [start])
+  assert moved > at_least, f"the toy barely moves ({moved:.2g}): the check would prove little"
+
+
 def _flat(tree: Params) -> np.ndarray:
   return np.concatenate([np.ravel(np.asarray(leaf, np.float64)) for leaf in jax.tree.leaves(tree)])
 

@@ -12,8 +12,7 @@ Measured 2026-12-05: max relative iterate difference 5.1e-16 over 40 steps.
 from __future__ import annotations
 
 from submissions.lib.schedules.cosine import warmup_cosine
-from tests.reference.common import (ToyWorkload, assert_trajectories_match, float64,
-                                    lab_hparams, lab_optimizer, run_lab, submission_module)
+from tests.reference.common import assert_trajectories_match, float64, run_submission
 from tests.reference.ports import baselines_problem as problem
 from tests.reference.ports.lion import Lion
 
@@ -23,12 +22,10 @@ RTOL = 1e-12  # float64 rounding only (no momentum coordinate sits at a sign cha
 
 
 def trajectories() -> tuple[list, list]:
-  module = submission_module(COVERS[0])
+  lab = run_submission(COVERS[0], problem.initial_params(), problem.loss, STEPS, step_hint=STEPS)
+  hparams = lab.hparams
   with float64():
-    workload = ToyWorkload(params=problem.initial_params(), step_hint=STEPS)
-    hparams = lab_hparams(module)
-    lab = run_lab(lab_optimizer(module, workload), workload.params, problem.loss, STEPS)
-    schedule = warmup_cosine(hparams.learning_rate, workload.step_hint, hparams.warmup_factor)
+    schedule = warmup_cosine(hparams.learning_rate, STEPS, hparams.warmup_factor)
     lion = Lion(betas=(hparams.b1, hparams.b2), weight_decay=hparams.weight_decay)
     reference = problem.run_reference(lambda t, p, g: lion.step(p, g, float(schedule(t))),
                                       STEPS)

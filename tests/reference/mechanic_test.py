@@ -17,34 +17,26 @@ change was 0.72 from the default's trajectory: after 40 steps Σs 2.3e-4 against
 
 from __future__ import annotations
 
-import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
 from submissions.lib import lr_free, mechanic as mechanic_lib
 from tests.reference import common
+from tests.reference.ports import lr_free_problems
 from tests.reference.ports import mechanic as port
 
 COVERS = ["submissions/lr_free/mechanic.py"]
 SUBMISSION = "submissions/lr_free/mechanic.py"
 STEPS = 40
 RTOL = 1e-10
-
-_rng = np.random.default_rng(0)
-FEATURES = _rng.normal(size=(16, 4)) * np.array([1.0, 0.3, 3.0, 0.1])  # ill-conditioned
-TARGETS = _rng.normal(size=(16, 3))
-START = {"w": 0.5 * _rng.normal(size=(3, 4)), "b": np.zeros(3)}
+PROBLEM = lr_free_problems.least_squares_3x4()
 
 
-def loss(params):
-  residual = jnp.asarray(FEATURES) @ params["w"].T + params["b"][None, :] - jnp.asarray(TARGETS)
-  return 0.5 * jnp.mean(jnp.sum(residual ** 2, axis=1))
-
-
-def gradient(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-  residual = FEATURES @ params["w"].T + params["b"] - TARGETS
-  return {"w": residual.T @ FEATURES / len(FEATURES), "b": residual.mean(axis=0)}
+def run(steps: int = STEPS, **overrides) -> common.SubmissionRun:
+  """The submission's optimizer (HPARAMS plus overrides) on PROBLEM, step_hint STEPS."""
+  return common.run_submission(SUBMISSION, PROBLEM.params, PROBLEM.loss, steps, step_hint=STEPS,
+                               **overrides)
 
 
 def reference_run(workload: common.ToyWorkload, hparams, steps: int) -> tuple[list, port.Mechanic]:
@@ -53,9 +45,9 @@ def reference_run(workload: common.ToyWorkload, hparams, steps: int) -> tuple[li
                          weight_decay=hparams.base_weight_decay)
   opt = port.Mechanic(base, s_decay=hparams.mechanic_weight_decay, s_init=hparams.s_init,
                       store_delta=hparams.store_delta)
-  params, iterates = {k: v.copy() for k, v in START.items()}, []
+  params, iterates = {k: v.copy() for k, v in PROBLEM.params.items()}, []
   for _ in range(steps):
-    params = opt.step(params, gradient(params))
+    params = opt.step(params, PROBLEM.value_and_grad(params)[1])
     iterates.append({k: v.copy() for k, v in params.items()})
   return iterates, opt
 
@@ -71,13 +63,9 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES)
 def test_iterates_and_scale_match_the_authors_pytorch_code(case):
-  module = common.submission_module(SUBMISSION)
-  workload = common.ToyWorkload(params=START, step_hint=STEPS)
-  hparams = common.lab_hparams(module, **CASES[case])
-  with common.float64():
-    lab = common.run_lab(common.lab_optimizer(module, workload, **CASES[case]), START, loss,
-                         STEPS)
-    reference, opt = reference_run(workload, hparams, STEPS)
+  lab = run(**CASES[case])
+  with common.float64():  # the multiplier in float64, as the lab computes it
+    reference, opt = reference_run(lab.workload, lab.hparams, STEPS)
   common.assert_trajectories_match(lab.iterates, reference, RTOL)
   s = lr_free.find_state(lab.final_state, mechanic_lib.MechanicState).s
   np.testing.assert_allclose(np.asarray(s), opt.state["s"], rtol=RTOL)
@@ -86,15 +74,13 @@ def test_iterates_and_scale_match_the_authors_pytorch_code(case):
 
 @pytest.mark.parametrize("s_init", [1e-8, 1e-6])  # the lab's, and optax's default
 def test_the_optax_form_matches_the_authors_jax_code(s_init):
-  module = common.submission_module(SUBMISSION)
-  workload = common.ToyWorkload(params=START, step_hint=STEPS)
   # optax.contrib.mechanize recomputes Δ: store_delta=False for the like-for-like check.
-  overrides = {"mechanic_form": "optax", "store_delta": False, "s_init": s_init}
-  hparams = common.lab_hparams(module, **overrides)
-  schedule = lr_free.multiplier_schedule(workload, hparams.warmup_factor, hparams.decay_to)
+  lab = run(mechanic_form="optax", store_delta=False, s_init=s_init)
+  hparams = lab.hparams
+  schedule = lr_free.multiplier_schedule(lab.workload, hparams.warmup_factor, hparams.decay_to)
   with common.float64():
-    lab = common.run_lab(common.lab_optimizer(module, workload, **overrides), START, loss, STEPS)
     authors = common.run_lab(optax.contrib.mechanize(
         optax.adamw(schedule, b1=hparams.b1, b2=hparams.b2, weight_decay=0.0),
-        weight_decay=hparams.mechanic_weight_decay, s_init=s_init), START, loss, STEPS)
+        weight_decay=hparams.mechanic_weight_decay, s_init=s_init), PROBLEM.params, PROBLEM.loss,
+        STEPS)
   common.assert_trajectories_match(lab.iterates, authors.iterates, RTOL)

@@ -22,8 +22,9 @@ RTOL = 1e-12
 
 
 def _compare(problem: lr_free_problems.Problem, **overrides: float) -> float:
-  module = common.submission_module(PATH)
-  hparams = common.lab_hparams(module, **overrides)
+  lab = common.run_submission(PATH, problem.params, problem.loss, common.REFERENCE_STEPS,
+                              **overrides)
+  hparams = lab.hparams
   reference = Momo(lr=hparams.alpha, weight_decay=hparams.weight_decay, beta=hparams.beta,
                    lb=hparams.lower_bound)
   params, iterates, taus = problem.params, [], []
@@ -32,13 +33,8 @@ def _compare(problem: lr_free_problems.Problem, **overrides: float) -> float:
     params = reference.step(params, grads, loss)
     iterates.append(params)
     taus.append(reference.tau)
-  workload = common.ToyWorkload(params=problem.params)
-  with common.float64():
-    lab = common.run_lab(common.lab_optimizer(module, workload, **overrides), problem.params,
-                         problem.loss, common.REFERENCE_STEPS)
-    lab_tau = float(module.train_metrics(lab.final_state, None)["tau"])
-  moved = common.max_relative_difference(iterates[-1:], [problem.params])
-  assert moved > 1e-2, f"the toy barely moves ({moved:.2g}): the check would prove little"
+  common.assert_moves(iterates, problem.params, 1e-2)
+  lab_tau = float(lab.module.train_metrics(lab.final_state, None)["tau"])
   np.testing.assert_allclose(lab_tau, taus[-1], rtol=RTOL)
   return common.assert_trajectories_match(lab.iterates, iterates, RTOL)
 

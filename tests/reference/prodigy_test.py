@@ -15,12 +15,12 @@ and NaN from the first step with warmup.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from submissions.lib import lr_free, prodigy as prodigy_lib
 from tests.reference import common
+from tests.reference.ports import lr_free_problems
 from tests.reference.ports import prodigy as port
 
 COVERS = ["submissions/lr_free/prodigy.py"]
@@ -28,33 +28,24 @@ SUBMISSION = "submissions/lr_free/prodigy.py"
 STEPS = 40
 RTOL = 1e-10
 
-_rng = np.random.default_rng(0)
-FEATURES = _rng.normal(size=(16, 4)) * np.array([1.0, 0.3, 3.0, 0.1])  # ill-conditioned
-TARGETS = _rng.normal(size=(16, 3))
-START = {"w": 0.5 * _rng.normal(size=(3, 4)), "b": np.zeros(3)}
+PROBLEM = lr_free_problems.least_squares_3x4()
 
 
-def loss(params):
-  residual = jnp.asarray(FEATURES) @ params["w"].T + params["b"][None, :] - jnp.asarray(TARGETS)
-  return 0.5 * jnp.mean(jnp.sum(residual ** 2, axis=1))
+def run(steps: int = STEPS, **overrides) -> common.SubmissionRun:
+  """The submission's optimizer (HPARAMS plus overrides) on PROBLEM, step_hint STEPS."""
+  return common.run_submission(SUBMISSION, PROBLEM.params, PROBLEM.loss, steps, step_hint=STEPS,
+                               **overrides)
 
 
-def gradient(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-  residual = FEATURES @ params["w"].T + params["b"] - TARGETS
-  return {"w": residual.T @ FEATURES / len(FEATURES), "b": residual.mean(axis=0)}
-
-
-def reference_run(workload: common.ToyWorkload, hparams, steps: int) -> list[dict]:
+def reference_run(workload: common.ToyWorkload, hparams, steps: int) -> tuple[list, port.Prodigy]:
   schedule = lr_free.multiplier_schedule(workload, hparams.warmup_factor, hparams.decay_to)
-  opt = port.Prodigy(START, betas=(hparams.b1, hparams.b2), weight_decay=hparams.weight_decay,
+  opt = port.Prodigy(PROBLEM.params, betas=(hparams.b1, hparams.b2),
+                     weight_decay=hparams.weight_decay,
                      use_bias_correction=hparams.use_bias_correction,
                      safeguard_warmup=hparams.safeguard_warmup, d0=hparams.d0,
                      d_coef=hparams.d_coef)
-  iterates = []
-  for t in range(steps):
-    params = opt.step(gradient(opt.params), float(schedule(t)))
-    iterates.append({k: v.copy() for k, v in params.items()})
-  return iterates, opt
+  return lr_free_problems.run_with_multipliers(opt, PROBLEM, lambda t: float(schedule(t)),
+                                              steps), opt
 
 
 # Each case but the first overrides to exercise one branch of the authors' code.
@@ -69,26 +60,18 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES)
 def test_iterates_and_d_match_the_authors_code(case):
-  module = common.submission_module(SUBMISSION)
-  workload = common.ToyWorkload(params=START, step_hint=STEPS)
-  hparams = common.lab_hparams(module, **CASES[case])
-  with common.float64():
-    lab = common.run_lab(common.lab_optimizer(module, workload, **CASES[case]), START, loss,
-                         STEPS)
-    reference, opt = reference_run(workload, hparams, STEPS)
+  lab = run(**CASES[case])
+  with common.float64():  # the multiplier in float64, as the lab computes it
+    reference, opt = reference_run(lab.workload, lab.hparams, STEPS)
   common.assert_trajectories_match(lab.iterates, reference, RTOL)
   d = float(lr_free.find_state(lab.final_state, prodigy_lib.ProdigyState).d)
-  assert d == pytest.approx(opt.d, rel=RTOL) and d > 10 * hparams.d0  # d has grown
+  assert d == pytest.approx(opt.d, rel=RTOL) and d > 10 * lab.hparams.d0  # d has grown
   assert np.all(np.isfinite(common._flat(lab.iterates[-1])))  # pylint: disable=protected-access
 
 
 def test_a_step_with_multiplier_zero_changes_nothing():
-  module = common.submission_module(SUBMISSION)
-  workload = common.ToyWorkload(params=START, step_hint=STEPS)
-  with common.float64():
-    lab = common.run_lab(common.lab_optimizer(module, workload, warmup_factor=0.1), START,
-                         loss, 1)
-  np.testing.assert_array_equal(lab.iterates[0]["w"], START["w"])
+  lab = run(1, warmup_factor=0.1)
+  np.testing.assert_array_equal(lab.iterates[0]["w"], PROBLEM.params["w"])
   state = lr_free.find_state(lab.final_state, prodigy_lib.ProdigyState)
   assert int(state.k) == 0 and int(state.count) == 1 and float(state.d) == 1e-6
 
@@ -98,10 +81,10 @@ def test_a_step_with_multiplier_zero_changes_nothing():
 def test_the_module_options_the_submission_leaves_at_their_defaults(options):
   """Branches of the authors' code the submission does not reach (L2 decay, a growth limit, no
   momentum), through the lab's module at a constant multiplier 1."""
-  opt = port.Prodigy(START, betas=(options.get("b1", 0.9), 0.999),
+  opt = port.Prodigy(PROBLEM.params, betas=(options.get("b1", 0.9), 0.999),
                      **{k: v for k, v in options.items() if k != "b1"})
   with common.float64():
-    lab = common.run_lab(prodigy_lib.scale_by_prodigy(1.0, **options), START, loss, STEPS)
-  reference = [{k: v.copy() for k, v in opt.step(gradient(opt.params), 1.0).items()}
-               for _ in range(STEPS)]
+    lab = common.run_lab(prodigy_lib.scale_by_prodigy(1.0, **options), PROBLEM.params,
+                         PROBLEM.loss, STEPS)
+  reference = lr_free_problems.run_with_multipliers(opt, PROBLEM, lambda t: 1.0, STEPS)
   common.assert_trajectories_match(lab.iterates, reference, RTOL)

@@ -21,9 +21,9 @@ RTOL = 1e-12
 
 
 def _compare(problem: lr_free_problems.Problem, step_hint: int, **overrides: float) -> float:
-  module = common.submission_module(PATH)
-  hparams = common.lab_hparams(module, **overrides)
-  workload = common.ToyWorkload(params=problem.params, step_hint=step_hint)
+  lab = common.run_submission(PATH, problem.params, problem.loss, common.REFERENCE_STEPS,
+                              step_hint=step_hint, eval_points=True, **overrides)
+  hparams = lab.hparams
   reference = AdamWScheduleFreeReference(
       problem.params, lr=hparams.learning_rate, betas=(hparams.b1, hparams.b2),
       weight_decay=hparams.weight_decay,
@@ -34,11 +34,7 @@ def _compare(problem: lr_free_problems.Problem, step_hint: int, **overrides: flo
     _, grads = problem.value_and_grad(reference.y)
     ys.append(reference.step(grads))
     xs.append({n: v.copy() for n, v in reference.x.items()})
-  with common.float64():
-    lab = common.run_lab(common.lab_optimizer(module, workload, **overrides), problem.params,
-                         problem.loss, common.REFERENCE_STEPS, eval_params=module.eval_params)
-  moved = common.max_relative_difference(ys[-1:], [problem.params])
-  assert moved > 1e-3, f"the toy barely moves ({moved:.2g}): the check would prove little"
+  common.assert_moves(ys, problem.params, 1e-3)
   return max(common.assert_trajectories_match(lab.iterates, ys, RTOL, "y"),
              common.assert_trajectories_match(lab.eval_points, xs, RTOL, "x"))
 

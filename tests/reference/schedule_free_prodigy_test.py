@@ -23,8 +23,9 @@ STEP_HINT = 100  # a warmup of int(0.075 · 100) = 7 steps, then 23 at multiplie
 
 
 def _compare(problem: lr_free_problems.Problem, **overrides: float) -> float:
-  module = common.submission_module(PATH)
-  hparams = common.lab_hparams(module, **overrides)
+  lab = common.run_submission(PATH, problem.params, problem.loss, common.REFERENCE_STEPS,
+                              step_hint=STEP_HINT, eval_points=True, **overrides)
+  hparams = lab.hparams
   assert hparams.warmup_factor == 0.075 and hparams.weight_lr_power == 0.0  # the authors' form
   reference = ProdigyScheduleFree(problem.params, betas=(hparams.b1, hparams.b2), r=hparams.r,
                                   weight_decay=hparams.weight_decay, d0=hparams.d0,
@@ -34,12 +35,7 @@ def _compare(problem: lr_free_problems.Problem, **overrides: float) -> float:
     reference.lr = algoperf_learning_rate(step, STEP_HINT)
     xs.append(reference.step(lambda p: problem.value_and_grad(p)[1]))
     ys.append(reference.y())
-  workload = common.ToyWorkload(params=problem.params, step_hint=STEP_HINT)
-  with common.float64():
-    lab = common.run_lab(common.lab_optimizer(module, workload, **overrides), problem.params,
-                         problem.loss, common.REFERENCE_STEPS, eval_params=module.eval_params)
-  moved = common.max_relative_difference(ys[-1:], [problem.params])
-  assert moved > 1e-2, f"the toy barely moves ({moved:.2g}): the check would prove little"
+  common.assert_moves(ys, problem.params, 1e-2)
   return max(common.assert_trajectories_match(lab.iterates, ys, RTOL, "y"),
              common.assert_trajectories_match(lab.eval_points, xs, RTOL, "x"))
 
