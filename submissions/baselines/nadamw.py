@@ -121,7 +121,15 @@ def _train_step(workload: spec.Workload, update_fn: Any, model_state: Any, optim
 
 
 # Built once: the workload and update function are static, so later calls reuse the compile.
-_jitted_train_step = jax.jit(_train_step, static_argnums=(0, 1), donate_argnums=(2, 3, 4))
+# grad_clip, label_smoothing and dropout_rate are static too (Python numbers, fixed for a run):
+# a rate of 0 then compiles no dropout at all, where a traced 0 still drew the masks.
+_jitted_train_step = jax.jit(_train_step, static_argnums=(0, 1, 7, 8, 9),
+                             donate_argnums=(2, 3, 4))
+
+
+def _static_number(value: Any) -> float | None:
+  """A hyperparameter as a hashable Python float for a static jit argument (None stays)."""
+  return None if value is None else float(value)
 
 
 def update_params(workload: spec.Workload, current_param_container: spec.ParameterContainer,
@@ -135,9 +143,9 @@ def update_params(workload: spec.Workload, current_param_container: spec.Paramet
   optax_state, update_fn = optimizer_state
   new_optax_state, new_params, new_model_state, _, _ = _jitted_train_step(
       workload, update_fn, model_state, optax_state, current_param_container, batch, rng,
-      getattr(hyperparameters, "grad_clip", None),
-      getattr(hyperparameters, "label_smoothing", 0.0),
-      getattr(hyperparameters, "dropout_rate", 0.0))
+      _static_number(getattr(hyperparameters, "grad_clip", None)),
+      _static_number(getattr(hyperparameters, "label_smoothing", 0.0)),
+      _static_number(getattr(hyperparameters, "dropout_rate", 0.0)))
   return (new_optax_state, update_fn), new_params, new_model_state
 
 
