@@ -85,6 +85,9 @@ def import_submission_module(source: str) -> ModuleType:
   path = Path(source)
   submission_imports.install_algoperf_stand_ins()
   if source.endswith(".py") or path.exists():
+    if path.is_dir():
+      raise SubmissionError(f"{source} is a folder; --submission takes the submission's .py "
+                            f"file (e.g. {Path(source) / 'submission.py'}) or a dotted module.")
     if not path.is_file():
       raise SubmissionError(f"submission file {source} does not exist.")
     try:

@@ -194,3 +194,9 @@ def test_update_params_without_train_state(tmp_path: Path) -> None:
   submission = loader.load_submission(_algoperf_module(tmp_path, {"update_params": update}))
   assert submission.form is SubmissionForm.ALGOPERF
   assert submission.update_params_takes_train_state is False
+
+
+def test_a_folder_given_as_the_submission_is_named_as_a_folder(tmp_path):
+  """Issue 20: `--submission=<a directory>` said the file does not exist."""
+  with pytest.raises(SubmissionError, match="is a folder; --submission takes the submission's .py"):
+    loader.load_submission(str(tmp_path))

@@ -54,8 +54,12 @@ def _describe(name: str, records: Sequence[RunRecord], fields: Sequence[dict[str
       for value, runs in sorted(by_value.items())) + ")"
 
 
-def check_same_config(records: Sequence[RunRecord],
-                      group_by_config: bool) -> tuple[list[RunRecord], list[str]]:
+GROUP_BY_CONFIG_HINT = "pass --group_by_config to score each configuration as its own workload"
+
+
+def check_same_config(records: Sequence[RunRecord], group_by_config: bool,
+                      separate_hint: str = GROUP_BY_CONFIG_HINT
+                      ) -> tuple[list[RunRecord], list[str]]:
   """The records to score and warnings; ScoringError names the differing field unless grouping.
 
   With group_by_config each record's workload key gains a label of the differing fields'
@@ -76,8 +80,7 @@ def check_same_config(records: Sequence[RunRecord],
           f"{workload}: records differ in " + ", ".join(_describe(n, runs, fields)
                                                         for n in differing[:3])
           + (f" and {len(differing) - 3} more field(s)" if len(differing) > 3 else "")
-          + "; their times are not comparable. Score them separately, or pass "
-          "--group_by_config to score each configuration as its own workload")
+          + f"; their times are not comparable. Score them separately, or {separate_hint}")
     for record, f in zip(runs, fields):
       label = ", ".join(f"{n}={f.get(n, '<absent>')}" for n in differing)
       relabelled[id(record)] = dataclasses.replace(record, config_label=label)

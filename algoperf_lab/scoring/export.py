@@ -233,7 +233,9 @@ def export_algoperf(runs_dir: Path, out_dir: Path) -> ExportResult:
   if not records:
     raise ScoringError(f"no finished run records under {runs_dir}"
                        + (f" ({len(skipped)} skipped)" if skipped else ""))
-  records, warnings = check_same_config(records, group_by_config=False)
+  records, warnings = check_same_config(
+      records, group_by_config=False,
+      separate_hint="export each configuration's records from its own folder to its own --out")
   planned, row_warnings = plan_export(records, out_dir)
   document = targets_document(planned)
   for trial in planned:

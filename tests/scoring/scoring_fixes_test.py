@@ -138,3 +138,16 @@ def test_out_that_is_an_existing_file_is_refused(tmp_path, capsys):
   assert cli.main(["score", str(runs), f"--out={tmp_path / 'taken'}"]) == 2
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and "is an existing file" in err[0]
+
+
+def test_export_refusing_mixed_configs_suggests_what_export_can_do(tmp_path):
+  """Issue 20: the export refusal suggested --group_by_config, which export does not take."""
+  from algoperf_lab.scoring.export import export_algoperf
+
+  runs = tmp_path / "runs"
+  _standard(runs, workloads=("lm",))
+  lab_run(runs, "sgd_lm_easy", submission="sgd", workload="lm", times=TIMES,
+          losses=_reaching(10.0, target=5.0), target=5.0, study=1, ruleset="self")
+  with pytest.raises(ScoringError, match="records differ in target_value") as info:
+    export_algoperf(runs, tmp_path / "export")
+  assert "--group_by_config" not in str(info.value) and "its own --out" in str(info.value)
