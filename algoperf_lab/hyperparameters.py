@@ -128,9 +128,13 @@ def _check_values(defaults: Mapping[str, Any], overrides: Mapping[str, Any], sou
           f"{source}: hyperparameter {name!r} is {type(value).__name__} {value!r}; hyperparameters "
           "must be numbers, strings, bools, null or lists of them (they are recorded in "
           "result.json and the resume fingerprint). Compute derived values in the submission.")
-  for name, value in overrides.items():
+  for name, value in {**defaults, **overrides}.items():
     if isinstance(value, float) and not math.isfinite(value):
-      raise HyperparameterError(f"hyperparameter {name!r} is {value}; give a finite number.")
+      where = "given" if name in overrides else f"the default in {source}"
+      raise HyperparameterError(
+          f"hyperparameter {name!r} is {value} ({where}); give a finite number (result.json "
+          "records no inf or nan; for 'no limit' use null and let the submission read None).")
+  for name, value in overrides.items():
     default = defaults.get(name)
     if default is not None and value is not None and _kind(value) != _kind(default):
       raise HyperparameterError(

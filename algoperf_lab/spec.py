@@ -372,8 +372,9 @@ class Submission:
     if callable(options):
       options = options(hparams)
     if options is not None and not isinstance(options, Mapping):
-      raise TypeError(f"{self.source}: WORKLOAD_OPTIONS must be a dict (or a function of the "
-                      f"hyperparameters returning one), got {type(options).__name__}.")
+      raise WorkloadOptionError(
+          f"{self.source}: WORKLOAD_OPTIONS must be a dict (or a function of the "
+          f"hyperparameters returning one), got {type(options).__name__}.")
     return dict(options or {})
 
 

@@ -181,3 +181,9 @@ def test_algoperf_layout_search_space_beside_the_file(tmp_path: Path) -> None:
   known = hyperparameters.known_hparam_names(loader.load_submission(str(folder / "submission.py")))
   assert known is not None and {"learning_rate", "warmup_factor", "dropout_rate"} <= known
   assert "one_minus_beta1" not in known
+
+
+def test_a_non_finite_default_is_refused_not_recorded_as_null():
+  """Issue 20: an HPARAMS default of inf ran and was recorded as null."""
+  with pytest.raises(hyperparameters.HyperparameterError, match=r"'grad_clip' is inf \(the default"):
+    hyperparameters.make_hyperparameters({"grad_clip": float("inf")}, {}, "sub.py")

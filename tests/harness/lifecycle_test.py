@@ -194,3 +194,15 @@ def test_ctrl_c_records_interrupted_without_a_traceback(tmp_path):
   assert process.returncode == 130, stderr[-2000:]
   assert "Traceback" not in stderr and "interrupted (Ctrl-C)" in stderr
   assert json.loads((workdir / "result.json").read_text())["status"] == "interrupted"
+
+
+def test_workload_options_that_are_not_a_dict_are_one_line_and_nothing_recorded(tmp_path):
+  submission = tmp_path / "options_list.py"
+  submission.write_text("from submissions.baselines.adamw import HPARAMS, make_optimizer\n"
+                        "WORKLOAD_OPTIONS = ['balance']\n")
+  done = _cli(*BASE, f"--submission={submission}", f"--workdir={tmp_path / 'run'}",
+              "--max_steps=2")
+  assert done.returncode == 2, done.stderr[-2000:]
+  assert "WORKLOAD_OPTIONS must be a dict" in done.stderr
+  assert len(done.stderr.strip().splitlines()) == 1
+  assert not (tmp_path / "run" / "result.json").exists()
