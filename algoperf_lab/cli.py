@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 from pathlib import Path
 
 from algoperf_lab import config
@@ -272,6 +273,18 @@ def _tune(args: argparse.Namespace, overrides: list[str]) -> int:
   return 0
 
 
+_SKIPPED_SHOWN = 5
+
+
+def _print_skipped(skipped: Sequence[Any], report_path: Path) -> None:
+  """The first few skipped records on stderr, and where the whole list is."""
+  for item in skipped[:_SKIPPED_SHOWN]:
+    print(f"skipped {item.path}: {item.reason}", file=sys.stderr)
+  if len(skipped) > _SKIPPED_SHOWN:
+    print(f"... and {len(skipped) - _SKIPPED_SHOWN} more skipped; all are listed in "
+          f"{report_path}", file=sys.stderr)
+
+
 def _score(args: argparse.Namespace) -> int:
   from algoperf_lab.scoring import format_score_table
   from algoperf_lab.scoring.algoperf_report import format_algoperf_table
@@ -292,8 +305,7 @@ def _score(args: argparse.Namespace) -> int:
     for mtl_score in getattr(report, "mtl", ()):
       print(f"Δm% {mtl_score.submission} on {mtl_score.workload} vs {args.mtl_reference}: "
             f"{mtl_score.delta_m_percent:+.2f}")
-    for skipped in report.skipped:
-      print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    _print_skipped(report.skipped, report.out_dir / "report.md")
     print(f"report: {report.out_dir / 'report.md'}")
   return 0
 

@@ -241,3 +241,13 @@ def test_a_batch_size_the_data_cannot_fill_is_one_line(tmp_path, capsys):
   err = capsys.readouterr().err
   assert err.startswith("algoperf-lab run: error:") and "batch size 1000000000" in err
   assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_score_lists_a_few_skipped_logs_and_points_to_the_report(tmp_path, capsys):
+  """Issue 20: score said "(20 log(s) skipped; see report.md)" and then printed all 20."""
+  import types
+
+  skipped = [types.SimpleNamespace(path=f"logs/trial_{i}", reason="truncated") for i in range(20)]
+  cli._print_skipped(skipped, tmp_path / "report.md")  # pylint: disable=protected-access
+  lines = capsys.readouterr().err.splitlines()
+  assert len(lines) == 6 and lines[-1].startswith("... and 15 more skipped")

@@ -159,7 +159,8 @@ def format_algoperf_table(report: AlgoPerfReport) -> str:
          f"{NUM_TAU_POINTS}-point trapezoid; seconds after the held-out and 4x rules):",
          line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
   if report.skipped:
-    out.append(f"({len(report.skipped)} log(s) skipped; see report.md)")
+    out.append(f"({len(report.skipped)} log(s) skipped: the first are listed below, all in "
+               "report.md)")
   return "\n".join(out)
 
 
