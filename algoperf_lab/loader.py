@@ -141,6 +141,25 @@ def _default_hparams(module: ModuleType, source: str) -> Mapping[str, Any] | Non
   return hparams
 
 
+# AlgoPerf names every file submission.py, sometimes under a framework folder:
+# submissions/self_tuning/<name>/submission.py or .../<name>/jax/submission.py.
+_GENERIC_FILE_STEMS = frozenset({"submission"})
+_FRAMEWORK_FOLDERS = frozenset({"jax", "pytorch", "torch"})
+
+
+def submission_name(source: str) -> str:
+  """The name records and reports use: the file's stem, or for AlgoPerf's `submission.py` the
+  folder that names it (skipping a `jax`/`pytorch` folder), so two of them never collide."""
+  if not source.endswith(".py"):
+    return source.rsplit(".", 1)[-1]
+  path = Path(source)
+  if path.stem not in _GENERIC_FILE_STEMS:
+    return path.stem
+  folders = [part for part in reversed(path.resolve().parent.parts)
+             if part not in _FRAMEWORK_FOLDERS]
+  return folders[0] if folders and folders[0] != "/" else path.stem
+
+
 def load_submission(source: str, algoperf_api: AlgoperfApi | str | None = None) -> Submission:
   """Imports and validates a submission; raises SubmissionError with the fix on any problem.
 
@@ -148,7 +167,7 @@ def load_submission(source: str, algoperf_api: AlgoperfApi | str | None = None) 
   """
   module = import_submission_module(source)
   form = detect_form(module, source)
-  name = Path(source).stem if source.endswith(".py") else source.rsplit(".", 1)[-1]
+  name = submission_name(source)
   if form is SubmissionForm.OPTAX:
     return _load_optax_form(module, source, name)
   missing = [n for n in ALGOPERF_REQUIRED if not hasattr(module, n)]

@@ -43,7 +43,7 @@ def _algoperf_module(tmp_path: Path, replace: dict[str, str | None] | None = Non
 def test_minimal_algoperf_module_loads(tmp_path: Path) -> None:
   submission = loader.load_submission(_algoperf_module(tmp_path))
   assert submission.form is SubmissionForm.ALGOPERF
-  assert submission.name == "submission"
+  assert submission.name == tmp_path.name  # AlgoPerf's submission.py is named by its folder
   assert submission.default_hparams is None
   assert submission.get_batch_size("lm") == 8
 
@@ -200,3 +200,16 @@ def test_a_folder_given_as_the_submission_is_named_as_a_folder(tmp_path):
   """Issue 20: `--submission=<a directory>` said the file does not exist."""
   with pytest.raises(SubmissionError, match="is a folder; --submission takes the submission's .py"):
     loader.load_submission(str(tmp_path))
+
+
+def test_algoperf_files_are_named_by_their_folder_so_two_never_collide():
+  """Issue 20: every AlgoPerf file was named `submission` in records and reports."""
+  from tests.helpers import REPO_ROOT
+
+  folder = REPO_ROOT / "tests" / "third_party" / "submissions_algorithms" / "submissions"
+  nadamw = folder / "self_tuning" / "nadamw" / "submission.py"
+  sf = folder / "self_tuning" / "schedule_free_adamw_jax" / "submission.py"
+  assert loader.load_submission(str(nadamw)).name == "nadamw"
+  assert loader.load_submission(str(sf)).name == "schedule_free_adamw_jax"
+  assert loader.submission_name("algos/amos/jax/submission.py") == "amos"
+  assert loader.submission_name(ADAMW) == "adamw"
