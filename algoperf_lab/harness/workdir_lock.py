@@ -26,22 +26,41 @@ class WorkdirLockedError(WorkdirError):
   """Another process holds the workdir's lock."""
 
 
-def prepare_workdir(workdir: Path) -> None:
-  """Creates `workdir` (and parents); a file in its place or no permission is a WorkdirError."""
+def prepare_workdir(workdir: Path, flag: str = "--workdir") -> None:
+  """Creates `workdir` (and parents); a file in its place or no permission is a WorkdirError
+  naming `flag` (the option the user gave it with: --workdir, --out)."""
   if workdir.exists() and not workdir.is_dir():
-    raise WorkdirError(f"--workdir {workdir} is a file, not a folder; choose another --workdir.")
+    raise WorkdirError(f"{flag} {workdir} is a file, not a folder; choose another {flag}.")
   try:
     workdir.mkdir(parents=True, exist_ok=True)
   except (FileExistsError, NotADirectoryError) as error:  # a parent is a file
-    raise WorkdirError(f"--workdir {workdir} cannot be created: a parent of it is a file "
-                       f"({error.filename}).") from error
+    raise WorkdirError(f"{flag} {workdir} cannot be created: a parent of it is a file "
+                       f"({error.filename}); choose another {flag}.") from error
   except PermissionError as error:
-    raise WorkdirError(f"--workdir {workdir} cannot be created: permission denied "
+    raise WorkdirError(f"{flag} {workdir} cannot be created: permission denied "
                        f"({error.filename}); choose a folder you can write.") from error
   except OSError as error:  # read-only file system, ...
-    raise WorkdirError(f"--workdir {workdir} cannot be created: {error.strerror}.") from error
+    raise WorkdirError(f"{flag} {workdir} cannot be created: {error.strerror}; choose a "
+                       "folder you can write.") from error
   if not os.access(workdir, os.W_OK | os.X_OK):
-    raise WorkdirError(f"--workdir {workdir} is not writable; choose a folder you can write.")
+    raise WorkdirError(f"{flag} {workdir} is not writable; choose a folder you can write.")
+
+
+def check_writable_dir(folder: Path, flag: str = "--out") -> None:
+  """Refuses (WorkdirError) a `folder` that could not be created or written, without creating
+  anything: a file in its place or above it, or a nearest existing folder not writable."""
+  folder = Path(os.path.abspath(folder))
+  if folder.exists() and not folder.is_dir():
+    raise WorkdirError(f"{flag} {folder} is a file, not a folder; choose another {flag}.")
+  existing = folder
+  while not existing.exists():
+    existing = existing.parent
+  if not existing.is_dir():
+    raise WorkdirError(f"{flag} {folder} cannot be created: a parent of it is a file "
+                       f"({existing}); choose another {flag}.")
+  if not os.access(existing, os.W_OK | os.X_OK):
+    raise WorkdirError(f"{flag} {folder} cannot be written: {existing} is not writable; choose "
+                       "a folder you can write.")
 
 
 def _holder(path: Path) -> str:

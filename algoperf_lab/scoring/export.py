@@ -26,6 +26,7 @@ from algoperf_lab.scoring.algoperf_targets import AlgoPerfTargets, parse_targets
 from algoperf_lab.scoring.consistency import check_same_config
 from algoperf_lab.scoring.records import METRICS_FILE, RunRecord, ScoringError, Skipped, load_records
 from algoperf_lab.scoring.report import write_text_atomic
+from algoperf_lab.harness.workdir_lock import check_writable_dir
 
 TARGETS_FILE = "workload_targets.json"
 HPARAMS_FILE = "hparams.json"
@@ -229,6 +230,7 @@ def export_algoperf(runs_dir: Path, out_dir: Path) -> ExportResult:
     raise ScoringError(f"no such folder of run records: {runs_dir}")
   if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
     raise ScoringError(f"--out {out_dir} exists and is not an empty folder; choose a new one")
+  check_writable_dir(out_dir, "--out")
   records, skipped = load_records([runs_dir])
   if not records:
     raise ScoringError(f"no finished run records under {runs_dir}"

@@ -20,6 +20,7 @@ from algoperf_lab.scoring.export import TARGETS_FILE, record_trials
 from algoperf_lab.scoring.profiles import DEFAULT_TAU_MAX
 from algoperf_lab.scoring.records import ScoringError, find_result_files, load_records
 from algoperf_lab.scoring.report import ScoreReport, check_score_options, score_directories
+from algoperf_lab.harness.workdir_lock import check_writable_dir
 
 LAB_SUBDIR = "lab_records"
 ALGOPERF_SUBDIR = "algoperf_logs"
@@ -90,6 +91,7 @@ def score(request: ScoreRequest) -> ScoreOutcome:
   if missing:
     raise ScoringError(f"no such file or directory: {', '.join(missing)}")
   check_score_options(request.tau_max, request.bootstrap_samples, request.out_dir)
+  check_writable_dir(Path(request.out_dir), "--out")
   if request.ruleset not in ("external", "self"):
     raise ScoringError(f"--ruleset must be external or self, got {request.ruleset!r}")
   locations = find_trial_dirs(request.paths)

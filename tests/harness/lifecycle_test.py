@@ -206,3 +206,23 @@ def test_workload_options_that_are_not_a_dict_are_one_line_and_nothing_recorded(
   assert "WORKLOAD_OPTIONS must be a dict" in done.stderr
   assert len(done.stderr.strip().splitlines()) == 1
   assert not (tmp_path / "run" / "result.json").exists()
+
+
+@pytest.mark.parametrize("command", [
+    ("calibrate", "--workdir={bad}", "--workloads=lm", "--candidates=1", "--seeds=1"),
+    ("tune", "--workload=lm", f"--submission={ADAMW}", "--workdir={bad}", "--ruleset=self"),
+    ("score", "{runs}", "--out={bad}"),
+    ("export-algoperf", "{runs}", "--out={bad}"),
+], ids=["calibrate", "tune", "score", "export-algoperf"])
+def test_an_output_folder_under_a_file_is_one_line_naming_the_option(tmp_path, command):
+  """Issue 20: a calibrate workdir under a file raised NotADirectoryError from deep inside."""
+  blocker = tmp_path / "a_file"
+  blocker.write_text("")
+  runs = tmp_path / "runs"
+  runs.mkdir()
+  args = [a.format(bad=blocker / "sub", runs=runs) for a in command]
+  done = _cli(*args)
+  assert done.returncode == 2, done.stderr[-2000:]
+  assert "a parent of it is a file" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+  flag = "--out" if command[0] in ("score", "export-algoperf") else "--workdir"
+  assert done.stderr.count(flag) >= 1
