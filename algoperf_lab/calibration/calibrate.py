@@ -13,7 +13,7 @@ from algoperf_lab.calibration import report as report_lib
 from algoperf_lab.calibration.results import CalibrationResult, score_calibration
 from algoperf_lab.calibration.runs import RunFilter, RunPlan, execute, is_finished
 from algoperf_lab.harness.loop import RunSettings
-from algoperf_lab.harness.workdir_lock import prepare_workdir
+from algoperf_lab.harness.workdir_lock import check_writable_dir
 
 REPO_ROOT = candidates_lib.REPO_ROOT
 LR_FREE_DIR = REPO_ROOT / "submissions" / "lr_free"
@@ -68,7 +68,7 @@ def plan_runs(request: CalibrationRequest) -> list[RunPlan]:
 def run_calibration(request: CalibrationRequest,
                     report: Callable[[str], None] = print) -> CalibrationResult | None:
   """Runs the missing runs; scores and writes the report once all are finished (else None)."""
-  prepare_workdir(Path(request.workdir))
+  check_writable_dir(Path(request.workdir), "--workdir")
   plans = plan_runs(request)
   outcome = execute(plans, request.workdir, size=SIZE, base_seed=request.seed,
                     config_overrides=request.config_overrides, settings=request.settings,

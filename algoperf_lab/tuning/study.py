@@ -28,7 +28,7 @@ from algoperf_lab.harness import records
 from algoperf_lab.harness.records import RunStatus
 from algoperf_lab.harness.loop import RunSettings
 from algoperf_lab.harness.preemption import sigterm_requests_preemption
-from algoperf_lab.harness.workdir_lock import prepare_workdir
+from algoperf_lab.harness.workdir_lock import check_writable_dir
 from algoperf_lab.tuning import halton, search_space
 
 SELF_TUNING_BUDGET_FACTOR = 1.5
@@ -185,7 +185,7 @@ def plan_trials(request: TuneRequest, submission: loader.Submission) -> list[Tri
 def run_tuning(request: TuneRequest,
                report: Callable[[str], None] = print) -> list[TrialOutcome]:
   """Runs (or skips, when finished) every planned trial; a diverged trial does not stop it."""
-  prepare_workdir(Path(request.workdir))
+  check_writable_dir(Path(request.workdir), "--workdir")
   submission = loader.load_submission(request.submission)
   plans = plan_trials(request, submission)
   workload = registry.make_workload(request.workload, request.size, request.config_overrides)
