@@ -234,8 +234,9 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
   except Exception as error:
     runner.raise_if_disk_full(error, args.workdir)  # one line, not orbax's tracebacks
     raise
-  time_to_target = (f"{result.time_to_target_sec:.1f}s" if result.time_to_target_sec is not None
-                    else "-")
+  unit = result.time_unit
+  time_to_target = (f"{result.time_to_target_sec:.1f} {unit}"
+                    if result.time_to_target_sec is not None else "-")
   if result.status.value == "preempted":
     print(f"preempted at step {result.steps} ({result.stop_reason}); run the same command again "
           f"to resume. Record in {args.workdir}")
@@ -243,7 +244,8 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
   if jax.process_index() != 0:
     return 0
   print(f"status={result.status.value} time_to_target={time_to_target} steps={result.steps} "
-        f"submission_time={result.submission_time_sec:.1f}s ({result.stop_reason}); "
+        f"submission_time={result.submission_time_sec:.1f} {unit} ({result.clock} clock; "
+        f"{result.stop_reason}); "
         f"record in {args.workdir}")
   return 0
 

@@ -11,7 +11,8 @@ from algoperf_lab import registry
 SUBMISSIONS_ROOT = Path(__file__).resolve().parent.parent / "submissions"
 
 
-def workload_rows() -> list[tuple[str, str, str, str, str]]:
+def workload_rows() -> list[tuple[str, str, str, str, str, str]]:
+  """(workload, size, target, wall budget, process-CPU budget, description) per size."""
   rows = []
   for name, cls in registry.workload_classes().items():
     for size in cls.sizes:  # type: ignore[attr-defined]
@@ -19,8 +20,11 @@ def workload_rows() -> list[tuple[str, str, str, str, str]]:
       targets = config_lib.dataclass_from_config(config_lib.TargetsConfig, config.targets,
                                                  f"{name}.targets")
       sign = "<=" if targets.direction == "lower" else ">="
+      cpu_budget = (f"{targets.max_allowed_cpu_sec:g} CPU s" if targets.max_allowed_cpu_sec
+                    else "-")
       rows.append((name, size, f"validation/{targets.metric} {sign} {targets.validation:g}",
-                   f"{targets.max_allowed_runtime_sec:g}s", cls.description))  # type: ignore[attr-defined]
+                   f"{targets.max_allowed_runtime_sec:g} s", cpu_budget,
+                   cls.description))  # type: ignore[attr-defined]
   return rows
 
 
@@ -56,10 +60,13 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 
 
 def render_listing() -> str:
-  workloads = _table(("workload", "size", "target", "max runtime", "description"), workload_rows())
+  workloads = _table(("workload", "size", "target", "wall budget", "CPU budget", "description"),
+                     workload_rows())
   root = SUBMISSIONS_ROOT.parent
   submissions = _table(("submission", "description"),
                        [(str(p.relative_to(root)), description(p)) for p in bundled_submissions()])
   broken = "".join(f"\n  {name}: {reason}" for name, reason in registry.load_errors().items())
   broken = f"\n\nWorkloads that failed to import{broken}" if broken else ""
-  return f"Workloads\n{workloads}{broken}\n\nBundled submissions\n{submissions}"
+  clocks = ("Budgets are submission time: on a CPU backend a tiny workload with a CPU budget is "
+            "timed by this process's CPU time (--clock=auto), else by wall time.")
+  return (f"Workloads\n{workloads}\n{clocks}{broken}\n\nBundled submissions\n{submissions}")

@@ -251,3 +251,11 @@ def test_score_lists_a_few_skipped_logs_and_points_to_the_report(tmp_path, capsy
   cli._print_skipped(skipped, tmp_path / "report.md")  # pylint: disable=protected-access
   lines = capsys.readouterr().err.splitlines()
   assert len(lines) == 6 and lines[-1].startswith("... and 15 more skipped")
+
+
+def test_list_shows_both_budgets_and_says_which_clock_times_a_run(capsys):
+  """Issue 20: `list` showed only wall budgets while CPU runs use the CPU budget."""
+  assert cli.main(["list"]) == 0
+  out = capsys.readouterr().out
+  assert "wall budget" in out and "CPU budget" in out and " CPU s" in out
+  assert "process's CPU time" in out

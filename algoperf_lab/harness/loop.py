@@ -83,6 +83,12 @@ class RunResult:
   stop_reason: str
   eval_history: list[dict[str, Any]]
   resumed_from_step: int | None = None  # the checkpoint this run continued from, if any
+  clock: str = "wall"  # what its seconds are: "wall" or "process_cpu" (CPU seconds)
+
+  @property
+  def time_unit(self) -> str:
+    """How to print this run's seconds: "s" (wall) or "CPU s" (process CPU time)."""
+    return "CPU s" if self.clock == "process_cpu" else "s"
 
 
 class ResumeCheckpointError(RuntimeError):
@@ -262,7 +268,8 @@ def _open_and_train(run: _Run, time_fn: Callable[[], float],
                      time_to_target_sec=state.time_to_target_sec if status is RunStatus.REACHED
                      else None, steps=state.step, submission_time_sec=clock.elapsed(),
                      stop_reason=stop_reason, eval_history=state.history,
-                     resumed_from_step=run.files.header.get("resumed_from_step"))
+                     resumed_from_step=run.files.header.get("resumed_from_step"),
+                     clock=run.identity.clock)
   run.files.write_result({
       "status": result.status.value, "reached_target": result.reached_target,
       "time_to_target_sec": result.time_to_target_sec, "steps": result.steps,
@@ -362,7 +369,8 @@ def _train(run: _Run, state: resume.LoopState, clock: SubmissionClock,
                         last_eval_time_sec=state.last_eval_time_sec)
   progress = RunProgress(run.settings.progress, f"{run.identity.submission} on "
                          f"{run.identity.workload}/{run.identity.size}", run.budget_sec,
-                         run.workload.target_metric_name, run.workload.validation_target_value)
+                         run.workload.target_metric_name, run.workload.validation_target_value,
+                         clock=run.identity.clock)
   run.wall_start = time.perf_counter() - (state.history[-1]["wall_time_sec"]
                                           if state.history else 0.0)
   last_checkpoint_wall = time.perf_counter()

@@ -11,14 +11,15 @@ class RunProgress:
   """Fills as submission time is spent; shows the step and the last eval against the target."""
 
   def __init__(self, enabled: bool, description: str, budget_sec: float, target_metric: str,
-               target_value: float):
+               target_value: float, clock: str = "wall"):
     self._target = f"{target_metric} target {target_value:g}"
+    unit = "CPU s" if clock == "process_cpu" else "s"
     interactive = sys.stderr.isatty()
     self._bar = tqdm(total=round(budget_sec, 1), desc=description, unit="s", disable=not enabled,
                      file=sys.stderr, dynamic_ncols=True, leave=True,
                      mininterval=0.5 if interactive else 30.0,
-                     bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f}s "
-                                "submission time [{elapsed} wall{postfix}]")
+                     bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} "
+                                + unit + " submission time [{elapsed} wall{postfix}]")
     self._latest = "no eval yet"
     self._step = 0
 

@@ -41,6 +41,12 @@ def submission_colours(submissions: Sequence[str]) -> dict[str, tuple[float, ...
   return {s: tuple(cmap(i % cmap.N)) for i, s in enumerate(sorted(submissions))}
 
 
+def clock_axis_label(clocks: Sequence[str]) -> str:
+  """"submission time (process CPU s)", "(wall s)", or both named when runs were mixed."""
+  names = sorted({"process CPU s" if c == "process_cpu" else "wall s" for c in clocks})
+  return f"submission time ({' / '.join(names) or 'wall s'})"
+
+
 def curves_filename(workload_key: str) -> str:
   """`curves_<workload>_<size>.png` for a key like "lm/tiny" (other odd characters become _)."""
   return "curves_" + re.sub(r"[^A-Za-z0-9.-]+", "_", workload_key) + ".png"
@@ -78,8 +84,9 @@ def plot_performance_profile(ratios: Mapping[str, Mapping[str, float]],
 
 def plot_workload_curves(workload_key: str, metric: str, targets: Sequence[float],
                          runs: Sequence[CurveRun], colours: Mapping[str, tuple[float, ...]],
-                         path: Path) -> None:
-  """Target metric vs submission time for every run; each study's best trial drawn bold."""
+                         path: Path, clocks: Sequence[str] = ("wall",)) -> None:
+  """Target metric vs submission time for every run; each study's best trial drawn bold. The
+  x axis names the clock the runs' seconds were read on (process CPU or wall)."""
   fig, ax = _pyplot().subplots(figsize=(7.0, 4.5))
   drawn = [r for r in runs if r.times]
   # Later entries win, so each submission is labelled on an emphasised run when it has one.
@@ -92,7 +99,7 @@ def plot_workload_curves(workload_key: str, metric: str, targets: Sequence[float
   for target in sorted(set(targets)):
     ax.axhline(target, color="black", linestyle="--", linewidth=1.0,
                label=f"target {metric} = {target:g}")
-  ax.set_xlabel("submission time (s)")
+  ax.set_xlabel(clock_axis_label(clocks))
   ax.set_ylabel(metric)
   ax.set_title(f"{workload_key}: {metric} vs submission time\n"
                "(bold: best trial of each study; faint: other trials)", fontsize=10)

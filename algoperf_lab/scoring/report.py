@@ -279,7 +279,9 @@ def _draw_curves(studies: Sequence[StudyOutcome], workloads: Sequence[str],
         targets.append(record.target_value)
         metrics.add(record.target_metric)
     path = out_dir / plots.curves_filename(w)
-    plots.plot_workload_curves(w, " / ".join(sorted(metrics)), targets, runs, colours, path)
+    clocks = [r.clock for study in studies if study.workload == w for r in study.runs]
+    plots.plot_workload_curves(w, " / ".join(sorted(metrics)), targets, runs, colours, path,
+                               clocks)
     files.append(path)
   return files, warnings
 

@@ -243,7 +243,8 @@ def _run_or_skip_trial(request: TuneRequest, plan: TrialPlan, workload_config: A
     _record_trial_settings(plan.workdir, settings_record)
   resumed = f" (resumed from step {result.resumed_from_step})" if result.resumed_from_step else ""
   report(f"{label}: {result.status.value}{resumed}"
-         + (f" in {result.time_to_target_sec:.1f}s" if result.time_to_target_sec else ""))
+         + (f" in {result.time_to_target_sec:.1f} {result.time_unit}"
+            if result.time_to_target_sec else ""))
   return TrialOutcome(plan, result.status.value, result.time_to_target_sec, False)
 
 

@@ -124,6 +124,7 @@ def test_the_record_names_its_sharding_and_mesh(tmp_path):
   done = _cli(*BASE, f"--submission={ADAMW}", f"--workdir={tmp_path}", "--max_steps=1",
               "--eval_every_steps=1", "--no_checkpoints")
   assert done.returncode == 0, done.stderr[-2000:]
+  assert "process_cpu clock" in done.stdout and " CPU s" in done.stdout  # the clock is named
   record = json.loads((tmp_path / "result.json").read_text())
   assert record["sharding"] == "replicated"
   assert record["mesh"] == {"data": -1, "fsdp": 1, "expert": 1, "model": 1}

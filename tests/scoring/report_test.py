@@ -140,3 +140,12 @@ def test_nothing_to_score_and_unknown_baseline_are_clear_errors(tmp_path):
     score_directories([tmp_path / "absent"], tmp_path / "out")
   assert math.isfinite(score_directories([runs], tmp_path / "out", bootstrap_samples=5,
                                          allow_incomplete=True).submissions["a"].benchmark_score)
+
+
+def test_the_curves_axis_names_the_clock():
+  """Issue 20: plot axes said "submission time (s)" for CPU seconds."""
+  from algoperf_lab.scoring import plots
+
+  assert plots.clock_axis_label(["process_cpu"]) == "submission time (process CPU s)"
+  assert plots.clock_axis_label(["wall", "wall"]) == "submission time (wall s)"
+  assert plots.clock_axis_label(["wall", "process_cpu"]) == "submission time (process CPU s / wall s)"
