@@ -243,6 +243,11 @@ class Workload(abc.ABC):
           f"sets in WORKLOAD_OPTIONS; it accepts: {accepted}.")
     self._apply_options(dict(options))
 
+  def check_batch_size(self, batch_size: int) -> None:
+    """Refuses (one line) a batch size this workload, as configured, cannot use; called by
+    the harness before anything is initialised or compiled. Nothing to check by default."""
+    del batch_size
+
   def _apply_options(self, options: dict[str, Any]) -> None:
     """Subclasses with accepted options store them here (validated by name already)."""
     del options

@@ -318,6 +318,7 @@ def _prepare(run: _Run) -> None:
   _check_expert_request(workload, run.settings)
   _use_mesh(submission, run.settings)
   _configure_workload_options(run)
+  workload.check_batch_size(run.batch_size)
   run.files.header["batch_size"] = run.batch_size
   run.fingerprint = resume.run_fingerprint(
       dataclasses.asdict(run.identity), _config_dict(workload), run.batch_size,

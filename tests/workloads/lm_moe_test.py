@@ -178,7 +178,8 @@ def _workload(**options):
 @pytest.mark.parametrize("options, message", [
     ({"balance": "sometimes"}, "balance='sometimes' is not one of none, micro_batch_lbl, "
                                "global_batch_lbl, aux_loss_free"),
-    ({"lbl_coef": -1.0}, "lbl_coef=-1.0 must be a number of at least 0"),
+    ({"lbl_coef": -1.0}, "lbl_coef=-1.0 must be a finite number of at least 0"),
+    ({"z_loss_coef": float("inf")}, "z_loss_coef=inf must be a finite number of at least 0"),
     ({"lbl_micro_batches": 0}, "lbl_micro_batches=0 must be a whole number of at least 1"),
     ({"score_function": "tanh"}, "score_function='tanh' is not one of softmax, sigmoid"),
     ({"capacity": 2}, "does not accept the option(s) ['capacity']"),
@@ -187,6 +188,15 @@ def test_bad_options_are_one_line_errors(options, message) -> None:
   with pytest.raises(spec.WorkloadOptionError) as error:
     _workload(**options)
   assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_micro_batches_that_do_not_divide_the_batch_are_refused_before_compiling() -> None:
+  """Issue 20: lbl_micro_batches=3 on a batch of 16 failed after 43 s of compiling."""
+  workload = _workload(balance="micro_batch_lbl", lbl_micro_batches=3)
+  with pytest.raises(spec.WorkloadOptionError, match="lbl_micro_batches=3 does not divide the "
+                                                     "batch of 16"):
+    workload.check_batch_size(16)
+  workload.check_batch_size(15)  # a divisor is fine
 
 
 def test_options_land_in_the_config_that_result_json_and_the_fingerprint_read() -> None:

@@ -39,6 +39,7 @@ computation the mesh runs, and the same numbers on one CPU.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import jax
@@ -80,8 +81,9 @@ class RoutingConfig:
                        f"{', '.join(routing.SCORE_FUNCTIONS)}.")
     for name in ("lbl_coef", "z_loss_coef", "bias_update_rate"):
       value = getattr(self, name)
-      if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{name}={value!r} must be a number of at least 0.")
+      if (isinstance(value, bool) or not isinstance(value, (int, float))
+          or not 0 <= value < math.inf):
+        raise ValueError(f"{name}={value!r} must be a finite number of at least 0.")
     if (isinstance(self.lbl_micro_batches, bool) or not isinstance(self.lbl_micro_batches, int)
         or self.lbl_micro_batches < 1):
       raise ValueError(f"lbl_micro_batches={self.lbl_micro_batches!r} must be a whole number "
@@ -175,6 +177,15 @@ class LmMoeWorkload(LmWorkload):
     with self.config.unlocked():
       self.config.routing.update(dataclasses.asdict(self.routing))
     self._build_model(self.moe_config)
+
+  def check_batch_size(self, batch_size: int) -> None:
+    """Micro-batches are whole sequences: lbl_micro_batches must divide the batch (checked
+    before anything compiles)."""
+    if self.routing.balance in LBL_BALANCES and batch_size % self.routing.lbl_micro_batches:
+      raise spec.WorkloadOptionError(
+          f"workload {self.name!r}: lbl_micro_batches={self.routing.lbl_micro_batches} does not "
+          f"divide the batch of {batch_size} sequences (micro-batches are whole sequences); "
+          "choose a divisor of the batch size.")
 
   # -- model -----------------------------------------------------------------------------------
   def init_model_fn(self, rng: spec.RandomState) -> tuple[Any, Any]:
