@@ -339,3 +339,11 @@ def test_a_truncated_cache_is_rebuilt_naming_it(corpus_dir: Path, splits: dict[s
     loaded = input_pipeline.load_token_splits(_data_config(), str(corpus_dir))
   np.testing.assert_array_equal(loaded["train"], splits["train"])
   assert str(cache) in capsys.readouterr().err
+
+
+def test_an_rdb_without_its_rdx_is_named_not_a_file_not_found(tmp_path: Path) -> None:
+  """Issue 20: a garbage Rdata.rdb without Rdata.rdx gave a FileNotFoundError traceback."""
+  (tmp_path / "Rdata.rdb").write_bytes(b"garbage")
+  with pytest.raises(paths.DatasetNotFoundError, match="holds Rdata.rdb but not its index "
+                                                       "Rdata.rdx"):
+    janeausten.find_corpus_dir(tmp_path)

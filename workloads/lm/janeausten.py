@@ -35,7 +35,13 @@ def find_corpus_dir(data_dir: str | Path | None = None) -> Path:
     candidates = [Path(data_dir), Path(data_dir) / _PACKAGE_DATA]
   else:
     candidates = [paths.data_root() / "debian" / _PACKAGE_DATA, Path("/") / _PACKAGE_DATA]
-  return paths.first_existing(candidates, "Rdata.rdb", "The Jane Austen corpus", HOW_TO_GET)
+  corpus_dir = paths.first_existing(candidates, "Rdata.rdb", "The Jane Austen corpus",
+                                    HOW_TO_GET)
+  if not (corpus_dir / "Rdata.rdx").is_file():
+    raise paths.DatasetNotFoundError(
+        f"{corpus_dir} holds Rdata.rdb but not its index Rdata.rdx; the Jane Austen corpus needs "
+        f"both. {HOW_TO_GET}")
+  return corpus_dir
 
 
 def _parse_r_object(serialized: bytes) -> object:
