@@ -404,3 +404,10 @@ def test_greedy_packing_reads_a_bounded_part_of_an_endless_stream(sample: Molecu
   batch = batching.next_greedy_batch(order, 0, sample.graphs.num_nodes, sample.graphs.num_edges,
                                      budget)
   assert batch == [0, 1, 2, 0] and order.reads <= budget.max_graphs
+
+
+def test_a_long_conversion_shows_one_progress_line(capsys):
+  """Issue 20: the first QM9 conversion was silent for about 45 s."""
+  molecules.graphs_from_smiles(["CCO"] * 1200, "test molecules")
+  err = capsys.readouterr().err
+  assert "converting test molecules to graphs (once; cached)" in err

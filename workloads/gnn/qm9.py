@@ -98,7 +98,7 @@ def molecule_order(num_rows: int, max_molecules: int = 0) -> np.ndarray:
 
 def convert_rows(rows: Qm9Rows) -> tuple[molecules.GraphSet, np.ndarray, int]:
   """RDKit graphs of the rows, their raw targets [n, 12], and how many rows were skipped."""
-  graphs, kept = molecules.graphs_from_smiles(rows.smiles)
+  graphs, kept = molecules.graphs_from_smiles(rows.smiles, "QM9 molecules")
   return graphs, rows.targets[kept].astype(np.float32), len(rows) - len(kept)
 
 
