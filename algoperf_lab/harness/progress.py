@@ -1,4 +1,8 @@
-"""A progress bar over the submission-time budget: step, time, latest metric vs target."""
+"""Progress over the submission-time budget: step, time, latest metric vs target.
+
+On a terminal, a live tqdm bar; in a log (stderr not a terminal), one plain line per eval, so a
+log file holds no carriage returns, repeated bars or blank lines.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,16 @@ class RunProgress:
   def __init__(self, enabled: bool, description: str, budget_sec: float, target_metric: str,
                target_value: float, clock: str = "wall"):
     self._target = f"{target_metric} target {target_value:g}"
-    unit = "CPU s" if clock == "process_cpu" else "s"
-    interactive = sys.stderr.isatty()
-    self._bar = tqdm(total=round(budget_sec, 1), desc=description, unit="s", disable=not enabled,
-                     file=sys.stderr, dynamic_ncols=True, leave=True,
-                     mininterval=0.5 if interactive else 30.0,
+    self._unit = "CPU s" if clock == "process_cpu" else "s"
+    self._description = description
+    self._budget_sec = budget_sec
+    self._enabled = enabled
+    self._interactive = sys.stderr.isatty()
+    self._bar = tqdm(total=round(budget_sec, 1), desc=description, unit="s",
+                     disable=not (enabled and self._interactive), file=sys.stderr,
+                     dynamic_ncols=True, leave=True, mininterval=0.5,
                      bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} "
-                                + unit + " submission time [{elapsed} wall{postfix}]")
+                                + self._unit + " submission time [{elapsed} wall{postfix}]")
     self._latest = "no eval yet"
     self._step = 0
 
@@ -33,8 +40,10 @@ class RunProgress:
     self._latest = f"{metric_value:.4f}"
     self._bar.set_postfix_str(f"step {step}, {self._latest} vs {self._target}", refresh=False)
     self.advance(step, submission_time_sec)
-    if not sys.stderr.isatty():
-      self._bar.refresh()  # logs get one line per eval
+    if self._enabled and not self._interactive:  # a log: one plain line per eval
+      print(f"{self._description}: step {step}, {submission_time_sec:.1f}/"
+            f"{self._budget_sec:.0f} {self._unit} submission time, {self._latest} vs "
+            f"{self._target}", file=sys.stderr, flush=True)
 
   def close(self) -> None:
     self._bar.close()

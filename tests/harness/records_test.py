@@ -135,3 +135,20 @@ def test_strict_json_cleans_nested_and_numpy_values() -> None:
   text = records.to_strict_json({"a": {"b": float("nan"), "c": [float("inf"), 1.0]},
                                  "d": np.float32(1.5), "e": np.float32("nan")})
   assert json.loads(text) == {"a": {"b": None, "c": [None, 1.0]}, "d": 1.5, "e": None}
+
+
+def test_progress_in_a_log_is_one_plain_line_per_eval(capsys):
+  """Issue 20: tqdm wrote duplicate lines into a log file (stderr not a terminal)."""
+  from algoperf_lab.harness.progress import RunProgress
+
+  progress = RunProgress(True, "adamw on lm/tiny", 146.0, "bits_per_byte", 2.8876,
+                         clock="process_cpu")
+  progress.advance(3, 1.0)
+  progress.on_eval(6, 12.5, 3.1)
+  progress.on_eval(12, 25.0, 2.9)
+  progress.close()
+  err = capsys.readouterr().err
+  assert "\r" not in err
+  assert err.splitlines() == [
+      "adamw on lm/tiny: step 6, 12.5/146 CPU s submission time, 3.1000 vs bits_per_byte target 2.8876",
+      "adamw on lm/tiny: step 12, 25.0/146 CPU s submission time, 2.9000 vs bits_per_byte target 2.8876"]
