@@ -610,12 +610,18 @@ def _check_expert_request(workload: spec.Workload, settings: RunSettings) -> Non
         "lm_moe), or drop --mesh_expert.")
   if settings.sharding != "expert":
     return
-  jax.eval_shape(workload.init_model_fn, jax.random.PRNGKey(0))  # sets param_logical_axes
-  if not _has_expert_dimension(_logical_axes_or_none(workload)):
+  abstract_params, _ = jax.eval_shape(workload.init_model_fn, jax.random.PRNGKey(0))
+  logical_axes = _logical_axes_or_none(workload)  # set by init_model_fn
+  if not _has_expert_dimension(logical_axes):
     raise ParallelismError(
         f"--sharding=expert splits parameters that have an {partitioning.EXPERT_AXIS!r} "
         f"dimension, and workload {getattr(workload, 'name', '?')!r} has none; use it on an "
         "MoE workload (lm_moe), or --sharding=replicated|fsdp here.")
+  try:  # an expert count the expert axis does not divide, before anything compiles
+    partitioning.param_shardings(abstract_params, logical_axes, make_mesh(settings.mesh),
+                                 "expert")
+  except ValueError as error:
+    raise ParallelismError(str(error)) from error
 
 
 def _has_expert_dimension(logical_axes: Any) -> bool:

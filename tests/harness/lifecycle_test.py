@@ -227,3 +227,15 @@ def test_an_output_folder_under_a_file_is_one_line_naming_the_option(tmp_path, c
   assert "a parent of it is a file" in done.stderr and len(done.stderr.strip().splitlines()) == 1
   flag = "--out" if command[0] in ("score", "export-algoperf") else "--workdir"
   assert done.stderr.count(flag) >= 1
+
+
+def test_an_expert_count_the_expert_axis_does_not_divide_is_refused_before_compiling(tmp_path):
+  """Issue 20: it surfaced as a traceback from the sharding code after the record was opened."""
+  done = _cli("run", "--workload=lm_moe", "--size=tiny", f"--submission={ADAMW}",
+              f"--workdir={tmp_path}", "--max_steps=1", "--no_progress", "--sharding=expert",
+              "--mesh_expert=4", "--config.moe.num_experts=6", *SMALL_LM_OVERRIDES,
+              env={"XLA_FLAGS": "--xla_force_host_platform_device_count=8"})
+  assert done.returncode == 2, done.stderr[-2000:]
+  assert "6 experts" in done.stderr and "--mesh_expert" in done.stderr
+  assert len(done.stderr.strip().splitlines()) == 1
+  assert not (tmp_path / "result.json").exists()
