@@ -1,0 +1,31 @@
+"""README figures that come from committed benchmark outputs are re-read from them."""
+
+from __future__ import annotations
+
+import re
+
+from tests.helpers import REPO_ROOT
+
+SAM_COST_GNN = REPO_ROOT / "results" / "benchmarks" / "sam_cost_gnn_2026-12-05.txt"
+
+
+def _ratios(text: str) -> dict[str, tuple[float, float]]:
+  return {m.group(1): (float(m.group(2)), float(m.group(3))) for m in re.finditer(
+      r"^(\w+) / adamw step time: ([\d.]+) \(medians\), ([\d.]+) \(fastest blocks\)$", text,
+      flags=re.M)}
+
+
+def test_the_readme_step_costs_on_gnn_are_the_committed_benchmark_output():
+  ratios = _ratios(SAM_COST_GNN.read_text())
+  assert set(ratios) == {"linear_scalarisation", "pcgrad", "cagrad", "sam", "sam_mtl",
+                         "sam_mtl_cagrad"}
+  readme = (REPO_ROOT / "README.md").read_text()
+  assert f"linear scalarisation **{ratios['linear_scalarisation'][0]:.2f}**" in readme
+  for name, label in (("sam", "SAM"), ("pcgrad", "PCGrad"), ("cagrad", "CAGrad")):
+    median, fastest = ratios[name]
+    assert f"{label} {median:.2f} ({fastest:.2f})" in readme, name
+  for name, label in (("sam_mtl", "SAM-MTL with PCGrad"), ("sam_mtl_cagrad", "with CAGrad")):
+    median, fastest = ratios[name]
+    assert f"{label} {median:.1f} ({fastest:.1f})" in readme, name
+  reference = re.search(r"^adamw: median ([\d.]+) ms/step", SAM_COST_GNN.read_text(), re.M)
+  assert f"AdamW {reference.group(1)} ms/step" in readme
