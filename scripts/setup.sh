@@ -36,8 +36,16 @@ if [[ ! -x .venv/bin/python ]]; then
     "$python_bin" -m venv .venv
   fi
 fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+# pip's own chatter (and any index warnings of this machine's pip configuration) goes to a log;
+# the terminal gets one line, or the log's tail when the install fails.
+pip_log=.venv/pip-install.log
+if ! { .venv/bin/python -m pip install -q --upgrade pip \
+       && .venv/bin/python -m pip install -q -e '.[test]'; } >"$pip_log" 2>&1; then
+  tail -n 40 "$pip_log" >&2
+  echo "setup: installing the Python packages failed; the whole log is $pip_log" >&2
+  exit 1
+fi
+echo "setup: Python packages installed in .venv (pip's log: $pip_log)"
 
 # 2. The Jane Austen novels: Debian's r-cran-janeaustenr, unpacked without installing R.
 austen_marker="$data_root/debian/usr/lib/R/site-library/janeaustenr/data/Rdata.rdb"
