@@ -55,7 +55,8 @@ def make_candidates(method: str, defaults: Mapping[str, Any], num_candidates: in
                            "--candidates=1.")
   space = search_space.load_search_space(path)
   search_space.check_known_hparams(space, set(defaults), str(path))
-  drawn = halton.sample_trials(space, num_candidates - 1, seed=CANDIDATE_SEED)
+  drawn = halton.sample_trials(space, num_candidates - 1, seed=CANDIDATE_SEED,
+                               float_names=search_space.float_hparams(defaults))
   candidates += [Candidate(method, i, {**defaults, **values})
                  for i, values in enumerate(drawn, start=1)]
   return candidates

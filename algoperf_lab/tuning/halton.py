@@ -63,14 +63,14 @@ def scrambled_halton(num_points: int, dim: int, seed: int) -> np.ndarray:
   return np.minimum(points, _LARGEST_BELOW_ONE)
 
 
-def _map_range(param: RangeParam, u: float) -> float | int:
+def _map_range(param: RangeParam, u: float, as_float: bool = False) -> float | int:
   lo, hi = float(param.min), float(param.max)
   if param.scaling == "log":
     value = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
   else:
     value = lo + u * (hi - lo)
   value = min(max(value, lo), hi)
-  return int(round(value)) if param.is_integer else value
+  return int(round(value)) if param.is_integer and not as_float else value
 
 
 def _map_points(param: DiscreteParam, u: float) -> Scalar:
@@ -78,12 +78,14 @@ def _map_points(param: DiscreteParam, u: float) -> Scalar:
   return param.feasible_points[index]
 
 
-def sample_trials(space: SearchSpace | FixedPointsSpace, num_trials: int,
-                  seed: int) -> list[dict[str, Scalar]]:
+def sample_trials(space: SearchSpace | FixedPointsSpace, num_trials: int, seed: int,
+                  float_names: frozenset[str] = frozenset()) -> list[dict[str, Scalar]]:
   """`num_trials` hyperparameter settings: Halton points mapped onto the space, or fixed points.
 
   Dimensions follow sorted hyperparameter names, so results do not depend on JSON key order.
-  Fixed-point spaces return their entries in order (the seed is unused).
+  Fixed-point spaces return their entries in order (the seed is unused). A range with integer
+  bounds samples integers (AlgoPerf's reading), except for the names in `float_names` (the
+  hyperparameters whose default is a float: `{"min": 0, "max": 1}` for b1 means [0, 1]).
   """
   if num_trials < 0:
     raise ValueError(f"num_trials must be >= 0, got {num_trials}")
@@ -100,7 +102,7 @@ def sample_trials(space: SearchSpace | FixedPointsSpace, num_trials: int,
     trial: dict[str, Scalar] = {}
     for param, u in zip(params, row):
       u = float(u)
-      trial[param.name] = (_map_range(param, u) if isinstance(param, RangeParam)
-                           else _map_points(param, u))
+      trial[param.name] = (_map_range(param, u, param.name in float_names)
+                           if isinstance(param, RangeParam) else _map_points(param, u))
     trials.append(trial)
   return trials

@@ -226,3 +226,9 @@ def check_known_hparams(space: SearchSpace | FixedPointsSpace, known: set[str] |
         f"{source}: hyperparameters {unknown} are not declared by the submission (it declares "
         f"{sorted(known)}). Fix: rename or remove them in the search space, or declare them in "
         "the submission.")
+
+
+def float_hparams(defaults: Mapping[str, object]) -> frozenset[str]:
+  """The hyperparameters whose default is a float: a range over them samples floats even when
+  its bounds are written as integers (`{"min": 0, "max": 1}`)."""
+  return frozenset(name for name, value in defaults.items() if isinstance(value, float))

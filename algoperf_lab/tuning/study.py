@@ -170,7 +170,8 @@ def plan_trials(request: TuneRequest, submission: loader.Submission) -> list[Tri
       known = (set(defaults) | submission.optional_hparams
                if submission.default_hparams is not None else None)
       search_space.check_known_hparams(space, known, str(request.search_space))
-      drawn = halton.sample_trials(space, request.num_trials, seed=request.seed + study)
+      drawn = halton.sample_trials(space, request.num_trials, seed=request.seed + study,
+                                   float_names=search_space.float_hparams(defaults))
     else:
       drawn = [{}]
     for trial, values in enumerate(drawn):

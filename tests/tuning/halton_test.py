@@ -77,3 +77,18 @@ def test_fixed_points_in_order_and_too_many_trials():
   assert sample_trials(space, 2, seed=9) == [{"lr": 0.1}, {"lr": 0.01}]
   with pytest.raises(SearchSpaceError, match="only 3"):
     sample_trials(space, 4, seed=0)
+
+
+def test_a_float_hyperparameter_with_integer_bounds_samples_floats():
+  """Issue 19: {"min": 0, "max": 1} for b1 (default 0.9) sampled only 0 and 1."""
+  from algoperf_lab.tuning import halton
+  from algoperf_lab.tuning.search_space import float_hparams, parse_search_space
+
+  space = parse_search_space({"b1": {"min": 0, "max": 1, "scaling": "linear"},
+                              "warmup_steps": {"min": 10, "max": 100, "scaling": "linear"}},
+                             "space.json")
+  drawn = halton.sample_trials(space, 8, seed=0,
+                               float_names=float_hparams({"b1": 0.9, "warmup_steps": 50}))
+  assert all(isinstance(t["b1"], float) for t in drawn)
+  assert len({t["b1"] for t in drawn}) == 8 and not {t["b1"] for t in drawn} <= {0.0, 1.0}
+  assert all(isinstance(t["warmup_steps"], int) for t in drawn)  # an int default stays int
