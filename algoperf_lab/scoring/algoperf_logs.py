@@ -127,7 +127,11 @@ def read_measurements(path: Path, metric_column: str) -> tuple[tuple[float, ...]
   for number, row in enumerate(rows[1:], start=2):
     if len(row) != len(header):
       raise LogError(f"truncated csv: line {number} has {len(row)} of {len(header)} fields")
-    times.append(_number(row[t_index], number, time_column))
+    time = _number(row[t_index], number, time_column)
+    if math.isnan(time):
+      raise LogError(f"row {number}: {time_column!r} is empty or NaN, so no time to target can "
+                     "be read from this trial; it is skipped (repair or remove that row)")
+    times.append(time)
     values.append(_number(row[v_index], number, metric_column))
   return tuple(times), tuple(values)
 
