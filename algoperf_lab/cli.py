@@ -308,6 +308,8 @@ def _score(args: argparse.Namespace) -> int:
       print(f"Δm% {mtl_score.submission} on {mtl_score.workload} vs {args.mtl_reference}: "
             f"{mtl_score.delta_m_percent:+.2f}")
     _print_skipped(report.skipped, report.out_dir / "report.md")
+    for warning in getattr(report, "warnings", ()):
+      print(f"warning: {warning}", file=sys.stderr)
     print(f"report: {report.out_dir / 'report.md'}")
   return 0
 

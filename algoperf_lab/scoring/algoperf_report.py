@@ -11,7 +11,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace as dataclass_replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,23 @@ class AlgoPerfReport:
   def ranked(self) -> list[str]:
     """Submissions by descending score, then name."""
     return sorted(self.table.scores, key=lambda s: (-self.table.scores[s], s))
+
+
+def _without_unlogged_base_workloads(targets: AlgoPerfTargets, trials: Sequence[AlgoPerfTrial]
+                                     ) -> tuple[AlgoPerfTargets, list[str]]:
+  """The targets less any base workload (and its held-out variants) no submission has logs
+  for: it would count as a miss for everyone and lower every score alike (v0.5 logs against
+  v0.6 targets, which add finewebedu_lm). Returns the notes saying so."""
+  logged = {t.workload for t in trials}
+  absent = [w for w in targets.base_workloads if w not in logged]
+  if not absent:
+    return targets, []
+  base = tuple(w for w in targets.base_workloads if w not in absent)
+  held_out = tuple(w for w in targets.held_out_workloads if targets.base_of(w) not in absent)
+  notes = [f"no submission has logs for base workload {w}: it is left out of the score "
+           f"(scored over {len(base)} base workloads of {targets.source}, not "
+           f"{len(targets.base_workloads)})" for w in absent]
+  return dataclass_replace(targets, base_workloads=base, held_out_workloads=held_out), notes
 
 
 def _ruleset_warnings(trials: Sequence[AlgoPerfTrial], studies: Sequence[AlgoPerfStudy],
@@ -178,6 +195,8 @@ def score_algoperf_trials(trials: Sequence[AlgoPerfTrial], skipped: Sequence[Ski
                        f"({len(skipped)} skipped"
                        + (f", e.g. {skipped[0].path}: {skipped[0].reason}" if skipped else "")
                        + ")")
+  targets, left_out = _without_unlogged_base_workloads(targets, trials)
+  notes += left_out
   studies = collect_algoperf_studies(trials, targets)
   table = score_algoperf(studies, targets, tau_max)
   absent = [w for w in targets.held_out_workloads if not any(t.workload == w for t in trials)]

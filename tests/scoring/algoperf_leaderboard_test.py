@@ -82,3 +82,16 @@ def test_an_empty_or_nan_time_cell_skips_the_trial_by_name(tmp_path):
     copy.write_text("\n".join(lines) + "\n")
     with pytest.raises(LogError, match="row 3: 'score' is empty or NaN"):
       read_measurements(copy, "validation/mean_average_precision")
+
+
+def test_a_base_workload_nobody_has_logs_for_is_left_out_with_a_line(tmp_path, capsys):
+  """Issue 19: v0.5 logs scored against v0.6 targets counted finewebedu_lm (which no v0.5
+  submission ran) as a miss for everyone: schedule_free_adamw fell from 0.8542 to 0.7593."""
+  argv = ["score", str(LOGS), "--algoperf_version=0.6", "--ruleset=self", f"--out={tmp_path}",
+          "--no_progress"]
+  assert cli.main(argv) == 0
+  printed = capsys.readouterr()
+  assert "no submission has logs for base workload finewebedu_lm" in printed.out + printed.err
+  rows = {line.split()[0]: line.split()[1] for line in printed.out.splitlines()
+          if line.split() and line.split()[0] in PUBLISHED_V05_SELF_TUNING}
+  assert float(rows["schedule_free_adamw"]) > 0.8

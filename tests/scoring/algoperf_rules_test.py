@@ -77,8 +77,21 @@ def test_missing_submission_workload_counts_as_a_miss_and_denominator_is_all_bas
   logs = tmp_path / "logs"
   targets = targets_file(tmp_path / "t.json", ["a", "b", "c", "d"])
   _reach(logs, "only_a", "a", 100)
+  for workload in ("b", "c", "d"):  # someone has logs for each base workload
+    _reach(logs, "no_a", workload, 100)
   report = _score(tmp_path, logs, targets, ruleset="self")
-  assert report.table.scores == {"only_a": pytest.approx(0.25)}
+  assert report.table.scores == {"only_a": pytest.approx(0.25), "no_a": pytest.approx(0.75)}
+
+
+def test_a_base_workload_without_logs_from_anyone_is_left_out_with_a_note(tmp_path):
+  """Issue 19: it counted as a miss for everyone (v0.5 logs against v0.6 targets)."""
+  logs = tmp_path / "logs"
+  targets = targets_file(tmp_path / "t.json", ["a", "b", "c", "d"])
+  _reach(logs, "only_a", "a", 100)
+  report = _score(tmp_path, logs, targets, ruleset="self")
+  assert report.table.scores == {"only_a": pytest.approx(1.0)}
+  assert report.table.base_workloads == ("a",)
+  assert sum("no submission has logs for base workload" in w for w in report.warnings) == 3
 
 
 def test_malformed_logs_are_skipped_one_line_each(tmp_path, capsys):
