@@ -218,7 +218,37 @@ def read_record(result_path: Path) -> RunRecord:
   except json.JSONDecodeError as e:
     raise RecordError(f"malformed or truncated JSON at line {e.lineno} column {e.colno}: {e.msg}"
                       ) from e
-  return parse_record(data, result_path.parent)
+  record = parse_record(data, result_path.parent)
+  check_against_history(record)
+  return record
+
+
+def _meets(value: float, target: float, direction: str) -> bool:
+  return value <= target if direction == "lower" else value >= target
+
+
+def check_against_history(record: RunRecord) -> None:
+  """Refuses (RecordError, by path) a result.json its own metrics.jsonl contradicts: a
+  "reached" whose first eval at the target is not at its time_to_target_sec, or a "missed"
+  with an eval at the target within its budget. A record without metrics.jsonl is not
+  checked (nothing to contradict it)."""
+  if record.status not in ("reached", "missed") or not (record.run_dir / METRICS_FILE).is_file():
+    return
+  curve = read_curve(record.run_dir, record.target_metric)
+  budget = record.max_allowed_runtime_sec if record.max_allowed_runtime_sec is not None else math.inf
+  first = next((t for t, v in zip(curve.times, curve.values)
+                if t <= budget and _meets(v, record.target_value, record.target_direction)), None)
+  if record.status == "reached":
+    claimed = record.time_to_target_sec
+    if first is None or not math.isclose(first, claimed, rel_tol=1e-9, abs_tol=1e-9):
+      history = "never meets the target" if first is None else f"first meets it at {first:g} s"
+      raise RecordError(f"result.json says the target was reached at {claimed:g} s but its "
+                        f"metrics.jsonl {history}; the record contradicts its own history and "
+                        "is not scored (rerun it, or restore the files the run wrote)")
+  elif first is not None:
+    raise RecordError(f"result.json says missed but its metrics.jsonl meets the target at "
+                      f"{first:g} s, within the budget; the record contradicts its own history "
+                      "and is not scored (rerun it, or restore the files the run wrote)")
 
 
 def load_records(roots: Iterable[Path]) -> tuple[list[RunRecord], list[Skipped]]:

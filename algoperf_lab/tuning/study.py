@@ -29,6 +29,7 @@ from algoperf_lab.harness.records import RunStatus
 from algoperf_lab.harness.loop import RunSettings
 from algoperf_lab.harness.preemption import sigterm_requests_preemption
 from algoperf_lab.harness.workdir_lock import check_writable_dir
+from algoperf_lab.scoring import records as scoring_records
 from algoperf_lab.tuning import halton, search_space
 
 SELF_TUNING_BUDGET_FACTOR = 1.5
@@ -231,6 +232,7 @@ def _run_or_skip_trial(request: TuneRequest, plan: TrialPlan, workload_config: A
   if status in runner.FINISHED_STATUSES:
     result = json.loads((plan.workdir / records.RESULT_FILE).read_text())
     _check_same_trial(plan, result, workload_config, settings_record)
+    _check_record_against_history(plan.workdir)
     report(f"{label}: already finished ({status}), skipped")
     return TrialOutcome(plan, status, result.get("time_to_target_sec"), True)
   settings = dataclasses.replace(request.settings, seed=plan.seed, max_runtime_sec=budget)
@@ -247,6 +249,14 @@ def _run_or_skip_trial(request: TuneRequest, plan: TrialPlan, workload_config: A
          + (f" in {result.time_to_target_sec:.1f} {result.time_unit}"
             if result.time_to_target_sec else ""))
   return TrialOutcome(plan, result.status.value, result.time_to_target_sec, False)
+
+
+def _check_record_against_history(run_dir: Path) -> None:
+  """A finished trial whose result.json its metrics.jsonl contradicts is refused by path."""
+  try:
+    scoring_records.read_record(run_dir / records.RESULT_FILE)
+  except scoring_records.RecordError as error:
+    raise TuningError(f"{run_dir}: {error}") from error
 
 
 def _record_trial_settings(run_dir: Path, settings: Mapping[str, Any]) -> None:

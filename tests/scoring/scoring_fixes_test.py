@@ -151,3 +151,25 @@ def test_export_refusing_mixed_configs_suggests_what_export_can_do(tmp_path):
   with pytest.raises(ScoringError, match="records differ in target_value") as info:
     export_algoperf(runs, tmp_path / "export")
   assert "--group_by_config" not in str(info.value) and "its own --out" in str(info.value)
+
+
+def test_a_record_its_own_history_contradicts_is_refused_by_path(tmp_path):
+  """Issue 19: a hand-edited result.json (status reached, time 0.5 s) was trusted although
+  metrics.jsonl says otherwise."""
+  runs = tmp_path / "runs"
+  _standard(runs)
+  edited = runs / "sgd_lm" / "result.json"
+  record = json.loads(edited.read_text())
+  assert record["time_to_target_sec"] == 80.0
+  edited.write_text(json.dumps({**record, "time_to_target_sec": 0.5}))
+  with pytest.raises(ScoringError, match="incomplete") as info:
+    score_directories([runs], tmp_path / "out", bootstrap_samples=10)
+  assert "sgd_lm" in str(info.value) and "contradicts its own history" in str(info.value)
+  edited.write_text(json.dumps(record))  # restored; now a reached run edited into a miss
+  missed = runs / "adamw_vit" / "result.json"
+  reached = json.loads(missed.read_text())
+  missed.write_text(json.dumps({**reached, "status": "missed", "reached_target": False,
+                                "time_to_target_sec": None}))
+  with pytest.raises(ScoringError) as info:
+    score_directories([runs], tmp_path / "out", bootstrap_samples=10)
+  assert "adamw_vit" in str(info.value) and "says missed" in str(info.value)

@@ -148,3 +148,17 @@ def test_a_preempted_trial_stops_the_study(tmp_path, monkeypatch):
   monkeypatch.setattr(runner, "run", preempted_run)
   outcomes = study.run_tuning(_request(tmp_path, num_trials=3), report=lambda line: None)
   assert started == [0] and [o.status for o in outcomes] == ["preempted"]
+
+
+def test_a_finished_trial_its_history_contradicts_is_refused(tmp_path):
+  """Issue 19: tune trusted a hand-edited result.json (status reached, 0.5 s) over its
+  metrics.jsonl."""
+  request = _request(tmp_path, num_studies=1, num_trials=1)
+  study.run_tuning(request, report=lambda line: None)
+  result = tmp_path / "tune" / "study_0" / "trial_0" / "result.json"
+  record = json.loads(result.read_text())
+  assert record["status"] == "missed"
+  result.write_text(json.dumps({**record, "status": "reached", "reached_target": True,
+                                "time_to_target_sec": 0.5}))
+  with pytest.raises(study.TuningError, match="contradicts its own history"):
+    study.run_tuning(request, report=lambda line: None)
