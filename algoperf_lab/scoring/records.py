@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,6 +249,27 @@ def check_against_history(record: RunRecord) -> None:
     raise RecordError(f"result.json says missed but its metrics.jsonl meets the target at "
                       f"{first:g} s, within the budget; the record contradicts its own history "
                       "and is not scored (rerun it, or restore the files the run wrote)")
+
+
+def check_no_duplicate_runs(records: Sequence[RunRecord]) -> None:
+  """Refuses (ScoringError) two records of the same run: same submission, workload, size,
+  ruleset, study, trial, seed and hyperparameters (a copied folder would count twice)."""
+  seen: dict[str, RunRecord] = {}
+  duplicates = []
+  for record in records:
+    key = json.dumps([record.submission, record.workload, record.size, record.ruleset,
+                      record.study, record.trial, record.seed, record.hparams], sort_keys=True,
+                     default=str)
+    if key in seen:
+      duplicates.append(f"{seen[key].run_dir} and {record.run_dir}")
+    else:
+      seen[key] = record
+  if duplicates:
+    shown = "; ".join(duplicates[:3]) + (f"; and {len(duplicates) - 3} more"
+                                         if len(duplicates) > 3 else "")
+    raise ScoringError(f"the same run is recorded twice ({shown}): same submission, workload, "
+                       "study, trial, seed and hyperparameters; keep one of each (a copy would "
+                       "count as another study)")
 
 
 def load_records(roots: Iterable[Path]) -> tuple[list[RunRecord], list[Skipped]]:

@@ -21,7 +21,8 @@ from algoperf_lab.scoring.consistency import check_same_config
 from algoperf_lab.scoring.mtl import MtlScore, mtl_scores, render_mtl_markdown
 from algoperf_lab.scoring.profiles import DEFAULT_TAU_MAX, benchmark_scores, performance_ratios
 from algoperf_lab.scoring.records import (
-    RunRecord, ScoringError, Skipped, check_same_hardware, load_records, read_curve)
+    RunRecord, ScoringError, Skipped, check_no_duplicate_runs, check_same_hardware, load_records,
+    read_curve)
 from algoperf_lab.scoring.statistics import bootstrap_ci, speedup_vs_baseline
 from algoperf_lab.scoring.time_to_target import (
     StudyOutcome, collect_studies, over_budget, study_times, workload_times)
@@ -334,6 +335,7 @@ def score_directories(paths: list[Path], out_dir: Path, *, tau_max: float = DEFA
     raise ScoringError(f"no such file or directory: {', '.join(missing)}")
   check_score_options(tau_max, bootstrap_samples, out_dir)
   records, skipped = load_records(paths)
+  check_no_duplicate_runs(records)
   warnings = check_same_hardware(records, allow_mixed_hardware)
   records, config_warnings = check_same_config(records, group_by_config)
   warnings += config_warnings

@@ -173,3 +173,14 @@ def test_a_record_its_own_history_contradicts_is_refused_by_path(tmp_path):
   with pytest.raises(ScoringError) as info:
     score_directories([runs], tmp_path / "out", bootstrap_samples=10)
   assert "adamw_vit" in str(info.value) and "says missed" in str(info.value)
+
+
+def test_an_exact_copy_of_a_record_is_refused_not_counted_as_another_study(tmp_path):
+  """Issue 19: a copied run folder counted as another study."""
+  import shutil
+
+  runs = tmp_path / "runs"
+  _standard(runs)
+  shutil.copytree(runs / "sgd_lm", runs / "sgd_lm_copy")
+  with pytest.raises(ScoringError, match="the same run is recorded twice .*sgd_lm.* and .*sgd_lm_copy"):
+    score_directories([runs], tmp_path / "out", bootstrap_samples=10)
