@@ -72,9 +72,10 @@ def _holder(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def hold_workdir_lock(workdir: Path) -> Iterator[Path]:
-  """Holds the workdir's exclusive lock while the block runs; refuses a workdir in use."""
-  prepare_workdir(workdir)
+def hold_workdir_lock(workdir: Path, flag: str = "--workdir") -> Iterator[Path]:
+  """Holds the workdir's exclusive lock while the block runs; refuses a workdir in use.
+  `flag` is the option the folder was given with (--workdir, --out), for the messages."""
+  prepare_workdir(workdir, flag)
   path = workdir / LOCK_FILE
   try:
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -88,8 +89,8 @@ def hold_workdir_lock(workdir: Path) -> Iterator[Path]:
       if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
         raise
       raise WorkdirLockedError(
-          f"{workdir} is in use by {_holder(path)} (it holds {path}); wait for that run to end "
-          "or choose another --workdir.") from None
+          f"{workdir} is in use by {_holder(path)} (it holds {path}); wait for it to end "
+          f"or choose another {flag}.") from None
     os.ftruncate(descriptor, 0)
     os.write(descriptor, f"{os.getpid()}\n".encode())
     try:

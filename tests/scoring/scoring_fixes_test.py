@@ -137,7 +137,7 @@ def test_out_that_is_an_existing_file_is_refused(tmp_path, capsys):
   (tmp_path / "taken").write_text("x")
   assert cli.main(["score", str(runs), f"--out={tmp_path / 'taken'}"]) == 2
   err = capsys.readouterr().err.strip().splitlines()
-  assert len(err) == 1 and "is an existing file" in err[0]
+  assert len(err) == 1 and "is a file, not a folder; choose another --out" in err[0]
 
 
 def test_export_refusing_mixed_configs_suggests_what_export_can_do(tmp_path):
@@ -184,3 +184,28 @@ def test_an_exact_copy_of_a_record_is_refused_not_counted_as_another_study(tmp_p
   shutil.copytree(runs / "sgd_lm", runs / "sgd_lm_copy")
   with pytest.raises(ScoringError, match="the same run is recorded twice .*sgd_lm.* and .*sgd_lm_copy"):
     score_directories([runs], tmp_path / "out", bootstrap_samples=10)
+
+
+def test_an_out_folder_in_use_by_another_score_is_refused(tmp_path):
+  """Issue 19: two `score` commands writing one --out both exited 0, the last writer winning."""
+  from algoperf_lab.harness.workdir_lock import WorkdirLockedError, hold_workdir_lock
+  from algoperf_lab.scoring.sources import ScoreRequest, score
+
+  runs = tmp_path / "runs"
+  _standard(runs)
+  out = tmp_path / "out"
+  with hold_workdir_lock(out, flag="--out"):  # another score holds it
+    with pytest.raises(WorkdirLockedError, match="is in use by .*choose another --out"):
+      score(ScoreRequest(paths=(runs,), out_dir=out, bootstrap_samples=10, progress=False))
+  assert score(ScoreRequest(paths=(runs,), out_dir=out, bootstrap_samples=10,
+                            progress=False)).lab is not None
+
+
+def test_a_refused_score_leaves_no_new_out_folder(tmp_path):
+  from algoperf_lab.scoring.sources import ScoreRequest, score
+
+  empty = tmp_path / "empty"
+  empty.mkdir()
+  with pytest.raises(ScoringError, match="nothing to score"):
+    score(ScoreRequest(paths=(empty,), out_dir=tmp_path / "out", progress=False))
+  assert not (tmp_path / "out").exists()
