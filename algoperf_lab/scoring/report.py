@@ -54,13 +54,24 @@ class WorkloadScore:
 
 @dataclass(frozen=True)
 class SubmissionScore:
-  """A submission's benchmark score, its bootstrap interval, speedup and per-workload detail."""
+  """A submission's benchmark score, its bootstrap interval (None below MIN_STUDIES_FOR_INTERVAL
+  studies on some workload: too few to mean anything), speedup and per-workload detail."""
   name: str
   benchmark_score: float
-  ci95: tuple[float, float]
+  ci95: tuple[float, float] | None
   speedup_vs_baseline: float | None
   speedup_num_workloads: int
   per_workload: Mapping[str, WorkloadScore]
+
+  @property
+  def min_studies(self) -> int:
+    """The fewest studies this submission has on any scored workload."""
+    return min((ws.num_studies for ws in self.per_workload.values()), default=0)
+
+
+# A bootstrap over fewer studies gives intervals of a handful of possible values ("[x, x]");
+# below this many studies on some workload `score` prints "n/a" and the count instead.
+MIN_STUDIES_FOR_INTERVAL = 5
 
 
 @dataclass(frozen=True)
@@ -122,8 +133,10 @@ def _fmt_speedup(score: SubmissionScore) -> str:
   return f"{score.speedup_vs_baseline:.2f}x over {n} workload{'s' if n != 1 else ''}"
 
 
-def _fmt_ci(ci: tuple[float, float]) -> str:
-  return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+def _fmt_ci(score: SubmissionScore) -> str:
+  if score.ci95 is None:
+    return f"n/a: {score.min_studies} stud{'y' if score.min_studies == 1 else 'ies'}"
+  return f"[{score.ci95[0]:.3f}, {score.ci95[1]:.3f}]"
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -145,7 +158,8 @@ def scores_json(report: ScoreReport) -> dict[str, Any]:
         for w, ws in s.per_workload.items()}
     submissions[s.name] = {
         "benchmark_score": s.benchmark_score,
-        "ci95": list(s.ci95),
+        "ci95": list(s.ci95) if s.ci95 is not None else None,
+        "min_studies": s.min_studies,
         "speedup_vs_baseline": s.speedup_vs_baseline,
         "speedup_num_workloads": s.speedup_num_workloads,
         "per_workload": per_workload}
@@ -181,7 +195,7 @@ def render_markdown(report: ScoreReport, generated_at: dt.datetime) -> str:
   lines += [f"- {h}" for h in report.hardware] + ["", "## Benchmark scores", "", EXACT_RULE, ""]
   lines += _md_table(
       ["submission", "benchmark score", "95% CI", "speedup vs baseline"],
-      [[s.name, f"{s.benchmark_score:.3f}", _fmt_ci(s.ci95), _fmt_speedup(s)] for s in ranked])
+      [[s.name, f"{s.benchmark_score:.3f}", _fmt_ci(s), _fmt_speedup(s)] for s in ranked])
   if report.mtl_reference is not None:
     lines += ["", *render_mtl_markdown(report.mtl, report.mtl_reference)]
   lines += ["", "## Time to target", "",
@@ -215,7 +229,7 @@ def format_score_table(report: ScoreReport) -> str:
   header += [f"{w} (s)" for w in report.workloads]
   rows = []
   for s in report.ranked():
-    row = [s.name, f"{s.benchmark_score:.3f}", _fmt_ci(s.ci95)]
+    row = [s.name, f"{s.benchmark_score:.3f}", _fmt_ci(s)]
     if report.baseline is not None:
       row.append(_fmt_speedup(s))
     row += [_fmt_seconds(s.per_workload[w].time_to_target_sec) + _gap(report, s.name, w)
@@ -364,12 +378,15 @@ def score_directories(paths: list[Path], out_dir: Path, *, tau_max: float = DEFA
   results = {}
   for sub in submissions:
     speedup = speedup_vs_baseline(times, baseline, sub) if baseline is not None else None
+    per_workload = {w: WorkloadScore(times[sub][w], tuple(per_study[sub].get(w, ())),
+                                     ratios[sub][w]) for w in workloads}
+    enough = min((ws.num_studies for ws in per_workload.values()),
+                 default=0) >= MIN_STUDIES_FOR_INTERVAL
     results[sub] = SubmissionScore(
-        name=sub, benchmark_score=scores[sub], ci95=cis[sub],
+        name=sub, benchmark_score=scores[sub], ci95=cis[sub] if enough else None,
         speedup_vs_baseline=speedup.value if speedup else None,
         speedup_num_workloads=speedup.num_workloads if speedup else 0,
-        per_workload={w: WorkloadScore(times[sub][w], tuple(per_study[sub].get(w, ())),
-                                       ratios[sub][w]) for w in workloads})
+        per_workload=per_workload)
 
   out_dir = Path(out_dir)
   out_dir.mkdir(parents=True, exist_ok=True)

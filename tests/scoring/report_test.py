@@ -95,8 +95,9 @@ def test_score_directories_writes_everything(tmp_path):
   assert sgd_mnist["time_to_target_sec"] is None and sgd_mnist["performance_ratio"] is None
   assert sgd_mnist["num_studies"] == 2
   assert scores["submissions"]["adamw"]["per_workload"]["lm/tiny"]["time_to_target_sec"] == 45.0
-  lo, hi = scores["submissions"]["sgd"]["ci95"]
-  assert lo <= 1 / 3 + 1e-12 and hi >= 1 / 3 - 1e-12
+  # Two studies: too few for an interval (issue 19: a "95% CI" of [x, x] meant nothing).
+  assert scores["submissions"]["sgd"]["ci95"] is None
+  assert scores["submissions"]["sgd"]["min_studies"] == 2
   assert scores["submissions"]["sgd"]["speedup_vs_baseline"] == pytest.approx(1.0)
   assert len(scores["skipped"]) == 2 and all(s["reason"] for s in scores["skipped"])
 
@@ -149,3 +150,27 @@ def test_the_curves_axis_names_the_clock():
   assert plots.clock_axis_label(["process_cpu"]) == "submission time (process CPU s)"
   assert plots.clock_axis_label(["wall", "wall"]) == "submission time (wall s)"
   assert plots.clock_axis_label(["wall", "process_cpu"]) == "submission time (process CPU s / wall s)"
+
+
+def test_an_interval_needs_five_studies_on_every_workload(tmp_path):
+  """Issue 19: below 5 studies `score` prints "n/a: k studies" instead of an interval."""
+  from algoperf_lab.scoring.report import format_score_table, score_directories
+  from tests.scoring.factories import lab_run
+
+  runs = tmp_path / "runs"
+  times = [10.0 * (i + 1) for i in range(10)]
+  for study in range(5):
+    for name, at in (("adamw", 30.0 + study), ("sgd", 60.0 + 5 * study)):
+      lab_run(runs, f"{name}_{study}", submission=name, times=times, study=study,
+              losses=[3.0 if t < at else 1.5 for t in times], ruleset="self")
+  report = score_directories([runs], tmp_path / "out", bootstrap_samples=50)
+  assert report.submissions["adamw"].ci95 is not None
+  lo, hi = report.submissions["sgd"].ci95
+  assert lo <= report.submissions["sgd"].benchmark_score <= hi
+  lab_run(runs, "adamw_vit", submission="adamw", workload="vit", times=times, study=0,
+          losses=[1.5] * 10, ruleset="self")
+  lab_run(runs, "sgd_vit", submission="sgd", workload="vit", times=times, study=0,
+          losses=[1.5] * 10, ruleset="self")
+  report = score_directories([runs], tmp_path / "out2", bootstrap_samples=50)
+  assert report.submissions["adamw"].ci95 is None  # vit has one study
+  assert "n/a: 1 study" in format_score_table(report)
