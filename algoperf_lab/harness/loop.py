@@ -145,6 +145,7 @@ def _record_header(workload: spec.Workload, settings: RunSettings, identity: Run
       "eval_cadence": (f"every {settings.eval_every_steps} steps" if settings.eval_every_steps
                        else f"every {workload.eval_period_time_sec:g}s of submission time"),
       "sharding": settings.sharding, "mesh": dataclasses.asdict(settings.mesh),
+      "lab_commit": records.lab_commit(), "started": records.moment(),
   }
 
 
@@ -274,7 +275,8 @@ def _open_and_train(run: _Run, time_fn: Callable[[], float],
       "status": result.status.value, "reached_target": result.reached_target,
       "time_to_target_sec": result.time_to_target_sec, "steps": result.steps,
       "submission_time_sec": result.submission_time_sec, "stop_reason": result.stop_reason,
-      "num_evals": len(state.history), "wall_time_sec": _wall_time(run)})
+      "num_evals": len(state.history), "wall_time_sec": _wall_time(run),
+      "ended": records.moment()})
   return result
 
 

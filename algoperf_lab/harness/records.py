@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import enum
 import json
 import math
 import os
 import platform
+import subprocess
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
@@ -99,3 +101,28 @@ def software_versions() -> dict[str, str | None]:
           "jax": jax.__version__, "jaxlib": _version("jaxlib"), "flax": _version("flax"),
           "optax": _version("optax"), "orbax-checkpoint": _version("orbax-checkpoint"),
           "grain": _version("grain")}
+
+
+def lab_commit() -> str | None:
+  """The lab checkout's git commit (with "+dirty" when it has uncommitted changes), or None
+  outside a git checkout."""
+  root = Path(algoperf_lab.__file__).resolve().parent.parent
+  try:
+    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                            text=True, timeout=10, check=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+  except (OSError, subprocess.SubprocessError):
+    return None
+  return f"{commit}+dirty" if dirty else commit
+
+
+def moment() -> dict[str, Any]:
+  """When, and under what machine load, something happened: UTC time and the 1/5/15-minute
+  load averages (a record's start and end; how busy the machine was shows in the timings)."""
+  try:
+    load = [round(x, 2) for x in os.getloadavg()]
+  except OSError:
+    load = None
+  return {"utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+          "load_average": load}

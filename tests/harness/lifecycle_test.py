@@ -127,6 +127,11 @@ def test_the_record_names_its_sharding_and_mesh(tmp_path):
   assert "process_cpu clock" in done.stdout and " CPU s" in done.stdout  # the clock is named
   record = json.loads((tmp_path / "result.json").read_text())
   assert record["sharding"] == "replicated"
+  # Provenance (issue 19): the lab's commit, and when and under what load it started and ended.
+  assert record["lab_commit"] and len(record["lab_commit"].split("+")[0]) == 40
+  for moment in (record["started"], record["ended"]):
+    assert moment["utc"].endswith("+00:00") and len(moment["load_average"]) == 3
+  assert record["started"]["utc"] <= record["ended"]["utc"]
   assert record["mesh"] == {"data": -1, "fsdp": 1, "expert": 1, "model": 1}
 
 
