@@ -243,7 +243,9 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
     return 0
   if jax.process_index() != 0:
     return 0
-  print(f"status={result.status.value} time_to_target={time_to_target} steps={result.steps} "
+  steps_to_target = result.steps_to_target if result.steps_to_target is not None else "-"
+  print(f"status={result.status.value} time_to_target={time_to_target} "
+        f"steps_to_target={steps_to_target} steps={result.steps} "
         f"submission_time={result.submission_time_sec:.1f} {unit} ({result.clock} clock; "
         f"{result.stop_reason}); "
         f"record in {args.workdir}")

@@ -84,6 +84,7 @@ class RunResult:
   eval_history: list[dict[str, Any]]
   resumed_from_step: int | None = None  # the checkpoint this run continued from, if any
   clock: str = "wall"  # what its seconds are: "wall" or "process_cpu" (CPU seconds)
+  steps_to_target: int | None = None  # the step of the eval that first met the target
 
   @property
   def time_unit(self) -> str:
@@ -265,19 +266,28 @@ def _open_and_train(run: _Run, time_fn: Callable[[], float],
   except BaseException as error:
     _record_failure(run, state, clock, error)
     raise
-  result = RunResult(status=status, reached_target=status is RunStatus.REACHED,
-                     time_to_target_sec=state.time_to_target_sec if status is RunStatus.REACHED
-                     else None, steps=state.step, submission_time_sec=clock.elapsed(),
+  reached = status is RunStatus.REACHED
+  result = RunResult(status=status, reached_target=reached,
+                     time_to_target_sec=state.time_to_target_sec if reached else None,
+                     steps=state.step, submission_time_sec=clock.elapsed(),
                      stop_reason=stop_reason, eval_history=state.history,
                      resumed_from_step=run.files.header.get("resumed_from_step"),
-                     clock=run.identity.clock)
+                     clock=run.identity.clock,
+                     steps_to_target=_steps_to_target(state) if reached else None)
   run.files.write_result({
       "status": result.status.value, "reached_target": result.reached_target,
-      "time_to_target_sec": result.time_to_target_sec, "steps": result.steps,
+      "time_to_target_sec": result.time_to_target_sec,
+      "steps_to_target": result.steps_to_target, "steps": result.steps,
       "submission_time_sec": result.submission_time_sec, "stop_reason": result.stop_reason,
       "num_evals": len(state.history), "wall_time_sec": _wall_time(run),
       "ended": records.moment()})
   return result
+
+
+def _steps_to_target(state: resume.LoopState) -> int | None:
+  """The step of the eval that first met the target (time_to_target_sec's eval)."""
+  return next((int(line["step"]) for line in state.history
+               if line["submission_time_sec"] == state.time_to_target_sec), None)
 
 
 def _preempted_before_opening(run: _Run) -> RunResult:

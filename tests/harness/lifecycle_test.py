@@ -122,11 +122,13 @@ def test_expert_parallel_flags_on_the_dense_lm_are_refused_in_one_line(tmp_path,
 
 def test_the_record_names_its_sharding_and_mesh(tmp_path):
   done = _cli(*BASE, f"--submission={ADAMW}", f"--workdir={tmp_path}", "--max_steps=1",
-              "--eval_every_steps=1", "--no_checkpoints")
+              "--eval_every_steps=1", "--no_checkpoints", "--config.targets.validation=100.0")
   assert done.returncode == 0, done.stderr[-2000:]
   assert "process_cpu clock" in done.stdout and " CPU s" in done.stdout  # the clock is named
   record = json.loads((tmp_path / "result.json").read_text())
   assert record["sharding"] == "replicated"
+  assert record["steps_to_target"] == 1 == record["steps"]  # a target of 100 is met at once
+  assert "steps_to_target=1" in done.stdout
   # Provenance (issue 19): the lab's commit, and when and under what load it started and ended.
   assert record["lab_commit"] and len(record["lab_commit"].split("+")[0]) == 40
   for moment in (record["started"], record["ended"]):
