@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="score the lab's records under AlgoPerf's rules, in one table with any "
                      "AlgoPerf logs")
   score.add_argument("--no_progress", action="store_true", help="no progress bar")
+  score.add_argument("--clock", choices=("time", "steps"), default="time",
+                     help="score lab records by submission time to target (time) or by steps "
+                     "to target (steps); report.md gives the ranks on both")
   score.add_argument("--mtl_reference", default=None, metavar="SUBMISSION",
                      help="multi-task workloads: report Δm%% of every submission's per-task "
                           "metrics against this one (Maninis et al. 2019)")
@@ -300,7 +303,7 @@ def _score(args: argparse.Namespace) -> int:
       allow_incomplete=args.allow_incomplete, group_by_config=args.group_by_config,
       algoperf_version=args.algoperf_version, algoperf_targets=args.algoperf_targets,
       ruleset=args.ruleset, algoperf_rules=args.algoperf_rules,
-      progress=not args.no_progress, mtl_reference=args.mtl_reference))
+      progress=not args.no_progress, mtl_reference=args.mtl_reference, clock=args.clock))
   for report, table in ((outcome.lab, format_score_table), (outcome.algoperf,
                                                             format_algoperf_table)):
     if report is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,9 @@ class RunRecord:
   clock: str = "wall"  # what the submission clock read (records before clocks existed: wall)
   workload_config: Mapping[str, Any] | None = None
   config_label: str = ""  # set when --group_by_config scores differing configs apart
+  # The step of the eval that first met the target (result.json's steps_to_target, or read
+  # from metrics.jsonl for records written before it existed); None on a miss or unknown.
+  steps_to_target: int | None = None
 
   @property
   def workload_key(self) -> str:
@@ -98,10 +101,12 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class MetricsCurve:
-  """(submission time, target metric) points of one run, plus any problems met reading them."""
+  """(submission time, target metric) points of one run, plus any problems met reading them;
+  `steps` holds each point's step (None where the line has none)."""
   times: tuple[float, ...]
   values: tuple[float, ...]
   warnings: tuple[str, ...]
+  steps: tuple[int | None, ...] = ()
 
 
 def find_result_files(roots: Iterable[Path]) -> list[Path]:
@@ -219,25 +224,30 @@ def read_record(result_path: Path) -> RunRecord:
     raise RecordError(f"malformed or truncated JSON at line {e.lineno} column {e.colno}: {e.msg}"
                       ) from e
   record = parse_record(data, result_path.parent)
-  check_against_history(record)
-  return record
+  first_step = check_against_history(record)
+  recorded = data.get("steps_to_target") if isinstance(data, dict) else None
+  steps = recorded if _is_int(recorded) else first_step
+  return replace(record, steps_to_target=steps if record.status == "reached" else None)
 
 
 def _meets(value: float, target: float, direction: str) -> bool:
   return value <= target if direction == "lower" else value >= target
 
 
-def check_against_history(record: RunRecord) -> None:
+def check_against_history(record: RunRecord) -> int | None:
   """Refuses (RecordError, by path) a result.json its own metrics.jsonl contradicts: a
   "reached" whose first eval at the target is not at its time_to_target_sec, or a "missed"
   with an eval at the target within its budget. A record without metrics.jsonl is not
-  checked (nothing to contradict it)."""
+  checked (nothing to contradict it). Returns the step of the first eval at the target (None
+  when there is none, or no history)."""
   if record.status not in ("reached", "missed") or not (record.run_dir / METRICS_FILE).is_file():
-    return
+    return None
   curve = read_curve(record.run_dir, record.target_metric)
   budget = record.max_allowed_runtime_sec if record.max_allowed_runtime_sec is not None else math.inf
-  first = next((t for t, v in zip(curve.times, curve.values)
-                if t <= budget and _meets(v, record.target_value, record.target_direction)), None)
+  steps = curve.steps or (None,) * len(curve.times)
+  first, first_step = next(((t, step) for t, v, step in zip(curve.times, curve.values, steps)
+                            if t <= budget and _meets(v, record.target_value,
+                                                      record.target_direction)), (None, None))
   if record.status == "reached":
     claimed = record.time_to_target_sec
     if first is None or not math.isclose(first, claimed, rel_tol=1e-9, abs_tol=1e-9):
@@ -249,6 +259,7 @@ def check_against_history(record: RunRecord) -> None:
     raise RecordError(f"result.json says missed but its metrics.jsonl meets the target at "
                       f"{first:g} s, within the budget; the record contradicts its own history "
                       "and is not scored (rerun it, or restore the files the run wrote)")
+  return first_step
 
 
 def check_no_duplicate_runs(records: Sequence[RunRecord]) -> None:
@@ -298,6 +309,7 @@ def read_curve(run_dir: Path, metric: str) -> MetricsCurve:
     return MetricsCurve((), (), (f"{path}: cannot read metrics ({e.strerror or e})",))
   times: list[float] = []
   values: list[float] = []
+  steps: list[int | None] = []
   warnings: list[str] = []
   for number, line in enumerate(lines, start=1):
     if not line.strip():
@@ -315,7 +327,8 @@ def read_curve(run_dir: Path, metric: str) -> MetricsCurve:
     if _is_number(t) and _is_number(v) and math.isfinite(t) and math.isfinite(v):
       times.append(float(t))
       values.append(float(v))
-  return MetricsCurve(tuple(times), tuple(values), tuple(warnings))
+      steps.append(int(row["step"]) if _is_int(row.get("step")) else None)
+  return MetricsCurve(tuple(times), tuple(values), tuple(warnings), tuple(steps))
 
 
 def hardware_signature(record: RunRecord) -> tuple[tuple[str, str], ...]:

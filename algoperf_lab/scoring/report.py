@@ -25,7 +25,8 @@ from algoperf_lab.scoring.records import (
     read_curve)
 from algoperf_lab.scoring.statistics import bootstrap_ci, speedup_vs_baseline
 from algoperf_lab.scoring.time_to_target import (
-    StudyOutcome, collect_studies, over_budget, study_times, workload_times)
+    CLOCKS, StudyOutcome, collect_studies, on_step_clock, over_budget, study_times,
+    workload_times)
 
 SCORES_FILE = "scores.json"
 REPORT_FILE = "report.md"
@@ -92,6 +93,12 @@ class ScoreReport:
   mtl_reference: str | None = None  # --mtl_reference: Δm% against this submission
   moe_section: tuple[str, ...] = ()  # expert specialisation, for runs that record MoE counts
   mtl: tuple[MtlScore, ...] = ()
+  clock: str = "time"  # what the times are: "time" (seconds of submission time) or "steps"
+  rank_changes: tuple[str, ...] = ()  # lines: how the ranking moves on the other clock
+
+  @property
+  def unit(self) -> str:
+    return "steps" if self.clock == "steps" else "s"
 
   def has_gap(self, submission: str, workload: str) -> bool:
     """Whether an incomplete record of this submission on this workload was left out."""
@@ -163,7 +170,7 @@ def scores_json(report: ScoreReport) -> dict[str, Any]:
         "speedup_vs_baseline": s.speedup_vs_baseline,
         "speedup_num_workloads": s.speedup_num_workloads,
         "per_workload": per_workload}
-  return {"scoring_rule": "exact integral", "tau_max": report.tau_max,
+  return {"scoring_rule": "exact integral", "clock": report.clock, "tau_max": report.tau_max,
           "workloads": list(report.workloads),
           "submissions": submissions, "baseline": report.baseline,
           "skipped": [{"path": k.path, "reason": k.reason} for k in report.skipped],
@@ -199,7 +206,8 @@ def render_markdown(report: ScoreReport, generated_at: dt.datetime) -> str:
   if report.mtl_reference is not None:
     lines += ["", *render_mtl_markdown(report.mtl, report.mtl_reference)]
   lines += ["", "## Time to target", "",
-            "Seconds, median over studies (studies reaching the target / studies); "
+            ("Steps" if report.clock == "steps" else "Seconds")
+            + " to target, median over studies (studies reaching the target / studies); "
             "\"miss\" means the median study did not reach it.", ""]
   lines += _md_table(
       ["submission", *report.workloads],
@@ -208,6 +216,9 @@ def render_markdown(report: ScoreReport, generated_at: dt.datetime) -> str:
                   f"{_gap(report, s.name, w)}"
                   for w in report.workloads)] for s in ranked])
   lines += ["", *_gap_note(report)] if _gap_note(report) else []
+  if report.rank_changes:
+    lines += ["", "## Ranks on the time clock and on the step clock", "",
+              *report.rank_changes]
   lines += ["", "## Performance profile", "", f"![performance profile]({PROFILE_FILE})", "",
             "## Training curves", ""]
   for w in report.workloads:
@@ -226,7 +237,7 @@ def format_score_table(report: ScoreReport) -> str:
   header = ["submission", "score", "95% CI"]
   if report.baseline is not None:
     header.append(f"speedup vs {report.baseline}")
-  header += [f"{w} (s)" for w in report.workloads]
+  header += [f"{w} ({report.unit})" for w in report.workloads]
   rows = []
   for s in report.ranked():
     row = [s.name, f"{s.benchmark_score:.3f}", _fmt_ci(s)]
@@ -330,12 +341,44 @@ def _refuse_incomplete(incomplete: Sequence[Skipped]) -> None:
       "marked in the tables)")
 
 
+def _benchmark_scores_of(records: Sequence[RunRecord], tau_max: float) -> dict[str, float]:
+  studies, _ = collect_studies(records)
+  workloads = sorted({s.workload for s in studies})
+  times = workload_times(study_times(studies), workloads)
+  return benchmark_scores(performance_ratios(times, workloads), tau_max)
+
+
+def _ranks(scores: Mapping[str, float]) -> dict[str, int]:
+  return {name: i + 1 for i, name in enumerate(sorted(scores, key=lambda n: (-scores[n], n)))}
+
+
+def _rank_changes(records: Sequence[RunRecord], tau_max: float) -> list[str]:
+  """report.md's table of each submission's rank and score on the time clock and on the step
+  clock, or a line saying why they cannot be compared."""
+  if not records:
+    return []
+  step_records, no_steps = on_step_clock(records)
+  if no_steps:
+    return [f"Not compared: {len(no_steps)} reached record(s) have no step count."]
+  on_time = _benchmark_scores_of(records, tau_max)
+  on_steps = _benchmark_scores_of(step_records, tau_max)
+  time_rank, step_rank = _ranks(on_time), _ranks(on_steps)
+  rows = ["| submission | rank (score), time clock | rank (score), step clock | change |",
+          "|---|---|---|---|"]
+  for name in sorted(on_time, key=lambda n: time_rank[n]):
+    change = time_rank[name] - step_rank[name]
+    moved = "same" if change == 0 else (f"up {change}" if change > 0 else f"down {-change}")
+    rows.append(f"| {name} | {time_rank[name]} ({on_time[name]:.3f}) | "
+                f"{step_rank[name]} ({on_steps[name]:.3f}) | {moved} |")
+  return rows
+
+
 def score_directories(paths: list[Path], out_dir: Path, *, tau_max: float = DEFAULT_TAU_MAX,
                       baseline: str | None = None, allow_mixed_hardware: bool = False,
                       bootstrap_samples: int = 1000, seed: int = 0,
                       allow_incomplete: bool = False,
                       group_by_config: bool = False,
-                      mtl_reference: str | None = None) -> ScoreReport:
+                      mtl_reference: str | None = None, clock: str = "time") -> ScoreReport:
   """Score every finished run below `paths` and write scores.json, report.md and PNGs to out_dir.
 
   Raises ScoringError (or its MixedHardwareError) when nothing can be scored, a path is missing,
@@ -348,8 +391,14 @@ def score_directories(paths: list[Path], out_dir: Path, *, tau_max: float = DEFA
   if missing:
     raise ScoringError(f"no such file or directory: {', '.join(missing)}")
   check_score_options(tau_max, bootstrap_samples, out_dir)
+  if clock not in CLOCKS:
+    raise ScoringError(f"--clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
   records, skipped = load_records(paths)
   check_no_duplicate_runs(records)
+  rank_changes = _rank_changes(records, tau_max)
+  if clock == "steps":
+    records, no_steps = on_step_clock(records)
+    skipped += no_steps
   warnings = check_same_hardware(records, allow_mixed_hardware)
   records, config_warnings = check_same_config(records, group_by_config)
   warnings += config_warnings
@@ -400,7 +449,7 @@ def score_directories(paths: list[Path], out_dir: Path, *, tau_max: float = DEFA
       hardware=_hardware_lines(scored_records), num_scored_runs=len(scored_records),
       out_dir=out_dir, gaps=frozenset(k.cell for k in incomplete if k.cell),
       unattributed_gaps=sum(k.cell is None for k in incomplete),
-      mtl_reference=mtl_reference,
+      mtl_reference=mtl_reference, clock=clock, rank_changes=tuple(rank_changes),
       mtl=mtl_scores(scored_records, mtl_reference) if mtl_reference is not None else (),
       moe_section=tuple(moe_lines),
       files=(out_dir / SCORES_FILE, out_dir / REPORT_FILE, out_dir / PROFILE_FILE,

@@ -45,6 +45,7 @@ class ScoreRequest:
   algoperf_rules: bool = False  # score lab records under AlgoPerf's rules, with any logs
   progress: bool = True
   mtl_reference: str | None = None  # Δm% of lab records against this submission
+  clock: str = "time"  # lab records: score seconds ("time") or steps ("steps") to target
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def _score_unlocked(request: ScoreRequest) -> ScoreOutcome:
         allow_mixed_hardware=request.allow_mixed_hardware,
         bootstrap_samples=request.bootstrap_samples, seed=request.seed,
         allow_incomplete=request.allow_incomplete, group_by_config=request.group_by_config,
-        mtl_reference=request.mtl_reference)
+        mtl_reference=request.mtl_reference, clock=request.clock)
   if locations:
     assert targets is not None
     trials, skipped = load_trials(locations, targets, progress=request.progress)

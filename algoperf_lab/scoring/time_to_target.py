@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from algoperf_lab.scoring.records import RunRecord, Skipped
 
@@ -115,3 +115,22 @@ def workload_times(
   """submission -> workload -> median time over studies; a workload with no studies is inf."""
   return {sub: {w: median_with_inf(per_workload.get(w, ())) for w in workloads}
           for sub, per_workload in times.items()}
+
+
+CLOCKS = ("time", "steps")
+
+
+def on_step_clock(records: Iterable[RunRecord]) -> tuple[list[RunRecord], list[Skipped]]:
+  """The records with steps to target in place of seconds (AlgoPerf's 2026 analysis scores on
+  both): a reached run counts its steps_to_target; a miss stays a miss. A reached record with
+  no step count (no steps_to_target and no metrics.jsonl) is skipped with the reason."""
+  converted, skipped = [], []
+  for record in records:
+    if record.status == "reached" and record.steps_to_target is None:
+      skipped.append(Skipped(path=str(record.run_dir / "result.json"),
+                             reason="no step count to target (no steps_to_target and no "
+                                    "metrics.jsonl); it cannot be scored on the step clock"))
+      continue
+    steps = float(record.steps_to_target) if record.steps_to_target is not None else None
+    converted.append(replace(record, time_to_target_sec=steps, max_allowed_runtime_sec=None))
+  return converted, skipped

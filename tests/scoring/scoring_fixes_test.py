@@ -209,3 +209,28 @@ def test_a_refused_score_leaves_no_new_out_folder(tmp_path):
   with pytest.raises(ScoringError, match="nothing to score"):
     score(ScoreRequest(paths=(empty,), out_dir=tmp_path / "out", progress=False))
   assert not (tmp_path / "out").exists()
+
+
+def test_score_on_the_step_clock_and_the_rank_changes_in_the_report(tmp_path, capsys):
+  """Issue 19: steps beside seconds; `score --clock=steps`; rank changes in report.md.
+
+  fast_steps takes few, slow steps (reaches at step 20, 60 s); cheap_steps many, fast ones
+  (step 50, 50 s): cheap_steps wins on time, fast_steps on steps."""
+  runs = tmp_path / "runs"
+  lab_run(runs, "fast_steps", submission="fast_steps", times=[30.0, 60.0, 90.0],
+          losses=[3.0, 1.5, 1.0], ruleset="self")
+  lab_run(runs, "cheap_steps", submission="cheap_steps", times=[10.0 * i for i in range(1, 10)],
+          losses=[3.0] * 4 + [1.5] * 5, ruleset="self")
+  time_report = score_directories([runs], tmp_path / "time", bootstrap_samples=10)
+  step_report = score_directories([runs], tmp_path / "steps", bootstrap_samples=10,
+                                  clock="steps")
+  assert time_report.ranked()[0].name == "cheap_steps"
+  assert step_report.ranked()[0].name == "fast_steps"
+  assert step_report.submissions["fast_steps"].per_workload["lm/tiny"].time_to_target_sec == 20.0
+  assert "lm/tiny (steps)" in format_score_table(step_report)
+  markdown = (tmp_path / "steps" / "report.md").read_text()
+  assert "## Ranks on the time clock and on the step clock" in markdown
+  assert "| cheap_steps | 1 (1.000) | 2 (" in markdown and "down 1" in markdown
+  assert cli.main(["score", str(runs), f"--out={tmp_path / 'cli'}", "--clock=steps",
+                   "--bootstrap_samples=10"]) == 0
+  assert json.loads((tmp_path / "cli" / "scores.json").read_text())["clock"] == "steps"
