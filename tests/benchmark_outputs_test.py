@@ -29,3 +29,20 @@ def test_the_readme_step_costs_on_gnn_are_the_committed_benchmark_output():
     assert f"{label} {median:.1f} ({fastest:.1f})" in readme, name
   reference = re.search(r"^adamw: median ([\d.]+) ms/step", SAM_COST_GNN.read_text(), re.M)
   assert f"AdamW {reference.group(1)} ms/step" in readme
+
+
+NADAMW_STEP_GNN = REPO_ROOT / "results" / "benchmarks" / "nadamw_step_gnn_2026-12-06.txt"
+
+
+def test_the_readme_nadamw_step_ratios_are_the_committed_benchmark_output():
+  text = NADAMW_STEP_GNN.read_text()
+  ratios = {(m.group(1), m.group(2)): float(m.group(3)) for m in re.finditer(
+      r"^(nadamw_optax|nadamw) / adamw step time at dropout ([\d.]+): ([\d.]+) \(medians\)",
+      text, flags=re.M)}
+  readme = (REPO_ROOT / "README.md").read_text()
+  assert f"optax-form NadamW **{ratios[('nadamw_optax', '0')]:.2f}**" in readme
+  assert f"AlgoPerf-form **{ratios[('nadamw', '0')]:.2f}**" in readme
+  assert f"{ratios[('nadamw_optax', '0.1')]:.2f} and {ratios[('nadamw', '0.1')]:.2f}" in readme
+  for rate in ("0", "0.1"):
+    reference = re.search(rf"^adamw dropout {rate}: median ([\d.]+) ms/step", text, re.M)
+    assert f"AdamW {reference.group(1)} ms/step" in readme
