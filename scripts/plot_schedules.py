@@ -61,6 +61,7 @@ def panels(step_hint: int, steps: np.ndarray) -> list[tuple[str, list[Curve]]]:
   """(title, curves) per panel; the curves are learning rates as fractions of the peak."""
   single = lambda schedule: [("", _values(schedule, steps))]  # noqa: E731
   wsd_hp, sgdr_hp = wsd_submission.HPARAMS, sgdr_submission.HPARAMS
+  wsd_start = 1.0 / wsd_submission.WARMUP_INIT_DIV_FACTOR  # WSD warms up from peak/100 (epfml)
   cycle_hp = one_cycle_submission.HPARAMS
   cycle_lr = one_cycle.one_cycle_learning_rate(1.0, step_hint, cycle_hp["cycle_fraction"],
                                                cycle_hp["div_factor"], cycle_hp["final_div_factor"])
@@ -69,7 +70,8 @@ def panels(step_hint: int, steps: np.ndarray) -> list[tuple[str, list[Curve]]]:
   budgeted = {"cosine": cosine.warmup_cosine(1.0, step_hint, WARMUP),
               "linear (D2Z)": linear.warmup_linear_to_zero(1.0, step_hint, WARMUP),
               "REX": rex.warmup_rex(1.0, step_hint, WARMUP),
-              "WSD 1-sqrt": wsd.wsd(1.0, step_hint, WARMUP, 0.2, "1-sqrt"),
+              "WSD 1-sqrt": wsd.wsd(1.0, step_hint, WARMUP, 0.2, "1-sqrt",
+                                    warmup_start_fraction=wsd_start),
               "UBA phi=1": uba.warmup_uba(1.0, step_hint, WARMUP, 1.0)}
   return [
       ("cosine to 0", single(cosine.warmup_cosine(1.0, step_hint, WARMUP))),
@@ -77,7 +79,8 @@ def panels(step_hint: int, steps: np.ndarray) -> list[tuple[str, list[Curve]]]:
       ("linear to 0 (D2Z)", single(linear.warmup_linear_to_zero(1.0, step_hint, WARMUP))),
       ("warmup + constant", single(constant.warmup_constant(1.0, step_hint, WARMUP))),
       (f"WSD (cooldown {wsd_hp['cooldown_fraction']:.0%})",
-       [(shape, _values(wsd.wsd(1.0, step_hint, WARMUP, wsd_hp["cooldown_fraction"], shape), steps))
+       [(shape, _values(wsd.wsd(1.0, step_hint, WARMUP, wsd_hp["cooldown_fraction"], shape,
+                                warmup_start_fraction=wsd_start), steps))
         for shape in wsd.COOLDOWN_SHAPES]),
       ("WSM: constant LR; decay emulated\nby merging the last "
        f"{wsm_submission.HPARAMS['num_snapshots']} snapshots",
