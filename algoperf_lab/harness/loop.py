@@ -24,7 +24,7 @@ from typing import Any
 import jax
 
 from algoperf_lab import spec
-from algoperf_lab.harness import pmap_form, records, resume
+from algoperf_lab.harness import optax_form, pmap_form, records, resume
 from algoperf_lab.harness.cadence import EvalCadence
 from algoperf_lab.harness.checkpoints import RunCheckpointer
 from algoperf_lab.harness.preemption import PreemptionFlag, sigterm_requests_preemption
@@ -623,7 +623,7 @@ def _check_expert_request(workload: spec.Workload, settings: RunSettings) -> Non
   if settings.sharding != "expert":
     return
   abstract_params, _ = jax.eval_shape(workload.init_model_fn, jax.random.PRNGKey(0))
-  logical_axes = _logical_axes_or_none(workload)  # set by init_model_fn
+  logical_axes = optax_form.logical_axes(workload)  # set by init_model_fn above
   if not _has_expert_dimension(logical_axes):
     raise ParallelismError(
         f"--sharding=expert splits parameters that have an {partitioning.EXPERT_AXIS!r} "
@@ -648,13 +648,6 @@ def _has_expert_dimension(logical_axes: Any) -> bool:
                                               and partitioning.EXPERT_AXIS in name):
         return True
   return False
-
-
-def _logical_axes_or_none(workload: spec.Workload) -> Any:
-  try:
-    return workload.param_logical_axes
-  except (NotImplementedError, ValueError):
-    return None
 
 
 def _use_mesh(submission: Submission, settings: RunSettings) -> None:

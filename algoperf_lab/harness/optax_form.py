@@ -65,7 +65,8 @@ class StepShardings:
   batch: NamedSharding
 
 
-def _logical_axes(workload: spec.Workload) -> Any:
+def logical_axes(workload: spec.Workload) -> Any:
+  """The workload's param_logical_axes, or None for a workload that names none."""
   try:
     return workload.param_logical_axes
   except NotImplementedError:
@@ -78,7 +79,7 @@ def step_shardings(workload: spec.Workload, optimizer: optax.GradientTransformat
 
   `params` may be abstract (shapes only): nothing is materialised here.
   """
-  params_shardings = partitioning.param_shardings(params, _logical_axes(workload), mesh, strategy)  # type: ignore[arg-type]
+  params_shardings = partitioning.param_shardings(params, logical_axes(workload), mesh, strategy)  # type: ignore[arg-type]
   abstract_opt_state = jax.eval_shape(optimizer.init, params)
   opt_shardings = partitioning.optimizer_state_shardings(abstract_opt_state, params,
                                                          params_shardings, mesh)
@@ -230,7 +231,7 @@ class OptaxFormAdapter:
     abstract_params, _ = jax.eval_shape(workload.init_model_fn, rng)
     if self._mesh is None:
       return workload.init_model_fn(rng)
-    params_shardings = partitioning.param_shardings(abstract_params, _logical_axes(workload),  # type: ignore[arg-type]
+    params_shardings = partitioning.param_shardings(abstract_params, logical_axes(workload),  # type: ignore[arg-type]
                                                     self._mesh, self._strategy)
     return jax.jit(workload.init_model_fn,
                    out_shardings=(params_shardings, partitioning.replicated(self._mesh)))(rng)
