@@ -29,13 +29,16 @@ def _user_errors() -> tuple[type[BaseException], ...]:
   from algoperf_lab.harness.resume import ResumeMismatchError
   from algoperf_lab.harness.workdir_lock import WorkdirError
   from algoperf_lab.data.batch_size import BatchSizeError
+  from algoperf_lab.target_setting.procedure import PlanError
+  from algoperf_lab.target_setting.rules import TargetSettingError
 
   return (config.ConfigError, hyperparameters.HyperparameterError, loader.SubmissionError,
           registry.UnknownWorkloadError, runner.WorkdirInUseError, paths.DatasetNotFoundError,
           paths.DatasetCorruptError, WorkdirError, runner.DiskFullError, BatchSizeError,
           ScoringError, SearchSpaceError, TuningError, ResumeMismatchError, ResumeCheckpointError,
           ParallelismError, PmapApiError, MissingHyperparametersError,
-          spec.WorkloadOptionError, ClockError, BatchSizeTypeError, CalibrationError)
+          spec.WorkloadOptionError, ClockError, BatchSizeTypeError, CalibrationError,
+          PlanError, TargetSettingError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
   calibrate.add_argument("--submissions", default=None,
                          help="comma-separated submission files (default: submissions/lr_free/)")
   calibrate.add_argument("--reference", default=None,
-                         help="reference submission (default: submissions/baselines/nadamw.py)")
+                         help="reference submission (default: submissions/baselines/nadamw_optax.py, the optax-form NadamW)")
   calibrate.add_argument("--workloads", default=None,
                          help="comma-separated workloads (default: the tiny base workloads)")
   calibrate.add_argument("--include_variants", action="store_true",
@@ -187,6 +190,21 @@ def build_parser() -> argparse.ArgumentParser:
   calibrate.add_argument("--data_dir", default=None)
   calibrate.add_argument("--no_progress", action="store_true")
 
+  set_targets = commands.add_parser(
+      "set-targets", help="set targets, budgets and step hints AlgoPerf's way: tune several "
+      "baselines, re-run each one's best over seeds, derive targets from the best (records "
+      "under OUT; OUT/targets.json and OUT/report.md)")
+  set_targets.add_argument("--study", type=Path,
+                           default=Path("configs/studies/target_setting_tiny.py"),
+                           help="study config (baselines, trials, seeds, horizons, variants)")
+  set_targets.add_argument("--out", required=True, type=config.non_empty_path)
+  set_targets.add_argument("--workload", default=None,
+                           help="run only this workload (a base or a variant of the study)")
+  set_targets.add_argument("--update_configs", action="store_true",
+                           help="also write the targets into configs/tiny_targets.json, "
+                           "which the tiny workload configs read")
+  set_targets.add_argument("--no_progress", action="store_true")
+
   demo = commands.add_parser("demo", help="run the bundled baselines on every tiny workload "
                              "(self-tuning, one study), score them and write the report")
   demo.add_argument("--workdir", type=Path, default=Path("runs/demo"))
@@ -196,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
   demo.add_argument("--clock", choices=CLOCK_CHOICES, default="auto",
                    help="what the submission clock reads: wall time, or process_cpu (this process's CPU time, robust to other load on a shared CPU host; budgets measured for it); auto: process_cpu on a CPU backend where the workload has a measured CPU budget, else wall")
   demo.add_argument("--no_progress", action="store_true")
-  for training in (run, tune, calibrate, demo):
+  for training in (run, tune, calibrate, demo, set_targets):
     training.add_argument("--traceback", action="store_true",
                           help="print the full traceback when a run fails (it is always kept "
                           "in the run's result.json)")
@@ -360,6 +378,25 @@ def _calibrate(args: argparse.Namespace, overrides: list[str]) -> int:
   return 0
 
 
+def _set_targets(args: argparse.Namespace, overrides: list[str]) -> int:
+  from algoperf_lab import runtime
+  from algoperf_lab.target_setting import installed, procedure
+
+  if overrides:
+    raise SystemExit("`set-targets` takes no --config overrides: the study config says what runs.")
+  _start_jax()
+  runtime.enable_compilation_cache()
+  plan = procedure.plan_from_config(procedure.load_study_config(args.study))
+  targets = procedure.run_target_setting(plan, args.out, only_workload=args.workload,
+                                         progress=not args.no_progress)
+  print(f"targets for {len(targets['workloads'])} workload(s) in {args.out / procedure.TARGETS_FILE}"
+        f" ({args.out / procedure.REPORT_FILE})")
+  if args.update_configs:
+    path = installed.install(targets)
+    print(f"wrote {path}; the tiny configs read it")
+  return 0
+
+
 def _demo(args: argparse.Namespace, overrides: list[str]) -> int:
   from algoperf_lab import runtime
   from algoperf_lab.demo import DemoRequest, run_demo
@@ -378,7 +415,8 @@ def _first_line(error: BaseException) -> str:
   return f"{type(error).__name__}: {text[0] if text else ''}"
 
 
-_TRAINING_COMMANDS = {"run": _run, "tune": _tune, "calibrate": _calibrate, "demo": _demo}
+_TRAINING_COMMANDS = {"run": _run, "tune": _tune, "calibrate": _calibrate, "demo": _demo,
+                      "set-targets": _set_targets}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

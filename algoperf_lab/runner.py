@@ -20,7 +20,7 @@ from algoperf_lab.harness.workdir_lock import hold_workdir_lock
 from algoperf_lab.harness.resume import CHECKPOINT_DIR
 from algoperf_lab.harness.loop import RunIdentity, RunResult, RunSettings, train_and_evaluate
 
-FINISHED_STATUSES = ("reached", "missed", "diverged")
+FINISHED_STATUSES = ("reached", "missed", "diverged", "capped")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,11 +6,11 @@
 
 import ml_collections
 
-from configs import gnn
+from configs import gnn, tiny_targets
 
 
 def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
-  config = gnn.get_config(size)
+  config = gnn.base_config(size)
   config.model.activation = "silu"
   if size == "tiny":
     config.targets.update(
@@ -23,4 +23,4 @@ def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
             "scripts/measure_targets.py --workloads=gnn_silu --seeds=0,1 --run_fraction=0.75 "
             "(2026-11-22, 2-core CPU): NadamW, worst over seeds of the best validation value "
             "within 70% of step_hint; budget 4/3 of the median time to reach it (20 s, 20 s)"))
-  return config
+  return tiny_targets.apply(config, "gnn_silu") if size == "tiny" else config

@@ -11,10 +11,13 @@ default clock is process CPU time, whose budget is `targets.max_allowed_cpu_sec`
 
 import ml_collections
 
+from configs import tiny_targets
+
 SIZES = ("tiny", "small", "full")
 
 
-def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
+def base_config(size: str = "tiny") -> ml_collections.ConfigDict:
+  """The config before configs/tiny_targets.json (variants start from this)."""
   if size not in SIZES:
     raise ValueError(f"unknown lm size {size!r}; choose one of {SIZES}.")
   config = ml_collections.ConfigDict()
@@ -64,3 +67,8 @@ def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
         "validation loss on FineWeb reported by llm.c / nanoGPT speedruns; "
         "budget and step hint are provisional")
   return config
+
+
+def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
+  config = base_config(size)
+  return tiny_targets.apply(config, "lm") if size == "tiny" else config

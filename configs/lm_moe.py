@@ -14,13 +14,13 @@ through WORKLOAD_OPTIONS (submissions/moe/).
 
 import ml_collections
 
-from configs import lm
+from configs import lm, tiny_targets
 
 SIZES = lm.SIZES
 
 
 def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
-  config = lm.get_config(size)
+  config = lm.base_config(size)
   config.moe = ml_collections.ConfigDict(dict(
       num_experts=8, top_k=2, num_shared_experts=1, expert_mlp_dim=168, dispatch="dropless",
       capacity_factor=1.25, grouped_matmul="ragged_dot", matmul_block=64))
@@ -62,4 +62,4 @@ def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
     config.routing.lbl_micro_batches = 16
     config.targets.how_measured = ("provisional, not measured: the dense lm full's values "
                                    "(3.28 nats/token), budget and step hint")
-  return config
+  return tiny_targets.apply(config, "lm_moe") if size == "tiny" else config

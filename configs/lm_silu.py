@@ -5,11 +5,11 @@
 
 import ml_collections
 
-from configs import lm
+from configs import lm, tiny_targets
 
 
 def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
-  config = lm.get_config(size)
+  config = lm.base_config(size)
   config.model.activation = "silu"
   if size == "tiny":
     config.targets.update(
@@ -22,4 +22,4 @@ def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
             "(2026-11-22, 2-core CPU): NadamW, worst over seeds of the best validation value "
             "within 70% of step_hint; budget 4/3 of the median time to reach it "
             "(105 s, 104 s, measured while other jobs shared the CPU)"))
-  return config
+  return tiny_targets.apply(config, "lm_silu") if size == "tiny" else config

@@ -5,11 +5,11 @@
 
 import ml_collections
 
-from configs import lm
+from configs import lm, tiny_targets
 
 
 def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
-  config = lm.get_config(size)
+  config = lm.base_config(size)
   width = config.model.d_model * 3 // 2
   config.model.update(num_layers=max(config.model.num_layers // 2, 1), d_model=width,
                       mlp_dim=4 * width)
@@ -24,4 +24,4 @@ def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
             "(2026-11-22, 2-core CPU): NadamW, worst over seeds of the best validation value "
             "within 70% of step_hint; budget 4/3 of the median time to reach it "
             "(58 s, 58 s)"))
-  return config
+  return tiny_targets.apply(config, "lm_wide") if size == "tiny" else config

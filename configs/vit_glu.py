@@ -5,11 +5,11 @@
 
 import ml_collections
 
-from configs import vit
+from configs import vit, tiny_targets
 
 
 def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
-  config = vit.get_config(size)
+  config = vit.base_config(size)
   config.model.mlp = "glu"
   if size == "tiny":
     config.targets.update(
@@ -22,4 +22,4 @@ def get_config(size: str = "tiny") -> ml_collections.ConfigDict:
             "scripts/measure_targets.py --workloads=vit_glu --seeds=0,1 --run_fraction=0.75 "
             "(2026-11-22, 2-core CPU): NadamW, worst over seeds of the best validation value "
             "within 70% of step_hint; budget 4/3 of the median time to reach it (59 s, 83 s)"))
-  return config
+  return tiny_targets.apply(config, "vit_glu") if size == "tiny" else config

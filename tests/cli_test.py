@@ -54,9 +54,9 @@ def test_run_writes_record_and_refuses_to_overwrite(tmp_path):
           "--max_steps=3", "--eval_every_steps=3", "--no_progress", *SMALL_LM_OVERRIDES)
   done = _console(*args)
   assert done.returncode == 0, done.stderr
-  assert "status=missed" in done.stdout and "steps=3" in done.stdout
+  assert "status=capped" in done.stdout and "steps=3" in done.stdout
   record = json.loads((workdir / "result.json").read_text())
-  assert record["status"] == "missed" and record["steps"] == 3
+  assert record["status"] == "capped" and record["steps"] == 3
   assert len((workdir / "metrics.jsonl").read_text().splitlines()) == 1
   again = _console(*args)
   assert again.returncode == 2 and "already holds a finished run" in again.stderr

@@ -25,10 +25,11 @@ KNOWN_PREFIXES = ("algoperf-lab ", "bash scripts/setup.sh", "bash scripts/test.s
                   "python benchmarks/moe_step.py", "python scripts/moe_study.py",
                   "python scripts/mtl_study.py", "python benchmarks/sam_cost.py")
 FAST_ARGS = {
-    "run": ("--max_steps=2", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
-    "tune": ("--max_steps=2", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
+    # A budget of 1 CPU second, not --max_steps: a capped run is refused by score (issue 19).
+    "run": ("--max_runtime_sec=1", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
+    "tune": ("--max_runtime_sec=1", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
     # One candidate per method on lm (the command's --workloads is replaced, as for measure_*).
-    "calibrate": ("--candidates=1", "--max_steps=2", "--eval_every_steps=2", "--no_progress",
+    "calibrate": ("--candidates=1", "--config.targets.max_allowed_cpu_sec=1.0", "--eval_every_steps=2", "--no_progress",
                   *SMALL_LM_OVERRIDES),
     "demo": ("--no_progress", "--workloads=lm", *SMALL_LM_OVERRIDES, "--clock=wall",
              "--config.targets.max_allowed_runtime_sec=3.0",
@@ -49,7 +50,8 @@ FAST_ARGS = {
                              "--max_steps=2", "--eval_every_steps=2", "--small"),
     # The reference and one SAM-MTL, on gnn only, four steps on 1,000 molecules.
     "scripts/mtl_study.py": ("--seeds=0", "--workloads=gnn", "--submissions=sam_mtl",
-                             "--max_steps=4", "--eval_every_steps=2",
+                             "--override=--config.targets.max_allowed_cpu_sec=2.0",
+                             "--eval_every_steps=2",
                              "--override=--config.data.max_molecules=1000"),
     "benchmarks/sam_cost.py": ("--rounds=1", "--blocks=1", "--steps_per_block=1", "--small",
                                "--submissions=sam"),

@@ -17,7 +17,7 @@ from algoperf_lab.harness.workdir_lock import check_writable_dir
 
 REPO_ROOT = candidates_lib.REPO_ROOT
 LR_FREE_DIR = REPO_ROOT / "submissions" / "lr_free"
-REFERENCE = str(REPO_ROOT / "submissions" / "baselines" / "nadamw.py")
+REFERENCE = str(REPO_ROOT / "submissions" / "baselines" / "nadamw_optax.py")
 SIZE = "tiny"
 
 

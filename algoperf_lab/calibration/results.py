@@ -19,7 +19,7 @@ from pathlib import Path
 from algoperf_lab.calibration.candidates import CalibrationError, Candidate
 from algoperf_lab.calibration.runs import RunPlan, run_dir
 from algoperf_lab.scoring.profiles import DEFAULT_TAU_MAX, benchmark_scores, performance_ratios
-from algoperf_lab.scoring.records import RecordError, RunRecord, check_same_hardware, read_record
+from algoperf_lab.scoring.records import CappedRunError, RecordError, RunRecord, check_same_hardware, read_record
 from algoperf_lab.scoring.time_to_target import median_with_inf, trial_time
 
 
@@ -67,6 +67,10 @@ def read_records(plans: Sequence[RunPlan], workdir: Path) -> dict[tuple, RunReco
     path = run_dir(workdir, plan) / "result.json"
     try:
       found[plan.key] = read_record(path)
+    except CappedRunError as error:
+      raise CalibrationError(f"{path}: {error}. calibrate writes no calibrated_*.json from "
+                             "capped runs: calibrate without --max_steps (in another "
+                             "--workdir).") from error
     except RecordError as error:
       raise CalibrationError(f"{path}: {error}; rerun the same calibrate command to finish (or "
                              "redo) that run.") from error

@@ -40,7 +40,8 @@ from algoperf_lab.parallel.mesh import MeshConfig, make_mesh
 class RunSettings:
   seed: int = 0
   eval_every_steps: int | None = None  # None: every eval_period_time_sec of submission time
-  max_steps: int | None = None  # a step cap for debugging; a capped run that misses is "missed"
+  max_steps: int | None = None  # a step cap for debugging; stopped by it short of the target
+  # and of the budget, a run is "capped" (never scored as a miss)
   max_runtime_sec: float | None = None  # None: the workload's max_allowed_runtime_sec
   data_dir: str | None = None
   progress: bool = True
@@ -456,8 +457,10 @@ def _stop_decision(run: _Run, state: resume.LoopState, metrics: Mapping[str, Any
   if training_complete or out_of_budget or step_cap:
     reason = ("submission signalled completion" if training_complete
               else "budget spent" if out_of_budget else f"max_steps={run.settings.max_steps}")
-    return (RunStatus.REACHED if state.time_to_target_sec is not None
-            else RunStatus.MISSED), reason
+    if state.time_to_target_sec is not None:
+      return RunStatus.REACHED, reason
+    capped = step_cap and not (training_complete or out_of_budget)
+    return (RunStatus.CAPPED if capped else RunStatus.MISSED), reason
   return None
 
 
@@ -680,10 +683,11 @@ def _finished_before_resume(state: resume.LoopState, settings: RunSettings,
     return RunStatus.DIVERGED, "non-finite metrics (before the restart)"
   if state.time_to_target_sec is not None and settings.stop_at_target:
     return RunStatus.REACHED, "target reached (before the restart)"
-  if settings.max_steps is not None and state.step >= settings.max_steps:
-    return RunStatus.MISSED, f"max_steps={settings.max_steps} (before the restart)"
   if state.submission_time_sec >= budget_sec:
     return RunStatus.MISSED, "budget spent (before the restart)"
+  if settings.max_steps is not None and state.step >= settings.max_steps:
+    status = RunStatus.REACHED if state.time_to_target_sec is not None else RunStatus.CAPPED
+    return status, f"max_steps={settings.max_steps} (before the restart)"
   return None
 
 

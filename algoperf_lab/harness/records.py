@@ -29,6 +29,9 @@ class RunStatus(enum.Enum):
   RUNNING = "running"
   REACHED = "reached"
   MISSED = "missed"
+  # Stopped by --max_steps before its budget without reaching the target: a debugging run that
+  # says nothing about time to target; scoring refuses it rather than count it as a miss.
+  CAPPED = "capped"
   DIVERGED = "diverged"
   PREEMPTED = "preempted"  # stopped by SIGTERM after saving a checkpoint; the next run resumes
   INTERRUPTED = "interrupted"  # stopped by Ctrl-C; the next run resumes from the last checkpoint

@@ -50,6 +50,10 @@ class RecordError(ValueError):
     self.cell = cell
 
 
+class CappedRunError(RecordError):
+  """A --max_steps run stopped short of its budget and target: neither a result nor a miss."""
+
+
 @dataclass(frozen=True)
 class Skipped:
   """A record left out of scoring, with a human-readable reason.
@@ -157,6 +161,12 @@ def parse_record(data: object, run_dir: Path) -> RunRecord:
   if status in UNFINISHED_STATUSES:
     raise RecordError(f"unfinished run (status {status!r}); only reached/missed/diverged runs "
                       "are scored", cell=_cell(data))
+  if status == "capped":
+    raise CappedRunError(
+        f"capped run (stopped by max_steps at step {data.get('steps')} before its budget, "
+        "short of the target): it says nothing about time to target and is not scored as a "
+        "miss; move it out of the scored folders, or run it again without --max_steps",
+        cell=_cell(data))
   if status == "failed":
     raise RecordError(f"the run failed ({data.get('error', 'no error recorded')}); fix the "
                       "submission and run it again (its submission counts as missing this "

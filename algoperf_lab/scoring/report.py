@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from algoperf_lab.atomic_files import write_text_atomically
+from algoperf_lab.scoring import paired as paired_lib
 from algoperf_lab.scoring import plots
 from algoperf_lab.scoring.consistency import check_same_config
 from algoperf_lab.scoring.mtl import MtlScore, mtl_scores, render_mtl_markdown
@@ -95,6 +96,7 @@ class ScoreReport:
   mtl: tuple[MtlScore, ...] = ()
   clock: str = "time"  # what the times are: "time" (seconds of submission time) or "steps"
   rank_changes: tuple[str, ...] = ()  # lines: how the ranking moves on the other clock
+  paired: tuple[paired_lib.PairedComparison, ...] = ()  # against --baseline, seed by seed
 
   @property
   def unit(self) -> str:
@@ -177,7 +179,8 @@ def scores_json(report: ScoreReport) -> dict[str, Any]:
           "warnings": list(report.warnings), "hardware": list(report.hardware),
           "num_scored_runs": report.num_scored_runs,
           "incomplete": sorted([s, w] for s, w in report.gaps),
-          "incomplete_unattributed": report.unattributed_gaps}
+          "incomplete_unattributed": report.unattributed_gaps,
+          "paired_comparisons": [paired_lib.to_json(c) for c in report.paired]}
 
 
 def _md_cell(text: str) -> str:
@@ -216,6 +219,7 @@ def render_markdown(report: ScoreReport, generated_at: dt.datetime) -> str:
                   f"{_gap(report, s.name, w)}"
                   for w in report.workloads)] for s in ranked])
   lines += ["", *_gap_note(report)] if _gap_note(report) else []
+  lines += ["", *paired_lib.render_markdown(report.paired, report.unit)] if report.paired else []
   if report.rank_changes:
     lines += ["", "## Ranks on the time clock and on the step clock", "",
               *report.rank_changes]
@@ -335,10 +339,10 @@ def _refuse_incomplete(incomplete: Sequence[Skipped]) -> None:
   shown = "; ".join(f"{k.path} ({k.reason})" for k in incomplete[:5])
   more = f"; and {len(incomplete) - 5} more" if len(incomplete) > 5 else ""
   raise ScoringError(
-      f"{len(incomplete)} record(s) are corrupt, preempted or still running, so their studies "
-      f"are incomplete (not misses): {shown}{more}. Finish them (rerun the same command to "
-      "resume), remove them, or pass --allow_incomplete to score without them (the gaps are "
-      "marked in the tables)")
+      f"{len(incomplete)} record(s) are corrupt, preempted, still running or capped by "
+      f"--max_steps, so their studies are incomplete (not misses): {shown}{more}. Finish them "
+      "(rerun the same command to resume; a capped run without --max_steps), remove them, or "
+      "pass --allow_incomplete to score without them (the gaps are marked in the tables)")
 
 
 def _benchmark_scores_of(records: Sequence[RunRecord], tau_max: float) -> dict[str, float]:
@@ -450,6 +454,8 @@ def score_directories(paths: list[Path], out_dir: Path, *, tau_max: float = DEFA
       out_dir=out_dir, gaps=frozenset(k.cell for k in incomplete if k.cell),
       unattributed_gaps=sum(k.cell is None for k in incomplete),
       mtl_reference=mtl_reference, clock=clock, rank_changes=tuple(rank_changes),
+      paired=(tuple(paired_lib.compare_all(studies, baseline, workloads))
+              if baseline is not None else ()),
       mtl=mtl_scores(scored_records, mtl_reference) if mtl_reference is not None else (),
       moe_section=tuple(moe_lines),
       files=(out_dir / SCORES_FILE, out_dir / REPORT_FILE, out_dir / PROFILE_FILE,

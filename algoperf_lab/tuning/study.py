@@ -212,7 +212,7 @@ def run_tuning(request: TuneRequest,
       if preemption.requested:  # SIGTERM between trials: start no other
         report("preempted (SIGTERM) between trials; run the same command again to go on.")
         break
-      outcome = _run_or_skip_trial(request, plan, workload_config, settings_record, budget,
+      outcome = run_or_skip_trial(request, plan, workload_config, settings_record, budget,
                                    extra_known, report)
       outcomes.append(outcome)
       if outcome.status == RunStatus.PREEMPTED.value:  # the job is going away
@@ -222,7 +222,7 @@ def run_tuning(request: TuneRequest,
   return outcomes
 
 
-def _run_or_skip_trial(request: TuneRequest, plan: TrialPlan, workload_config: Any,
+def run_or_skip_trial(request: TuneRequest, plan: TrialPlan, workload_config: Any,
                        settings_record: Mapping[str, Any], budget: float,
                        extra_known: frozenset[str],
                        report: Callable[[str], None]) -> TrialOutcome:
@@ -255,6 +255,8 @@ def _check_record_against_history(run_dir: Path) -> None:
   """A finished trial whose result.json its metrics.jsonl contradicts is refused by path."""
   try:
     scoring_records.read_record(run_dir / records.RESULT_FILE)
+  except scoring_records.CappedRunError:
+    return  # finished under a --max_steps cap: a trial of this request, not scored, not redone
   except scoring_records.RecordError as error:
     raise TuningError(f"{run_dir}: {error}") from error
 

@@ -15,7 +15,7 @@ SF = str(REPO_ROOT / "submissions" / "lr_free" / "schedule_free_adamw.py")
 
 def _calibrate(workdir: Path, *extra: str) -> int:
   return cli.main(["calibrate", f"--workdir={workdir}", "--workloads=lm", f"--submissions={PRODIGY}",
-                   "--candidates=2", "--seeds=1", "--max_steps=2", "--eval_every_steps=2",
+                   "--candidates=2", "--seeds=1", "--config.targets.max_allowed_cpu_sec=1.0", "--eval_every_steps=2",
                    "--no_progress", *extra, *SMALL_LM_OVERRIDES])
 
 
@@ -43,10 +43,10 @@ def test_a_diverging_candidate_is_recorded_and_calibration_goes_on(tmp_path):
   spaces = tmp_path / "spaces"
   spaces.mkdir()
   (spaces / "schedule_free_adamw.json").write_text(json.dumps([{"learning_rate": 1e30}]))
-  (spaces / "nadamw.json").write_text(json.dumps([{"weight_decay": 0.1}]))
+  (spaces / "nadamw_optax.json").write_text(json.dumps([{"weight_decay": 0.1}]))
   workdir = tmp_path / "work"
   assert cli.main(["calibrate", f"--workdir={workdir}", "--workloads=lm", f"--submissions={SF}",
-                   f"--spaces_dir={spaces}", "--candidates=2", "--seeds=1", "--max_steps=2",
+                   f"--spaces_dir={spaces}", "--candidates=2", "--seeds=1", "--config.targets.max_allowed_cpu_sec=1.0",
                    "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES]) == 0
   result = json.loads((workdir / "schedule_free_adamw" / "candidate_1" / "lm" / "study_0" /
                        "trial_0" / "result.json").read_text())

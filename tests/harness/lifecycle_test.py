@@ -73,7 +73,7 @@ def test_sigterm_while_building_the_optimizer_ends_preempted_and_resumes(tmp_pat
   second = _cli(*args, env={"ALGOPERF_LAB_TEST_SIGTERM_MARKER": str(marker)})
   assert second.returncode == 0, second.stderr[-2000:]
   record = json.loads((workdir / "result.json").read_text())
-  assert record["status"] == "missed" and record["steps"] == 6
+  assert record["status"] == "capped" and record["steps"] == 6
 
 
 def test_calibrate_stops_at_a_preemption_and_resumes(tmp_path):
@@ -81,11 +81,12 @@ def test_calibrate_stops_at_a_preemption_and_resumes(tmp_path):
   spaces = tmp_path / "spaces"
   spaces.mkdir()
   (spaces / "sigterm_in_make_optimizer.json").write_text(json.dumps([{"weight_decay": 0.1}]))
-  (spaces / "nadamw.json").write_text(json.dumps([{"weight_decay": 0.1}]))
+  (spaces / "nadamw_optax.json").write_text(json.dumps([{"weight_decay": 0.1}]))
   workdir = tmp_path / "calibration"
   args = ("calibrate", f"--workdir={workdir}", "--workloads=lm",
           f"--submissions={SIGTERM_SUBMISSION}", f"--spaces_dir={spaces}", "--candidates=2",
-          "--seeds=1", "--max_steps=2", "--eval_every_steps=2", "--no_progress",
+          "--seeds=1", "--config.targets.max_allowed_cpu_sec=1.0", "--eval_every_steps=2",
+          "--no_progress",
           *SMALL_LM_OVERRIDES)
   first = _cli(*args, env={"ALGOPERF_LAB_TEST_SIGTERM_MARKER": str(marker)})
   assert first.returncode == 0, first.stderr[-2000:]

@@ -77,7 +77,7 @@ def test_eval_time_is_excluded_and_evals_follow_submission_time(tmp_path, fake_t
   assert [line["step"] for line in lines] == [5, 10, 12]
   assert [line["submission_time_sec"] for line in lines] == [5.0, 10.0, 12.0]
   assert result.submission_time_sec == 12.0
-  assert result.status.value == "missed" and result.stop_reason == "max_steps=12"
+  assert result.status.value == "capped" and result.stop_reason == "max_steps=12"
 
 
 def test_budget_stop(tmp_path, fake_time):
@@ -208,8 +208,8 @@ def test_a_failed_checkpoint_write_does_not_lose_the_result(tmp_path, fake_time,
   workload = _small_lm(("--config.targets.validation=0.0",))
   result = _run(tmp_path, fake_time, RunSettings(progress=False, eval_every_steps=2, max_steps=2),
                 workload=workload)
-  assert result.status.value == "missed"
-  assert json.loads((tmp_path / "result.json").read_text())["status"] == "missed"
+  assert result.status.value == "capped"
+  assert json.loads((tmp_path / "result.json").read_text())["status"] == "capped"
   assert "disk full" in capsys.readouterr().err
 
 
@@ -249,5 +249,5 @@ def test_preemption_on_an_eval_step_keeps_that_eval_and_resumes_exactly(tmp_path
   resumed = _run(tmp_path / "run", FakeTime(), settings, workload=_small_lm(
       ("--config.targets.validation=0.0",)))
   metrics = lambda lines: [{k: v for k, v in l.items() if "time" not in k} for l in lines]  # noqa: E731
-  assert resumed.status.value == "missed" and resumed.steps == 9
+  assert resumed.status.value == "capped" and resumed.steps == 9
   assert metrics(_lines(tmp_path / "run")) == metrics(reference.eval_history)

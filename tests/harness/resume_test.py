@@ -77,7 +77,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_metrics(tmp_path, reference
   assert done.returncode == 0, done.stderr[-2000:]
   assert "resuming from the checkpoint at step" in done.stderr
   record = json.loads((tmp_path / "result.json").read_text())
-  assert record["status"] == "missed" and record["steps"] == MAX_STEPS
+  assert record["status"] == "capped" and record["steps"] == MAX_STEPS
   assert record["resumed_from_step"] >= 12
   assert _metrics(tmp_path) == reference[name]
 
@@ -153,7 +153,7 @@ def test_flipped_array_bytes_in_the_newest_checkpoint_fall_back(tmp_path, refere
   assert f"checkpoints/{newest}" in done.stderr and "digest" in done.stderr
   assert f"resuming from the checkpoint at step {newest - 1}" in done.stderr
   assert (tmp_path / "checkpoints" / "unreadable" / str(newest)).is_dir()  # kept aside, intact
-  assert json.loads(result_path.read_text())["status"] == "missed"
+  assert json.loads(result_path.read_text())["status"] == "capped"
   assert _metrics(tmp_path) == reference["adamw"]
 
 

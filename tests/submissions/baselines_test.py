@@ -267,6 +267,6 @@ def test_submission_trains_two_steps_on_the_tiny_lm(tmp_path, name):
                    f"--workdir={workdir}", "--max_steps=2", "--eval_every_steps=2",
                    "--no_progress", *SMALL_LM_OVERRIDES]) == 0
   record = json.loads((workdir / "result.json").read_text())
-  assert record["steps"] == 2 and record["status"] == "missed"
+  assert record["steps"] == 2 and record["status"] == "capped"
   (line,) = [json.loads(text) for text in (workdir / "metrics.jsonl").read_text().splitlines()]
   assert np.isfinite(line["validation/bits_per_byte"]) and np.isfinite(line["train_step/loss"])

@@ -42,6 +42,6 @@ def test_takes_two_steps_on_a_small_lm(tmp_path, path):
                    f"--workdir={workdir}", "--max_steps=2", "--eval_every_steps=2",
                    "--no_progress", *SMALL_LM_OVERRIDES]) == 0
   record = json.loads((workdir / "result.json").read_text())
-  assert record["steps"] == 2 and record["status"] == "missed"
+  assert record["steps"] == 2 and record["status"] == "capped"
   (line,) = [json.loads(text) for text in (workdir / "metrics.jsonl").read_text().splitlines()]
   assert line["step"] == 2 and math.isfinite(line["validation/loss"])

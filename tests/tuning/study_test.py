@@ -57,7 +57,7 @@ def test_tuning_writes_records_skips_finished_and_redoes_unfinished(tmp_path):
   outcomes = study.run_tuning(request, report=lines.append)
   assert [o.skipped for o in outcomes] == [True, False]
   assert "already finished" in lines[0] and "resumed from step" in lines[1]
-  assert json.loads(result_1.read_text())["status"] == "missed"
+  assert json.loads(result_1.read_text())["status"] == "capped"
   assert len((result_1.parent / "metrics.jsonl").read_text().splitlines()) == 1  # not mixed
 
 
@@ -157,7 +157,7 @@ def test_a_finished_trial_its_history_contradicts_is_refused(tmp_path):
   study.run_tuning(request, report=lambda line: None)
   result = tmp_path / "tune" / "study_0" / "trial_0" / "result.json"
   record = json.loads(result.read_text())
-  assert record["status"] == "missed"
+  assert record["status"] == "capped"
   result.write_text(json.dumps({**record, "status": "reached", "reached_target": True,
                                 "time_to_target_sec": 0.5}))
   with pytest.raises(study.TuningError, match="contradicts its own history"):

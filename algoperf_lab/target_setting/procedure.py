@@ -1,0 +1,397 @@
+"""`algoperf-lab set-targets`: targets, budgets and step hints set AlgoPerf's way, as records.
+
+For each base workload of the study config (`configs/studies/target_setting_*.py`):
+  1. tune every baseline (external ruleset, its search space, `trials` trials), each trial a
+     fixed-horizon run of `horizon` steps that does not stop at a target;
+  2. re-run each baseline's best trial (best validation value reached) over `seeds` seeds;
+  3. the baseline with the best median is the target-setting algorithm; its seeds give the
+     targets and budgets (`rules.workload_targets`), and `step_hint` is the horizon.
+Each held-out variant re-runs the base's target-setting configuration over the same seeds.
+
+Layout: OUT/<workload>/tuning/<baseline>/study_0/trial_<j>/ and
+OUT/<workload>/seeds/<baseline>/study_<i>/trial_0/ (ordinary run records, no checkpoints);
+OUT/targets.json and OUT/report.md are rewritten from the records after every workload, so
+a killed command loses at most the run in progress, and a re-run runs only what is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import importlib.util
+import json
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+
+from configs import tiny_targets
+
+from algoperf_lab import loader, registry
+from algoperf_lab.atomic_files import write_text_atomically
+from algoperf_lab.harness.clock import resolve_clock
+from algoperf_lab.harness.loop import RunSettings
+from algoperf_lab.harness.preemption import sigterm_requests_preemption
+from algoperf_lab.harness.records import RESULT_FILE, RunStatus
+from algoperf_lab.harness.workdir_lock import check_writable_dir
+from algoperf_lab.target_setting import rules
+from algoperf_lab.tuning import study as tuning
+
+TARGETS_FILE = "targets.json"
+REPORT_FILE = "report.md"
+RERUN_SEED_BASE = 10_000  # re-run seeds never coincide with a tuning trial's seed
+
+
+class PlanError(ValueError):
+  """The study config is inconsistent; the message says what to change."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BaseWorkloadPlan:
+  name: str
+  horizon: int
+  variants: tuple[str, ...] = ()
+  evals_per_run: int | None = None  # None: the study's
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetSettingPlan:
+  size: str
+  baselines: Mapping[str, str]  # name -> submission file
+  search_spaces: Mapping[str, str]  # name -> search space file
+  trials: int
+  seeds: int
+  evals_per_run: int
+  workloads: tuple[BaseWorkloadPlan, ...]
+  tuning_seed: int = 0
+
+  def base_of(self, workload: str) -> BaseWorkloadPlan:
+    for base in self.workloads:
+      if workload == base.name or workload in base.variants:
+        return base
+    raise PlanError(f"{workload} is not in the study config.")
+
+  def horizon_of(self, workload: str) -> int:
+    return self.base_of(workload).horizon
+
+  def evals_of(self, workload: str) -> int:
+    return self.base_of(workload).evals_per_run or self.evals_per_run
+
+
+def plan_from_config(config: Mapping[str, Any]) -> TargetSettingPlan:
+  """A TargetSettingPlan from a study config's dict, checked."""
+  baselines = dict(config["baselines"])
+  spaces = dict(config["search_spaces"])
+  missing = sorted(set(baselines) - set(spaces))
+  if missing:
+    raise PlanError(f"baselines {missing} have no search space in the study config.")
+  for path in [*baselines.values(), *spaces.values()]:
+    if not Path(path).is_file():
+      raise PlanError(f"{path} (named by the study config) does not exist; run from the "
+                      "repository root or fix the path.")
+  workloads = tuple(BaseWorkloadPlan(name, int(spec["horizon"]), tuple(spec.get("variants", ())),
+                                     spec.get("evals_per_run"))
+                    for name, spec in dict(config["workloads"]).items())
+  plan = TargetSettingPlan(size=str(config["size"]), baselines=baselines, search_spaces=spaces,
+                           trials=int(config["trials"]), seeds=int(config["seeds"]),
+                           evals_per_run=int(config["evals_per_run"]), workloads=workloads,
+                           tuning_seed=int(config.get("tuning_seed", 0)))
+  if plan.trials < 1 or plan.seeds < 1 or plan.evals_per_run < 1:
+    raise PlanError("trials, seeds and evals_per_run must be at least 1.")
+  for base in workloads:
+    if base.horizon < plan.evals_of(base.name) or plan.evals_of(base.name) < 1:
+      raise PlanError(f"{base.name}: horizon {base.horizon} is shorter than evals_per_run.")
+  return plan
+
+
+def load_study_config(path: str | Path) -> dict[str, Any]:
+  """The `get_config()` of a study config file, as a plain dict."""
+  path = Path(path)
+  if not path.is_file():
+    raise PlanError(f"--study={path}: no such file; the bundled one is "
+                    "configs/studies/target_setting_tiny.py.")
+  spec = importlib.util.spec_from_file_location(f"target_setting_study_{path.stem}", path)
+  assert spec is not None and spec.loader is not None
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  if not hasattr(module, "get_config"):
+    raise PlanError(f"{path} has no get_config(); see configs/studies/target_setting_tiny.py.")
+  config = module.get_config()
+  return config.to_dict() if hasattr(config, "to_dict") else dict(config)
+
+
+def _settings(plan: TargetSettingPlan, workload: str, progress: bool) -> RunSettings:
+  horizon = plan.horizon_of(workload)
+  made = registry.make_workload(workload, plan.size, _overrides(plan, workload))
+  clock = resolve_clock("auto", jax.devices()[0].platform, made.max_allowed_cpu_sec is not None)
+  current = (made.max_allowed_cpu_sec if clock == "process_cpu" else made.max_allowed_runtime_sec)
+  return RunSettings(eval_every_steps=max(1, horizon // plan.evals_of(workload)), max_steps=horizon,
+                     # a fixed horizon: the runtime cap only guards against a stuck run
+                     max_runtime_sec=100.0 * float(current), stop_at_target=False,
+                     checkpoint_every_sec=None, progress=progress, clock=clock)
+
+
+def _overrides(plan: TargetSettingPlan, workload: str) -> tuple[str, ...]:
+  return (f"--config.targets.step_hint={plan.horizon_of(workload)}",)
+
+
+def _history(run_dir: Path) -> list[dict[str, Any]]:
+  path = run_dir / "metrics.jsonl"
+  return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _seed_run(run_dir: Path, metric: str, lower: bool) -> rules.SeedRun | None:
+  result = json.loads((run_dir / RESULT_FILE).read_text())
+  if result.get("status") not in ("reached", "missed", "diverged", "capped"):
+    return None
+  return rules.seed_run_from_history(int(result["seed"]), _history(run_dir), metric, lower,
+                                     result)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Workload:
+  name: str
+  metric: str
+  lower: bool
+
+
+def _describe(plan: TargetSettingPlan, name: str) -> _Workload:
+  made = registry.make_workload(name, plan.size, _overrides(plan, name))
+  return _Workload(name, made.target_metric_name, made.target_direction.value == "lower")
+
+
+class _Runner:
+  """Runs (or skips, when finished) the trials of one command; stops on preemption."""
+
+  def __init__(self, plan: TargetSettingPlan, out: Path, progress: bool,
+               report: Callable[[str], None]):
+    self.plan, self.out, self.progress, self.report = plan, out, progress, report
+    self.preempted = False
+
+  def tune(self, workload: str, baseline: str) -> list[tuning.TrialOutcome]:
+    request = tuning.TuneRequest(
+        workload=workload, size=self.plan.size, submission=self.plan.baselines[baseline],
+        workdir=self.out / workload / "tuning" / baseline, ruleset=tuning.Ruleset.EXTERNAL,
+        num_trials=self.plan.trials, search_space=self.plan.search_spaces[baseline],
+        seed=self.plan.tuning_seed, config_overrides=_overrides(self.plan, workload),
+        settings=_settings(self.plan, workload, self.progress))
+    self.report(f"{workload}: tuning {baseline} ({self.plan.trials} trials)")
+    outcomes = tuning.run_tuning(request, report=lambda line: self.report(f"  {line}"))
+    self._note_preemption(outcomes, len(tuning.plan_trials(
+        request, loader.load_submission(request.submission))))
+    return outcomes
+
+  def seeds(self, workload: str, baseline: str, hparams: Mapping[str, Any]) -> None:
+    """The fixed configuration over plan.seeds seeds: study i is seed RERUN_SEED_BASE + i."""
+    submission = self.plan.baselines[baseline]
+    settings = _settings(self.plan, workload, self.progress)
+    request = tuning.TuneRequest(
+        workload=workload, size=self.plan.size, submission=submission,
+        workdir=seeds_dir(self.out, workload, baseline), ruleset=tuning.Ruleset.EXTERNAL,
+        num_studies=self.plan.seeds, seed=RERUN_SEED_BASE,
+        config_overrides=_overrides(self.plan, workload), settings=settings)
+    made = registry.make_workload(workload, self.plan.size, request.config_overrides)
+    config = made.config.to_dict() if hasattr(made, "config") else None  # type: ignore[attr-defined]
+    record = tuning.trial_settings(settings, float(settings.max_runtime_sec or 0.0))
+    self.report(f"{workload}: {baseline}'s best configuration over {self.plan.seeds} seeds")
+    known = frozenset(json.loads(Path(self.plan.search_spaces[baseline]).read_text()))
+    with sigterm_requests_preemption() as preemption:
+      for study in range(self.plan.seeds):
+        if preemption.requested:
+          self.preempted = True
+          return
+        plan = tuning.TrialPlan(study=study, trial=0,
+                                seed=tuning.trial_seed(RERUN_SEED_BASE, study, 0),
+                                hparams=dict(hparams),
+                                workdir=tuning.trial_dir(request.workdir, study, 0))
+        outcome = tuning.run_or_skip_trial(request, plan, config, record,
+                                           float(settings.max_runtime_sec or 0.0), known,
+                                           lambda line: self.report(f"  {line}"))
+        if outcome.status == RunStatus.PREEMPTED.value:
+          self.preempted = True
+          return
+
+  def _note_preemption(self, outcomes: Sequence[tuning.TrialOutcome], planned: int) -> None:
+    if len(outcomes) < planned or any(o.status == RunStatus.PREEMPTED.value for o in outcomes):
+      self.preempted = True
+
+
+def seeds_dir(out: Path, workload: str, baseline: str) -> Path:
+  return out / workload / "seeds" / baseline
+
+
+def best_trial(out: Path, workload: _Workload, baseline: str) -> tuple[Path, float] | None:
+  """The tuning trial of `baseline` with the best validation value reached, and that value."""
+  best: tuple[Path, float] | None = None
+  for run_dir in sorted((out / workload.name / "tuning" / baseline).glob("study_*/trial_*")):
+    if not (run_dir / RESULT_FILE).is_file():
+      continue
+    run = _seed_run(run_dir, workload.metric, workload.lower)
+    if run is None:
+      continue
+    if best is None or rules.is_better(run.best_validation, best[1], workload.lower):
+      best = (run_dir, run.best_validation)
+  return best
+
+
+def seed_runs(out: Path, workload: _Workload, baseline: str) -> list[rules.SeedRun]:
+  found = []
+  for run_dir in sorted(seeds_dir(out, workload.name, baseline).glob("study_*/trial_0")):
+    if (run_dir / RESULT_FILE).is_file():
+      run = _seed_run(run_dir, workload.metric, workload.lower)
+      if run is not None:
+        found.append(run)
+  return found
+
+
+def _hparams(run_dir: Path) -> dict[str, Any]:
+  return dict(json.loads((run_dir / RESULT_FILE).read_text())["hparams"])
+
+
+def run_target_setting(plan: TargetSettingPlan, out: Path, only_workload: str | None = None,
+                       progress: bool = True,
+                       report: Callable[[str], None] = print) -> dict[str, Any]:
+  """Runs what is missing, then (re)writes OUT/targets.json and OUT/report.md."""
+  names = {w.name for w in plan.workloads} | {v for w in plan.workloads for v in w.variants}
+  if only_workload is not None and only_workload not in names:
+    raise PlanError(f"--workload={only_workload} is not in the study config "
+                    f"({', '.join(sorted(names))}).")
+  check_writable_dir(out, "--out")
+  with tiny_targets.ignored():  # the procedure never reads its own output
+    return _run_all(plan, out, only_workload, progress, report)
+
+
+def _run_all(plan: TargetSettingPlan, out: Path, only_workload: str | None, progress: bool,
+             report: Callable[[str], None]) -> dict[str, Any]:
+  runner = _Runner(plan, out, progress, report)
+  for base in plan.workloads:
+    wanted = only_workload is None or only_workload in (base.name, *base.variants)
+    if not wanted:
+      continue
+    described = _describe(plan, base.name)
+    for baseline in plan.baselines:
+      runner.tune(base.name, baseline)
+      if runner.preempted:
+        return _finish(plan, out, report, preempted=True)
+      best = best_trial(out, described, baseline)
+      if best is None:
+        report(f"{base.name}: every {baseline} trial diverged; it sets no target.")
+        continue
+      runner.seeds(base.name, baseline, _hparams(best[0]))
+      if runner.preempted:
+        return _finish(plan, out, report, preempted=True)
+    setter = _target_setter(plan, out, described)
+    for variant in base.variants:
+      if only_workload not in (None, variant) or setter is None:
+        continue
+      runner.seeds(variant, setter, _hparams(best_trial(out, described, setter)[0]))  # type: ignore[index]
+      if runner.preempted:
+        return _finish(plan, out, report, preempted=True)
+    _finish(plan, out, report, preempted=False)
+  return _finish(plan, out, report, preempted=False)
+
+
+def _target_setter(plan: TargetSettingPlan, out: Path, workload: _Workload) -> str | None:
+  medians = {b: rules.median_best_validation(runs) for b in plan.baselines
+             if (runs := seed_runs(out, workload, b)) and len(runs) == plan.seeds}
+  return rules.pick_target_setter(medians, workload.lower) if medians else None
+
+
+def collect_targets(plan: TargetSettingPlan, out: Path) -> dict[str, Any]:
+  """targets.json's content, recomputed from the records under OUT (nothing else)."""
+  with tiny_targets.ignored():
+    return _collect_targets(plan, out)
+
+
+def _collect_targets(plan: TargetSettingPlan, out: Path) -> dict[str, Any]:
+  entries: dict[str, Any] = {}
+  for base in plan.workloads:
+    described = _describe(plan, base.name)
+    setter = _target_setter(plan, out, described)
+    if setter is None:
+      continue
+    best = best_trial(out, described, setter)
+    assert best is not None
+    baselines = {}
+    for baseline in plan.baselines:
+      runs = seed_runs(out, described, baseline)
+      trial = best_trial(out, described, baseline)
+      baselines[baseline] = {
+          "best_trial": str(trial[0].relative_to(out)) if trial else None,
+          "best_trial_validation": trial[1] if trial else None,
+          "seeds": len(runs),
+          "median_best_validation": (rules.median_best_validation(runs) if runs else None),
+          "best_validation_per_seed": [r.best_validation for r in runs]}
+    for name in (base.name, *base.variants):
+      workload = described if name == base.name else _describe(plan, name)
+      runs = seed_runs(out, workload, setter)
+      if len(runs) < plan.seeds:
+        continue
+      entries[name] = _entry(plan, base, workload, setter, str(best[0].relative_to(out)), runs,
+                             baselines if name == base.name else None)
+  return {"about": ("Targets, budgets and step hints set by `algoperf-lab set-targets` "
+                    "(algoperf_lab/target_setting/): AlgoPerf's rules (DOCUMENTATION.md, "
+                    "'Defining Target Performance and max_runtime'; arXiv:2306.07179 Sec. 4) "
+                    f"with {plan.trials} tuning trials per baseline (AlgoPerf: 200) and "
+                    f"{plan.seeds} seeds (AlgoPerf: 20); variants re-run their base's "
+                    "target-setting configuration instead of being tuned again."),
+          "size": plan.size, "baselines": dict(plan.baselines), "trials": plan.trials,
+          "seeds": plan.seeds, "evals_per_run": plan.evals_per_run,
+          "budget_over_runtime": rules.BUDGET_OVER_RUNTIME,
+          "resolution_fraction": rules.RESOLUTION_FRACTION, "workloads": entries}
+
+
+def _entry(plan: TargetSettingPlan, base: BaseWorkloadPlan, workload: _Workload, setter: str,
+           best_trial_path: str, runs: Sequence[rules.SeedRun],
+           baselines: Mapping[str, Any] | None) -> dict[str, Any]:
+  targets = rules.workload_targets(runs, workload.lower)
+  return {"metric": workload.metric, "direction": "lower" if workload.lower else "higher",
+          "base_workload": base.name, "target_setting_algorithm": setter,
+          "target_setting_trial": best_trial_path,
+          "validation": round(targets["validation"], 4), "test": round(targets["test"], 4),
+          "max_allowed_cpu_sec": round(targets["max_allowed_cpu_sec"], 1),
+          "max_allowed_runtime_sec": round(targets["max_allowed_runtime_sec"], 1),
+          "eval_period_time_sec": round(targets["eval_period_time_sec"], 2),
+          "step_hint": base.horizon,
+          "per_seed": [dataclasses.asdict(r) for r in runs],
+          "median_submission_time_sec": statistics.median(r.submission_time_sec for r in runs),
+          **({"baselines": baselines} if baselines is not None else {})}
+
+
+def _finish(plan: TargetSettingPlan, out: Path, report: Callable[[str], None],
+            preempted: bool) -> dict[str, Any]:
+  targets = collect_targets(plan, out)
+  targets["written"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+  write_text_atomically(out / TARGETS_FILE, json.dumps(targets, indent=1) + "\n")
+  write_text_atomically(out / REPORT_FILE, render_report(targets))
+  if preempted:
+    report("preempted (SIGTERM): what finished is in targets.json; run the same command again "
+           "to go on.")
+  return targets
+
+
+def render_report(targets: Mapping[str, Any]) -> str:
+  lines = ["# Targets set by `algoperf-lab set-targets`", "", str(targets["about"]), "",
+           "| workload | target-setting algorithm | validation target | test target | "
+           "CPU budget (s) | wall budget (s) | step hint | eval period (s) |",
+           "|---|---|---|---|---|---|---|---|"]
+  for name, entry in targets["workloads"].items():
+    lines.append(f"| {name} | {entry['target_setting_algorithm']} | {entry['validation']} | "
+                 f"{entry['test']} | {entry['max_allowed_cpu_sec']} | "
+                 f"{entry['max_allowed_runtime_sec']} | {entry['step_hint']} | "
+                 f"{entry['eval_period_time_sec']} |")
+  lines += ["", "## Baselines on the base workloads (median over seeds of the best validation "
+            "value; the best tuning trial's value)", "",
+            "| workload | baseline | seeds | median best validation | per seed | best trial |",
+            "|---|---|---|---|---|---|"]
+  for name, entry in targets["workloads"].items():
+    for baseline, row in entry.get("baselines", {}).items():
+      median = row["median_best_validation"]
+      per_seed = ", ".join(f"{v:.4f}" for v in row["best_validation_per_seed"])
+      trial = row["best_trial_validation"]
+      lines.append(f"| {name} | {baseline} | {row['seeds']} | "
+                   f"{'-' if median is None else f'{median:.4f}'} | {per_seed} | "
+                   f"{'-' if trial is None else f'{trial:.4f}'} |")
+  return "\n".join(lines) + "\n"

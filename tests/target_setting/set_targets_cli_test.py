@@ -1,0 +1,100 @@
+"""`algoperf-lab set-targets` end to end on gnn/tiny with a few-step study config: the
+layout, targets.json recomputed from the records, a re-run that runs nothing, the configs
+file it installs, and the errors a user meets first."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from algoperf_lab import cli
+from algoperf_lab.target_setting import installed, procedure
+from configs import tiny_targets
+from tests.helpers import REPO_ROOT
+
+STUDY = """
+import ml_collections
+
+def get_config():
+  return ml_collections.ConfigDict(dict(
+      size="tiny",
+      baselines=dict(adamw="{root}/submissions/baselines/adamw.py",
+                     nesterov="{root}/submissions/baselines/nesterov.py"),
+      search_spaces=dict(adamw="{root}/configs/search_spaces/adamw.json",
+                         nesterov="{root}/configs/search_spaces/nesterov.json"),
+      trials=2, seeds=2, evals_per_run=2, tuning_seed=0,
+      workloads=dict(gnn=dict(horizon=4, variants=["gnn_silu"]))))
+"""
+
+
+@pytest.fixture
+def study_file(tmp_path: Path) -> Path:
+  path = tmp_path / "study.py"
+  path.write_text(STUDY.format(root=REPO_ROOT))
+  return path
+
+
+def test_set_targets_writes_records_targets_and_configs_and_reruns_nothing(
+    tmp_path, study_file, monkeypatch, capsys):
+  installed_file = tmp_path / "tiny_targets.json"
+  monkeypatch.setattr(tiny_targets, "TARGETS_FILE", installed_file)
+  out = tmp_path / "targets"
+  argv = ["set-targets", f"--study={study_file}", f"--out={out}", "--no_progress",
+          "--update_configs"]
+  assert cli.main(argv) == 0
+  for baseline in ("adamw", "nesterov"):
+    assert sorted(p.name for p in (out / "gnn" / "tuning" / baseline / "study_0").iterdir()) == [
+        "trial_0", "trial_1"]
+    for study in (0, 1):
+      record = json.loads((out / "gnn" / "seeds" / baseline / f"study_{study}" / "trial_0"
+                           / "result.json").read_text())
+      assert record["steps"] == 4 and record["seed"] == 10_000 + 1000 * study
+      assert record["workload_config"]["targets"]["step_hint"] == 4
+  targets = json.loads((out / "targets.json").read_text())
+  assert set(targets["workloads"]) == {"gnn", "gnn_silu"}
+  gnn = targets["workloads"]["gnn"]
+  setter = gnn["target_setting_algorithm"]
+  assert setter in ("adamw", "nesterov") and gnn["step_hint"] == 4
+  assert not (out / "gnn_silu" / "seeds" / ({"adamw", "nesterov"} - {setter}).pop()).exists()
+  medians = [row["median_best_validation"] for row in gnn["baselines"].values()]
+  assert gnn["baselines"][setter]["median_best_validation"] == min(medians)
+  assert gnn["validation"] == round(gnn["baselines"][setter]["median_best_validation"], 4)
+  assert gnn["max_allowed_cpu_sec"] == pytest.approx(
+      4 / 3 * gnn["median_submission_time_sec"], abs=0.06)
+  assert "| gnn_silu |" in (out / "report.md").read_text()
+  # configs/tiny_targets.json (here redirected) is what the tiny configs now read.
+  from configs import gnn_silu
+  assert gnn_silu.get_config("tiny").targets.validation == targets["workloads"]["gnn_silu"]["validation"]
+  assert gnn_silu.get_config("tiny").targets.step_hint == 4
+  # A re-run runs nothing, even though the configs now carry the new targets.
+  capsys.readouterr()
+  assert cli.main(argv) == 0
+  text = capsys.readouterr().out
+  assert "already finished" in text and ": reached" not in text and ": missed" not in text
+  assert json.loads((out / "targets.json").read_text())["workloads"] == targets["workloads"]
+  assert procedure.collect_targets(
+      procedure.plan_from_config(procedure.load_study_config(study_file)), out)["workloads"] == (
+          targets["workloads"])
+  assert json.loads(installed_file.read_text())["gnn"] == installed.config_values(targets, "gnn")
+
+
+def test_bad_study_config_and_unknown_workload_are_one_line_errors(tmp_path, study_file, capsys):
+  assert cli.main(["set-targets", f"--study={tmp_path / 'nope.py'}", f"--out={tmp_path / 'o'}"]) == 2
+  assert "no such file" in capsys.readouterr().err
+  assert cli.main(["set-targets", f"--study={study_file}", f"--out={tmp_path / 'o'}",
+                   "--workload=vit"]) == 2
+  err = capsys.readouterr().err
+  assert "--workload=vit is not in the study config (gnn, gnn_silu)" in err
+  broken = tmp_path / "broken.py"
+  broken.write_text(STUDY.format(root=REPO_ROOT).replace("nesterov.json\"", "missing.json\""))
+  assert cli.main(["set-targets", f"--study={broken}", f"--out={tmp_path / 'o'}"]) == 2
+  assert "missing.json (named by the study config) does not exist" in capsys.readouterr().err
+
+
+def test_the_bundled_study_config_is_valid():
+  config = procedure.load_study_config(REPO_ROOT / "configs" / "studies" / "target_setting_tiny.py")
+  plan = procedure.plan_from_config(config)
+  assert plan.seeds >= 5 and len(plan.baselines) >= 3
+  assert {w.name for w in plan.workloads} == {"lm", "vit", "gnn"}
