@@ -55,7 +55,7 @@ SMALL = ("--config.model.num_layers=2", "--config.model.d_model=32", "--config.m
          "--config.moe.expert_mlp_dim=16", "--config.data.num_eval_train_examples=16",
          "--config.data.num_validation_examples=32", "--config.data.num_test_examples=16",
          "--config.data.eval_batch_size=16")
-FINISHED = ("reached", "missed", "diverged")
+FINISHED = ("reached", "missed", "diverged", "capped")
 
 
 @dataclass(frozen=True)
