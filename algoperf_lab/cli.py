@@ -203,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
   set_targets.add_argument("--update_configs", action="store_true",
                            help="also write the targets into configs/tiny_targets.json, "
                            "which the tiny workload configs read")
+  set_targets.add_argument("--timing", action="store_true",
+                           help="re-run the target-setting algorithm's first seeds (timing_runs "
+                           "in the study config) for the budgets; run it alone on an otherwise "
+                           "idle machine, after the other phases")
   set_targets.add_argument("--no_progress", action="store_true")
 
   demo = commands.add_parser("demo", help="run the bundled baselines on every tiny workload "
@@ -388,7 +392,7 @@ def _set_targets(args: argparse.Namespace, overrides: list[str]) -> int:
   runtime.enable_compilation_cache()
   plan = procedure.plan_from_config(procedure.load_study_config(args.study))
   targets = procedure.run_target_setting(plan, args.out, only_workload=args.workload,
-                                         progress=not args.no_progress)
+                                         progress=not args.no_progress, timing=args.timing)
   print(f"targets for {len(targets['workloads'])} workload(s) in {args.out / procedure.TARGETS_FILE}"
         f" ({args.out / procedure.REPORT_FILE})")
   if args.update_configs:
@@ -434,7 +438,10 @@ def main(argv: Sequence[str] | None = None) -> int:
       print(render_listing())
       return 0
     if args.command in _TRAINING_COMMANDS:
+      from algoperf_lab.disk_full_logs import quiet_disk_full_logs
       from algoperf_lab.harness.preemption import sigterm_requests_preemption
+
+      quiet_disk_full_logs()  # a full disk is our one line, not orbax's tracebacks
 
       # SIGTERM is a preemption notice from here on, in every phase: loading, building the
       # optimizer, compiling, restoring, training, and between the runs of tune/calibrate.

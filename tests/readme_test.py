@@ -23,14 +23,16 @@ KNOWN_PREFIXES = ("algoperf-lab ", "bash scripts/setup.sh", "bash scripts/test.s
                   "python benchmarks/step_overhead.py", "python benchmarks/clock_under_load.py",
                   "python scripts/measure_cpu_budgets.py", "python scripts/submissions_table.py",
                   "python benchmarks/moe_step.py", "python scripts/moe_study.py",
-                  "python scripts/mtl_study.py", "python benchmarks/sam_cost.py")
+                  "python scripts/mtl_study.py", "python benchmarks/sam_cost.py",
+                  "python benchmarks/eval_resolution.py")
 FAST_ARGS = {
     # A budget of 1 CPU second, not --max_steps: a capped run is refused by score (issue 19).
     "run": ("--max_runtime_sec=1", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
-    "tune": ("--max_runtime_sec=1", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
+    "tune": ("--config.targets.max_allowed_cpu_sec=1.0", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
     # One candidate per method on lm (the command's --workloads is replaced, as for measure_*).
     "calibrate": ("--candidates=1", "--config.targets.max_allowed_cpu_sec=1.0", "--eval_every_steps=2", "--no_progress",
                   *SMALL_LM_OVERRIDES),
+    "set-targets": ("--study=tests/fixtures/target_setting_smoke.py", "--no_progress"),
     "demo": ("--no_progress", "--workloads=lm", *SMALL_LM_OVERRIDES, "--clock=wall",
              "--config.targets.max_allowed_runtime_sec=3.0",
              "--config.targets.eval_period_time_sec=1.0"),
@@ -53,13 +55,15 @@ FAST_ARGS = {
                              "--override=--config.targets.max_allowed_cpu_sec=2.0",
                              "--eval_every_steps=2",
                              "--override=--config.data.max_molecules=1000"),
+    "benchmarks/eval_resolution.py": ("--workloads=lm", "--budget_fraction=0.02",
+                                      *(f"--override={o}" for o in SMALL_LM_OVERRIDES)),
     "benchmarks/sam_cost.py": ("--rounds=1", "--blocks=1", "--steps_per_block=1", "--small",
                                "--submissions=sam"),
 }
 PYTHON_SCRIPTS = ("scripts/measure_targets.py", "benchmarks/step_overhead.py",
                   "benchmarks/clock_under_load.py", "scripts/measure_cpu_budgets.py",
                   "scripts/submissions_table.py", "benchmarks/moe_step.py", "scripts/moe_study.py",
-                  "scripts/mtl_study.py", "benchmarks/sam_cost.py")
+                  "scripts/mtl_study.py", "benchmarks/sam_cost.py", "benchmarks/eval_resolution.py")
 
 
 def readme_commands() -> list[str]:
@@ -162,10 +166,14 @@ def test_readme_commands_run_quickly_in_order(tmp_path):
     assert done.returncode == 0, f"{command}\n{done.stderr[-3000:]}"
     if args[1] == "run":
       workdir = Path(next(a for a in args if a.startswith("--workdir=")).split("=", 1)[1])
-      assert json.loads((workdir / "result.json").read_text())["steps"] == 2
+      record = json.loads((workdir / "result.json").read_text())
+      assert record["status"] == "missed" and record["stop_reason"] == "budget spent"
     if args[1] == "calibrate":
       workdir = Path(next(a for a in args if a.startswith("--workdir=")).split("=", 1)[1])
       assert (workdir / "report" / "report.md").is_file()
+    if args[1] == "set-targets":
+      out = Path(next(a for a in args if a.startswith("--out=")).split("=", 1)[1])
+      assert "gnn" in json.loads((out / "targets.json").read_text())["workloads"]
     if args[1] == "score":
       out = Path(next(a for a in args if a.startswith("--out=")).split("=", 1)[1])
       assert (out / "scores.json").is_file() and (out / "performance_profile.png").is_file()

@@ -66,6 +66,9 @@ class TargetSettingPlan:
   evals_per_run: int
   workloads: tuple[BaseWorkloadPlan, ...]
   tuning_seed: int = 0
+  # Re-runs of the target-setter's first seeds made with `--timing` on a quiet machine; when
+  # present, the budgets come from them (the other runs may share the CPU).
+  timing_runs: int = 0
 
   def base_of(self, workload: str) -> BaseWorkloadPlan:
     for base in self.workloads:
@@ -97,9 +100,12 @@ def plan_from_config(config: Mapping[str, Any]) -> TargetSettingPlan:
   plan = TargetSettingPlan(size=str(config["size"]), baselines=baselines, search_spaces=spaces,
                            trials=int(config["trials"]), seeds=int(config["seeds"]),
                            evals_per_run=int(config["evals_per_run"]), workloads=workloads,
-                           tuning_seed=int(config.get("tuning_seed", 0)))
+                           tuning_seed=int(config.get("tuning_seed", 0)),
+                           timing_runs=int(config.get("timing_runs", 0)))
   if plan.trials < 1 or plan.seeds < 1 or plan.evals_per_run < 1:
     raise PlanError("trials, seeds and evals_per_run must be at least 1.")
+  if not 0 <= plan.timing_runs <= plan.seeds:
+    raise PlanError(f"timing_runs must be between 0 and seeds ({plan.seeds}).")
   for base in workloads:
     if base.horizon < plan.evals_of(base.name) or plan.evals_of(base.name) < 1:
       raise PlanError(f"{base.name}: horizon {base.horizon} is shorter than evals_per_run.")
@@ -183,22 +189,26 @@ class _Runner:
         request, loader.load_submission(request.submission))))
     return outcomes
 
-  def seeds(self, workload: str, baseline: str, hparams: Mapping[str, Any]) -> None:
-    """The fixed configuration over plan.seeds seeds: study i is seed RERUN_SEED_BASE + i."""
+  def seeds(self, workload: str, baseline: str, hparams: Mapping[str, Any],
+            timing: bool = False) -> None:
+    """The fixed configuration over plan.seeds seeds (study i is seed RERUN_SEED_BASE + 1000 i),
+    or, for `timing`, over the first plan.timing_runs of them again, under timing_dir."""
     submission = self.plan.baselines[baseline]
     settings = _settings(self.plan, workload, self.progress)
+    count = self.plan.timing_runs if timing else self.plan.seeds
     request = tuning.TuneRequest(
         workload=workload, size=self.plan.size, submission=submission,
-        workdir=seeds_dir(self.out, workload, baseline), ruleset=tuning.Ruleset.EXTERNAL,
-        num_studies=self.plan.seeds, seed=RERUN_SEED_BASE,
+        workdir=(timing_dir if timing else seeds_dir)(self.out, workload, baseline),
+        ruleset=tuning.Ruleset.EXTERNAL, num_studies=count, seed=RERUN_SEED_BASE,
         config_overrides=_overrides(self.plan, workload), settings=settings)
     made = registry.make_workload(workload, self.plan.size, request.config_overrides)
     config = made.config.to_dict() if hasattr(made, "config") else None  # type: ignore[attr-defined]
     record = tuning.trial_settings(settings, float(settings.max_runtime_sec or 0.0))
-    self.report(f"{workload}: {baseline}'s best configuration over {self.plan.seeds} seeds")
+    self.report(f"{workload}: {baseline}'s best configuration over {count} seeds"
+                + (" (timing runs: keep the machine otherwise idle)" if timing else ""))
     known = frozenset(json.loads(Path(self.plan.search_spaces[baseline]).read_text()))
     with sigterm_requests_preemption() as preemption:
-      for study in range(self.plan.seeds):
+      for study in range(count):
         if preemption.requested:
           self.preempted = True
           return
@@ -222,6 +232,10 @@ def seeds_dir(out: Path, workload: str, baseline: str) -> Path:
   return out / workload / "seeds" / baseline
 
 
+def timing_dir(out: Path, workload: str, baseline: str) -> Path:
+  return out / workload / "timing" / baseline
+
+
 def best_trial(out: Path, workload: _Workload, baseline: str) -> tuple[Path, float] | None:
   """The tuning trial of `baseline` with the best validation value reached, and that value."""
   best: tuple[Path, float] | None = None
@@ -236,9 +250,10 @@ def best_trial(out: Path, workload: _Workload, baseline: str) -> tuple[Path, flo
   return best
 
 
-def seed_runs(out: Path, workload: _Workload, baseline: str) -> list[rules.SeedRun]:
+def seed_runs(out: Path, workload: _Workload, baseline: str,
+              folder: Callable[[Path, str, str], Path] = seeds_dir) -> list[rules.SeedRun]:
   found = []
-  for run_dir in sorted(seeds_dir(out, workload.name, baseline).glob("study_*/trial_0")):
+  for run_dir in sorted(folder(out, workload.name, baseline).glob("study_*/trial_0")):
     if (run_dir / RESULT_FILE).is_file():
       run = _seed_run(run_dir, workload.metric, workload.lower)
       if run is not None:
@@ -251,16 +266,45 @@ def _hparams(run_dir: Path) -> dict[str, Any]:
 
 
 def run_target_setting(plan: TargetSettingPlan, out: Path, only_workload: str | None = None,
-                       progress: bool = True,
-                       report: Callable[[str], None] = print) -> dict[str, Any]:
+                       progress: bool = True, report: Callable[[str], None] = print,
+                       timing: bool = False) -> dict[str, Any]:
   """Runs what is missing, then (re)writes OUT/targets.json and OUT/report.md."""
   names = {w.name for w in plan.workloads} | {v for w in plan.workloads for v in w.variants}
   if only_workload is not None and only_workload not in names:
     raise PlanError(f"--workload={only_workload} is not in the study config "
                     f"({', '.join(sorted(names))}).")
   check_writable_dir(out, "--out")
+  if timing and plan.timing_runs == 0:
+    raise PlanError("--timing needs timing_runs > 0 in the study config.")
   with tiny_targets.ignored():  # the procedure never reads its own output
+    if timing:
+      return _run_timing(plan, out, only_workload, progress, report)
     return _run_all(plan, out, only_workload, progress, report)
+
+
+def _run_timing(plan: TargetSettingPlan, out: Path, only_workload: str | None, progress: bool,
+                report: Callable[[str], None]) -> dict[str, Any]:
+  """Re-runs the target-setter's first seeds of every finished workload, for the budgets."""
+  runner = _Runner(plan, out, progress, report)
+  for base in plan.workloads:
+    described = _describe(plan, base.name)
+    setter = _target_setter(plan, out, described)
+    if setter is None:
+      report(f"{base.name}: no target-setting algorithm yet (its seeds are unfinished); "
+             "run set-targets without --timing first.")
+      continue
+    best = best_trial(out, described, setter)
+    assert best is not None
+    for name in (base.name, *base.variants):
+      if only_workload not in (None, name):
+        continue
+      if len(seed_runs(out, _describe(plan, name), setter)) < plan.seeds:
+        report(f"{name}: its seeds are unfinished; run set-targets without --timing first.")
+        continue
+      runner.seeds(name, setter, _hparams(best[0]), timing=True)
+      if runner.preempted:
+        return _finish(plan, out, report, preempted=True)
+  return _finish(plan, out, report, preempted=False)
 
 
 def _run_all(plan: TargetSettingPlan, out: Path, only_workload: str | None, progress: bool,
@@ -329,8 +373,11 @@ def _collect_targets(plan: TargetSettingPlan, out: Path) -> dict[str, Any]:
       runs = seed_runs(out, workload, setter)
       if len(runs) < plan.seeds:
         continue
+      timed = seed_runs(out, workload, setter, timing_dir)
+      timed = timed if plan.timing_runs and len(timed) == plan.timing_runs else None
       entries[name] = _entry(plan, base, workload, setter, str(best[0].relative_to(out)), runs,
-                             baselines if name == base.name else None)
+                             baselines if name == base.name else None, timed,
+                             _loads(out, workload.name, setter) if timed else None)
   return {"about": ("Targets, budgets and step hints set by `algoperf-lab set-targets` "
                     "(algoperf_lab/target_setting/): AlgoPerf's rules (DOCUMENTATION.md, "
                     "'Defining Target Performance and max_runtime'; arXiv:2306.07179 Sec. 4) "
@@ -343,10 +390,24 @@ def _collect_targets(plan: TargetSettingPlan, out: Path) -> dict[str, Any]:
           "resolution_fraction": rules.RESOLUTION_FRACTION, "workloads": entries}
 
 
+def _loads(out: Path, workload: str, setter: str) -> list[list[float]]:
+  """The load averages (1, 5, 15 min) at the start and end of each timing run."""
+  loads = []
+  for path in sorted(timing_dir(out, workload, setter).glob("study_*/trial_0/result.json")):
+    result = json.loads(path.read_text())
+    loads += [list(result.get(key, {}).get("load_average") or []) for key in ("started", "ended")]
+  return loads
+
+
 def _entry(plan: TargetSettingPlan, base: BaseWorkloadPlan, workload: _Workload, setter: str,
            best_trial_path: str, runs: Sequence[rules.SeedRun],
-           baselines: Mapping[str, Any] | None) -> dict[str, Any]:
+           baselines: Mapping[str, Any] | None, timed: Sequence[rules.SeedRun] | None = None,
+           loads: list[list[float]] | None = None) -> dict[str, Any]:
   targets = rules.workload_targets(runs, workload.lower)
+  if timed:
+    budgets = rules.workload_targets(timed, workload.lower)
+    targets.update({key: budgets[key] for key in
+                    ("max_allowed_cpu_sec", "max_allowed_runtime_sec", "eval_period_time_sec")})
   return {"metric": workload.metric, "direction": "lower" if workload.lower else "higher",
           "base_workload": base.name, "target_setting_algorithm": setter,
           "target_setting_trial": best_trial_path,
@@ -356,7 +417,12 @@ def _entry(plan: TargetSettingPlan, base: BaseWorkloadPlan, workload: _Workload,
           "eval_period_time_sec": round(targets["eval_period_time_sec"], 2),
           "step_hint": base.horizon,
           "per_seed": [dataclasses.asdict(r) for r in runs],
-          "median_submission_time_sec": statistics.median(r.submission_time_sec for r in runs),
+          "median_submission_time_sec": statistics.median(
+              r.submission_time_sec for r in (timed or runs)),
+          "budget_from": (f"{len(timed)} timing runs (set-targets --timing)" if timed
+                          else f"the {len(runs)} seed runs"),
+          **({"timing_runs": [dataclasses.asdict(r) for r in timed],
+              "timing_load_averages": loads} if timed else {}),
           **({"baselines": baselines} if baselines is not None else {})}
 
 

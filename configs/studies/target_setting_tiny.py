@@ -31,6 +31,9 @@ def get_config() -> ml_collections.ConfigDict:
       # as much as ~8 training steps, a gnn eval ~7: fewer there).
       evals_per_run=25,
       tuning_seed=0,
+      # Budgets from 3 re-runs of the target-setter's first seeds made alone on the machine
+      # (`set-targets --timing`): the tuning and seed runs may share the CPU with others.
+      timing_runs=3,
       workloads=dict(
           gnn=dict(horizon=700, variants=["gnn_gelu", "gnn_silu", "gnn_deep", "gnn_noisy_task",
                                           "gnn_low_resource_task"]),

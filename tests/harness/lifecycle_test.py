@@ -247,3 +247,14 @@ def test_an_expert_count_the_expert_axis_does_not_divide_is_refused_before_compi
   assert "6 experts" in done.stderr and "--mesh_expert" in done.stderr
   assert len(done.stderr.strip().splitlines()) == 1
   assert not (tmp_path / "result.json").exists()
+
+
+def test_an_lm_batch_larger_than_its_dataset_is_one_line_naming_the_limit(tmp_path):
+  """Issue 20: grain's traceback (or a ValueError recorded as a failed run) became one line."""
+  done = _cli("run", "--workload=lm", f"--submission={ADAMW}", f"--workdir={tmp_path}",
+              "--max_steps=1", "--no_progress", "--config.batch_size=100000")
+  assert done.returncode == 2, done.stderr[-2000:]
+  assert done.stderr.strip().splitlines() == [
+      "algoperf-lab run: error: batch size 100000 is larger than the 28302 windows of 129 "
+      "tokens in the training split; use at most 28302 (--config.batch_size, or a smaller "
+      "get_batch_size)."]

@@ -24,7 +24,7 @@ def get_config():
                      nesterov="{root}/submissions/baselines/nesterov.py"),
       search_spaces=dict(adamw="{root}/configs/search_spaces/adamw.json",
                          nesterov="{root}/configs/search_spaces/nesterov.json"),
-      trials=2, seeds=2, evals_per_run=2, tuning_seed=0,
+      trials=2, seeds=2, evals_per_run=2, tuning_seed=0, timing_runs=1,
       workloads=dict(gnn=dict(horizon=4, variants=["gnn_silu"]))))
 """
 
@@ -78,6 +78,16 @@ def test_set_targets_writes_records_targets_and_configs_and_reruns_nothing(
       procedure.plan_from_config(procedure.load_study_config(study_file)), out)["workloads"] == (
           targets["workloads"])
   assert json.loads(installed_file.read_text())["gnn"] == installed.config_values(targets, "gnn")
+  assert gnn["budget_from"] == "the 2 seed runs"
+  # --timing re-runs the setter's first seed alone; the budgets then come from it.
+  assert cli.main([*argv[:4], "--timing", "--workload=gnn"]) == 0
+  timed = json.loads((out / "targets.json").read_text())["workloads"]["gnn"]
+  (run,) = timed["timing_runs"]
+  assert timed["budget_from"] == "1 timing runs (set-targets --timing)"
+  assert timed["max_allowed_cpu_sec"] == pytest.approx(4 / 3 * run["submission_time_sec"], abs=0.06)
+  assert len(timed["timing_load_averages"]) == 2 and timed["validation"] == gnn["validation"]
+  assert (out / "gnn" / "timing" / setter / "study_0" / "trial_0" / "result.json").is_file()
+  assert not (out / "gnn_silu" / "timing").exists()
 
 
 def test_bad_study_config_and_unknown_workload_are_one_line_errors(tmp_path, study_file, capsys):

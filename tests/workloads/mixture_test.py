@@ -195,7 +195,7 @@ def test_eval_batches_take_half_per_domain_and_cover_the_novels(
 def test_too_few_windows_for_a_batch_is_a_clear_error() -> None:
   split = mixture._from_segments(np.zeros(20, np.uint8), np.array([20]), np.array([0], np.int8),
                                  np.array([0], np.int32), ("n",))
-  with pytest.raises(ValueError, match="fewer than one batch"):
+  with pytest.raises(ValueError, match="is larger than the"):
     mixture.train_batches(split, 4, batch_size=8, seed=0)
 
 

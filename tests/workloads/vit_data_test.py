@@ -207,7 +207,7 @@ def test_one_epoch_visits_every_image_once() -> None:
 
 
 def test_train_batches_refuse_too_small_split(splits: ImageSplits) -> None:
-  with pytest.raises(ValueError, match="fewer than one batch"):
+  with pytest.raises(ValueError, match="is larger than the"):
     input_pipeline.train_batches(splits, _data_config(), 60_000, seed=0)
 
 

@@ -19,6 +19,7 @@ import grain
 import numpy as np
 
 from algoperf_lab.data import paths
+from algoperf_lab.data.batch_size import BatchSizeError
 from workloads.lm import janeausten
 
 SOURCES = ("janeausten", "token_file", "mixture")  # mixture: workloads/lm/mixture.py (lm_moe)
@@ -123,8 +124,9 @@ def train_batches(tokens: np.ndarray, seq_len: int, global_batch_size: int,
   """
   count = num_windows(tokens, seq_len)
   if count < global_batch_size:
-    raise ValueError(f"the training split holds {count} windows of {seq_len + 1} tokens, fewer "
-                     f"than one batch of {global_batch_size}.")
+    raise BatchSizeError(f"batch size {global_batch_size} is larger than the {count} windows of "
+                         f"{seq_len + 1} tokens in the training split; use at most {count} "
+                         "(--config.batch_size, or a smaller get_batch_size).")
   dataset = (grain.MapDataset.range(count).shuffle(seed=seed).repeat()
              .map(lambda index: window(tokens, index, seq_len))
              .batch(global_batch_size, drop_remainder=True)

@@ -39,6 +39,7 @@ import grain
 import numpy as np
 
 from algoperf_lab.data import paths
+from algoperf_lab.data.batch_size import BatchSizeError
 from workloads.lm import janeausten
 
 SPLITS = ("train", "validation", "test")
@@ -281,8 +282,9 @@ def train_batches(split: MixtureSplit, seq_len: int, batch_size: int,
   """
   starts = window_starts(split, seq_len)
   if len(starts) < batch_size:
-    raise ValueError(f"the split holds {len(starts)} windows of {seq_len + 1} tokens, fewer "
-                     f"than one batch of {batch_size}.")
+    raise BatchSizeError(f"batch size {batch_size} is larger than the {len(starts)} windows of "
+                         f"{seq_len + 1} tokens in the split; use at most {len(starts)} "
+                         "(--config.batch_size, or a smaller get_batch_size).")
   dataset = (grain.MapDataset.range(len(starts)).shuffle(seed=seed).repeat()
              .map(lambda index: _example(split, int(starts[index]), seq_len))
              .batch(batch_size, drop_remainder=True)

@@ -18,6 +18,7 @@ from typing import Protocol
 import grain
 import numpy as np
 
+from algoperf_lab.data.batch_size import BatchSizeError
 from workloads.vit import fashion_mnist, image_folders
 
 SOURCES = ("fashion_mnist", "cifar10", "imagenet_folders")
@@ -207,8 +208,9 @@ def train_batches(splits: ImageSplits, config: VitDataConfig, global_batch_size:
   """
   source = splits.sources["train"]
   if len(source) < global_batch_size:
-    raise ValueError(f"the training split holds {len(source)} images, fewer than one batch "
-                     f"of {global_batch_size}.")
+    raise BatchSizeError(f"batch size {global_batch_size} is larger than the {len(source)} "
+                         f"images of the training split; use at most {len(source)} "
+                         "(--config.batch_size, or a smaller get_batch_size).")
   dataset = (grain.MapDataset.range(len(source)).shuffle(seed=seed).repeat()
              .map(lambda index: source[int(index)])
              .random_map(functools.partial(augment, config), seed=seed)
