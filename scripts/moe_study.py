@@ -90,7 +90,7 @@ def run_all(workdir: Path, balances: list[str], seeds: list[int], steps: int,
           config_overrides=overrides,
           settings=RunSettings(seed=seed, max_steps=steps, eval_every_steps=eval_every_steps,
                                stop_at_target=False, max_runtime_sec=100.0 * budget,
-                               progress=False, clock="wall")))
+                               progress=True, clock="wall")))
 
 
 def check_reusable(run_dir: Path, balance: str, steps: int) -> None:

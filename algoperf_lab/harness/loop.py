@@ -381,10 +381,11 @@ def _train(run: _Run, state: resume.LoopState, clock: SubmissionClock,
     return RunStatus.PREEMPTED, "SIGTERM before the first step: resumable"
   cadence = EvalCadence(run.workload.eval_period_time_sec, run.settings.eval_every_steps,
                         last_eval_time_sec=state.last_eval_time_sec)
-  progress = RunProgress(run.settings.progress, f"{run.identity.submission} on "
-                         f"{run.identity.workload}/{run.identity.size}", run.budget_sec,
+  progress = RunProgress(run.settings.progress, _progress_description(run), run.budget_sec,
                          run.workload.target_metric_name, run.workload.validation_target_value,
-                         clock=run.identity.clock)
+                         clock=run.identity.clock,
+                         total_steps=(run.settings.max_steps if not run.settings.stop_at_target
+                                      else None))
   run.wall_start = time.perf_counter() - (state.history[-1]["wall_time_sec"]
                                           if state.history else 0.0)
   last_checkpoint_wall = time.perf_counter()
@@ -424,6 +425,18 @@ def _train(run: _Run, state: resume.LoopState, clock: SubmissionClock,
   finally:
     progress.close()
   return finished
+
+
+def _progress_description(run: _Run) -> str:
+  """'adamw on gnn/tiny', naming a budget that is not the workload's own (self-tuning's 1.5x,
+  or --max_runtime_sec) so that the bar's total matches what `list` shows."""
+  text = f"{run.identity.submission} on {run.identity.workload}/{run.identity.size}"
+  own = (run.workload.max_allowed_cpu_sec if run.identity.clock == "process_cpu"
+         else run.workload.max_allowed_runtime_sec)
+  if own and abs(run.budget_sec - float(own)) > 1e-6 and run.settings.stop_at_target:
+    why = "self-tuning" if run.identity.ruleset == "self" else "given"
+    text += f" ({why} budget: {run.budget_sec / float(own):.2g}x the workload's {float(own):g})"
+  return text
 
 
 def _next_action(preemption_requested: bool, checkpointer: RunCheckpointer | None,

@@ -152,3 +152,16 @@ def test_progress_in_a_log_is_one_plain_line_per_eval(capsys):
   assert err.splitlines() == [
       "adamw on lm/tiny: step 6, 12.5/146 CPU s submission time, 3.1000 vs bits_per_byte target 2.8876",
       "adamw on lm/tiny: step 12, 25.0/146 CPU s submission time, 2.9000 vs bits_per_byte target 2.8876"]
+
+
+def test_a_fixed_horizon_run_shows_its_steps_not_a_runtime_cap(capsys):
+  """Issue 20: moe_study and set-targets run fixed horizons under a 100x runtime cap; their
+  progress counts steps (and moe_study shows it at all)."""
+  from algoperf_lab.harness.progress import RunProgress
+
+  progress = RunProgress(True, "adamw on gnn/tiny", 5300.0, "mae", 0.2, clock="process_cpu",
+                         total_steps=700)
+  progress.on_eval(28, 1.5, 0.9)
+  progress.close()
+  assert capsys.readouterr().err.splitlines() == [
+      "adamw on gnn/tiny: step 28/700, 1.5 CPU s submission time, 0.9000 vs mae target 0.2"]

@@ -162,3 +162,14 @@ def test_a_finished_trial_its_history_contradicts_is_refused(tmp_path):
                                 "time_to_target_sec": 0.5}))
   with pytest.raises(study.TuningError, match="contradicts its own history"):
     study.run_tuning(request, report=lambda line: None)
+
+
+def test_a_self_tuning_bar_names_its_one_and_a_half_budget(tmp_path, capsys):
+  """Issue 20: the demo's bar showed 1.5x the budget `list` shows, unexplained."""
+  request = _request(tmp_path, ruleset=Ruleset.SELF, search_space=None, num_studies=1,
+                     num_trials=1, settings=RunSettings(eval_every_steps=2, progress=True),
+                     config_overrides=(*SMALL_LM_OVERRIDES,
+                                       "--config.targets.max_allowed_cpu_sec=1.0"))
+  study.run_tuning(request, report=lambda line: None)
+  err = capsys.readouterr().err
+  assert "(self-tuning budget: 1.5x the workload's 1)" in err and "/2 CPU s submission time" in err
