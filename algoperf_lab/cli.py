@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -31,6 +32,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
   from algoperf_lab.data.batch_size import BatchSizeError
   from algoperf_lab.target_setting.procedure import PlanError
   from algoperf_lab.target_setting.rules import TargetSettingError
+  from algoperf_lab.sweeps.ray_executor import RayNotInstalledError
 
   return (config.ConfigError, hyperparameters.HyperparameterError, loader.SubmissionError,
           registry.UnknownWorkloadError, runner.WorkdirInUseError, paths.DatasetNotFoundError,
@@ -38,7 +40,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
           ScoringError, SearchSpaceError, TuningError, ResumeMismatchError, ResumeCheckpointError,
           ParallelismError, PmapApiError, MissingHyperparametersError,
           spec.WorkloadOptionError, ClockError, BatchSizeTypeError, CalibrationError,
-          PlanError, TargetSettingError)
+          PlanError, TargetSettingError, RayNotInstalledError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="base seed of the trial draws and runs")
   tune.add_argument("--self_tuning_budget_factor", type=config.finite_positive_float,
                     default=1.5)
+  _add_executor_flags(tune)
   tune.add_argument("--eval_every_steps", type=config.positive_int, default=None)
   tune.add_argument("--max_steps", type=config.positive_int, default=None)
   tune.add_argument("--data_dir", default=None)
@@ -185,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
   calibrate.add_argument("--workload", default=None, help="run only this workload")
   calibrate.add_argument("--seed_index", type=config.non_negative_int, default=None,
                          help="run only this seed (0-based)")
+  _add_executor_flags(calibrate)
   calibrate.add_argument("--eval_every_steps", type=config.positive_int, default=None)
   calibrate.add_argument("--max_steps", type=config.positive_int, default=None)
   calibrate.add_argument("--data_dir", default=None)
@@ -209,6 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
                            "idle machine, after the other phases")
   set_targets.add_argument("--no_progress", action="store_true")
 
+  run_trial = commands.add_parser(
+      "run-trial", help="run one trial spec of a sweep (spec.json, written by the sweep engine); "
+      "what the processes, ray and slurm executors start")
+  run_trial.add_argument("--spec", type=Path, default=None, help="a spec.json")
+  run_trial.add_argument("--sweep", type=Path, default=None,
+                         help="a slurm_jobs.json written by --executor=slurm (with --index)")
+  run_trial.add_argument("--index", type=config.non_negative_int, default=None,
+                         help="the array task to run (SLURM_ARRAY_TASK_ID)")
+
   demo = commands.add_parser("demo", help="run the bundled baselines on every tiny workload "
                              "(self-tuning, one study), score them and write the report")
   demo.add_argument("--workdir", type=Path, default=Path("runs/demo"))
@@ -218,11 +231,51 @@ def build_parser() -> argparse.ArgumentParser:
   demo.add_argument("--clock", choices=CLOCK_CHOICES, default="auto",
                    help="what the submission clock reads: wall time, or process_cpu (this process's CPU time, robust to other load on a shared CPU host; budgets measured for it); auto: process_cpu on a CPU backend where the workload has a measured CPU budget, else wall")
   demo.add_argument("--no_progress", action="store_true")
-  for training in (run, tune, calibrate, demo, set_targets):
+  for training in (run, tune, calibrate, demo, set_targets, run_trial):
     training.add_argument("--traceback", action="store_true",
                           help="print the full traceback when a run fails (it is always kept "
                           "in the run's result.json)")
   return parser
+
+
+def _add_executor_flags(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument("--executor", choices=("local", "processes", "ray", "slurm"),
+                      default="local",
+                      help="where trials run: local (this process, one at a time), processes "
+                      "(--workers trials side by side, each an `algoperf-lab run-trial` "
+                      "process), ray (each trial a Ray task on a cluster: --ray_address) or "
+                      "slurm (writes a job array into the workdir to submit with sbatch; runs "
+                      "nothing here)")
+  parser.add_argument("--ray_address", default="auto",
+                      help="the Ray cluster for --executor=ray: auto (the local one) or HOST:PORT")
+  parser.add_argument("--ray_cpus_per_trial", type=config.finite_positive_float, default=1.0)
+  parser.add_argument("--ray_gpus_per_trial", type=float, default=0.0,
+                      help="GPUs each Ray trial declares (1 for one GPU host per trial)")
+  parser.add_argument("--sbatch_option", action="append", default=[],
+                      help="an #SBATCH line for --executor=slurm, e.g. --sbatch_option=--gres=gpu:1")
+  parser.add_argument("--workers", type=config.positive_int, default=2,
+                      help="trials at once for --executor=processes")
+  parser.add_argument("--threads_per_worker", type=config.positive_int, default=None,
+                      help="XLA CPU threads per worker process (default: XLA's own choice)")
+
+
+def _executor(args: argparse.Namespace) -> Any:
+  from algoperf_lab.sweeps.executors import LocalExecutor, ProcessesExecutor
+  from algoperf_lab.sweeps.slurm import SlurmExecutor
+
+  if args.executor == "processes":
+    return ProcessesExecutor(args.workers, args.threads_per_worker)
+  if args.executor == "slurm":
+    return SlurmExecutor(args.workdir, tuple(args.sbatch_option))
+  if args.executor == "ray":
+    from algoperf_lab.sweeps.ray_executor import RayExecutor
+
+    return RayExecutor(args.ray_address, args.ray_cpus_per_trial, args.ray_gpus_per_trial)
+  return LocalExecutor()
+
+
+def _rerun_hint() -> str:
+  return "algoperf-lab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
 def _start_jax() -> None:
@@ -293,7 +346,8 @@ def _tune(args: argparse.Namespace, overrides: list[str]) -> int:
         self_tuning_budget_factor=args.self_tuning_budget_factor,
         settings=RunSettings(eval_every_steps=args.eval_every_steps, max_steps=args.max_steps,
                              data_dir=args.data_dir, progress=not args.no_progress,
-                             clock=args.clock)))
+                             clock=args.clock)),
+        executor=_executor(args), rerun_hint=_rerun_hint())
   except Exception as error:
     runner.raise_if_disk_full(error, args.workdir)
     raise
@@ -375,7 +429,7 @@ def _calibrate(args: argparse.Namespace, overrides: list[str]) -> int:
       run_filter=RunFilter(method=args.method, candidate=args.candidate,
                            workload=args.workload, seed_index=args.seed_index))
   try:
-    calibration.run_calibration(request)
+    calibration.run_calibration(request, executor=_executor(args), rerun_hint=_rerun_hint())
   except Exception as error:
     runner.raise_if_disk_full(error, args.workdir)
     raise
@@ -401,6 +455,30 @@ def _set_targets(args: argparse.Namespace, overrides: list[str]) -> int:
   return 0
 
 
+def _run_trial(args: argparse.Namespace, overrides: list[str]) -> int:
+  from algoperf_lab import runtime
+  from algoperf_lab.sweeps import spec as spec_lib
+  from algoperf_lab.sweeps.worker import run_trial
+
+  if overrides:
+    raise SystemExit("`run-trial` takes no --config overrides: the spec holds them.")
+  _start_jax()
+  runtime.enable_compilation_cache()
+  from algoperf_lab.sweeps import slurm
+
+  if (args.spec is None) == (args.sweep is None) or (args.sweep is None) != (args.index is None):
+    raise config.ConfigError("run-trial takes --spec=FILE, or --sweep=FILE with --index=I.")
+  path = args.spec
+  try:
+    if args.sweep is not None:
+      path = slurm.spec_path_of(args.sweep, args.index)
+    spec = spec_lib.read_spec(path)
+  except (OSError, ValueError, TypeError, KeyError) as error:
+    raise config.ConfigError(f"{path or args.sweep}: not a readable trial spec ({error}).") from error
+  result = run_trial(spec, report=print)
+  return 1 if result.status == "failed" else 0
+
+
 def _demo(args: argparse.Namespace, overrides: list[str]) -> int:
   from algoperf_lab import runtime
   from algoperf_lab.demo import DemoRequest, run_demo
@@ -420,7 +498,7 @@ def _first_line(error: BaseException) -> str:
 
 
 _TRAINING_COMMANDS = {"run": _run, "tune": _tune, "calibrate": _calibrate, "demo": _demo,
-                      "set-targets": _set_targets}
+                      "set-targets": _set_targets, "run-trial": _run_trial}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from algoperf_lab import loader, registry
 from algoperf_lab.calibration import candidates as candidates_lib
@@ -65,14 +66,15 @@ def plan_runs(request: CalibrationRequest) -> list[RunPlan]:
   return plans
 
 
-def run_calibration(request: CalibrationRequest,
-                    report: Callable[[str], None] = print) -> CalibrationResult | None:
+def run_calibration(request: CalibrationRequest, report: Callable[[str], None] = print,
+                    executor: Any = None, rerun_hint: str = "") -> CalibrationResult | None:
   """Runs the missing runs; scores and writes the report once all are finished (else None)."""
   check_writable_dir(Path(request.workdir), "--workdir")
   plans = plan_runs(request)
   outcome = execute(plans, request.workdir, size=SIZE, base_seed=request.seed,
                     config_overrides=request.config_overrides, settings=request.settings,
-                    run_filter=request.run_filter, report=report)
+                    run_filter=request.run_filter, report=report, executor=executor,
+                    rerun_hint=rerun_hint)
   finished = sum(is_finished(request.workdir, p) for p in plans)
   if outcome.preempted:
     report(f"preempted (SIGTERM): {finished}/{len(plans)} runs finished, the current one saved; "

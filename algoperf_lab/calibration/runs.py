@@ -1,4 +1,5 @@
-"""Every run of a calibration, addressed like tuning trials, run (or skipped) one by one.
+"""Every run of a calibration, addressed like tuning trials, run (or skipped) as one sweep
+(algoperf_lab/sweeps/, any executor).
 
 Layout: `WORKDIR/<method>/candidate_<i>/candidate.json` (the candidate's hyperparameters, a
 one-point search space) and its runs `WORKDIR/<method>/candidate_<i>/<workload>/study_<s>/
@@ -13,14 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from algoperf_lab import runner
 from algoperf_lab.calibration.candidates import Candidate, CalibrationError
 from algoperf_lab.harness.loop import RunSettings
-from algoperf_lab.harness.preemption import sigterm_requests_preemption
+from algoperf_lab.sweeps.engine import run_sweep
+from algoperf_lab.sweeps.executors import Executor, LocalExecutor
 from algoperf_lab.tuning import study
 from algoperf_lab.tuning.study import Ruleset, TuneRequest
 
@@ -94,13 +95,6 @@ def is_finished(workdir: Path, plan: RunPlan) -> bool:
   return study.recorded_status(run_dir(workdir, plan)) in runner.FINISHED_STATUSES
 
 
-def _time_left(elapsed_sec: float, ran: int, remaining: int) -> str:
-  if ran == 0:
-    return "time left unknown"
-  seconds = elapsed_sec / ran * remaining
-  return f"about {seconds / 60:.0f} min left" if seconds >= 90 else f"about {seconds:.0f}s left"
-
-
 @dataclasses.dataclass(frozen=True)
 class ExecutionOutcome:
   ran: int  # runs started (resumed or new)
@@ -126,49 +120,30 @@ def check_filter_matches(plans: Sequence[RunPlan], run_filter: RunFilter) -> Non
 
 def execute(plans: Sequence[RunPlan], workdir: Path, *, size: str, base_seed: int,
             config_overrides: tuple[str, ...], settings: RunSettings, run_filter: RunFilter,
-            report: Callable[[str], None] = print) -> ExecutionOutcome:
-  """Runs every unfinished planned run the filter selects.
+            report: Callable[[str], None] = print, executor: Executor | None = None,
+            rerun_hint: str = "") -> ExecutionOutcome:
+  """Runs every unfinished planned run the filter selects, as one sweep.
 
   A diverged run is recorded as `diverged` (a miss) and the calibration goes on; a preempted
   one (SIGTERM) stops the calibration: the same command resumes it.
   """
   check_filter_matches(plans, run_filter)
-  total = len(plans)
-  selected = [p for p in plans if run_filter.matches(p)]
-  done = sum(is_finished(workdir, p) for p in plans)
-  started = time.perf_counter()
-  ran = 0
-  with sigterm_requests_preemption() as preemption:
-    for plan in selected:
-      if preemption.requested:
-        return ExecutionOutcome(ran, preempted=True)
-      if is_finished(workdir, plan):
-        continue
-      remaining = sum(not is_finished(workdir, p) for p in selected)
-      elapsed = time.perf_counter() - started
-      progress = f"[{done}/{total} runs done; {_time_left(elapsed, ran, remaining)}]"
-      outcomes = _execute_one(plan, workdir, size=size, base_seed=base_seed,
-                              config_overrides=config_overrides, settings=settings,
-                              progress=progress, report=report)
-      ran += 1
-      if preemption.requested or any(o.status == "preempted" for o in outcomes):
-        return ExecutionOutcome(ran, preempted=True)
-      done += 1
-      if any(o.status == "diverged" for o in outcomes):
-        report(f"  {plan.label}: diverged (recorded as a miss); going on")
-  return ExecutionOutcome(ran, preempted=False)
-
-
-def _execute_one(plan: RunPlan, workdir: Path, *, size: str, base_seed: int,
-                 config_overrides: tuple[str, ...], settings: RunSettings, progress: str,
-                 report: Callable[[str], None]) -> list[study.TrialOutcome]:
-  """One planned run, as a one-trial tuning study of its candidate's point."""
-  report(f"{progress} {plan.label}")
-  candidate_file = write_candidate_file(workdir, plan.candidate)
-  return study.run_tuning(TuneRequest(
-      workload=plan.workload, size=size, submission=plan.submission,
-      workdir=workload_dir(workdir, plan.candidate, plan.workload), ruleset=Ruleset.EXTERNAL,
-      num_studies=plan.seed_index + 1, num_trials=1, search_space=str(candidate_file),
-      seed=base_seed, only_study=plan.seed_index, only_trial=0,
-      config_overrides=config_overrides, settings=settings),
-      report=lambda line: report(f"  {line}"))
+  specs = []
+  for plan in plans:
+    if not run_filter.matches(plan) or is_finished(workdir, plan):
+      continue
+    candidate_file = write_candidate_file(workdir, plan.candidate)
+    _, (spec,) = study.tuning_specs(TuneRequest(
+        workload=plan.workload, size=size, submission=plan.submission,
+        workdir=workload_dir(workdir, plan.candidate, plan.workload), ruleset=Ruleset.EXTERNAL,
+        num_studies=plan.seed_index + 1, num_trials=1, search_space=str(candidate_file),
+        seed=base_seed, only_study=plan.seed_index, only_trial=0,
+        config_overrides=config_overrides, settings=settings))
+    specs.append(dataclasses.replace(spec, label=plan.label))
+  outcome = run_sweep(specs, executor or LocalExecutor(lambda line: report(f"  {line}")),
+                      report=report, rerun_hint=rerun_hint)
+  for result in outcome.results:
+    if result.status == "diverged":
+      report(f"  {result.spec.label}: diverged (recorded as a miss); going on")
+  preempted = outcome.stopped or any(r.status == "preempted" for r in outcome.results)
+  return ExecutionOutcome(sum(not r.skipped for r in outcome.results), preempted=preempted)

@@ -7,6 +7,7 @@ import enum
 import json
 import math
 import os
+import socket
 import platform
 import subprocess
 from collections.abc import Mapping
@@ -120,6 +121,9 @@ def lab_commit() -> str | None:
   return f"{commit}+dirty" if dirty else commit
 
 
+NODE_ENV = "ALGOPERF_LAB_NODE"
+
+
 def moment() -> dict[str, Any]:
   """When, and under what machine load, something happened: UTC time and the 1/5/15-minute
   load averages (a record's start and end; how busy the machine was shows in the timings)."""
@@ -128,4 +132,6 @@ def moment() -> dict[str, Any]:
   except OSError:
     load = None
   return {"utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-          "load_average": load}
+          "load_average": load,
+          # The node that ran it: a sweep executor's node id (Ray), else the host name.
+          "node": os.environ.get(NODE_ENV) or socket.gethostname()}

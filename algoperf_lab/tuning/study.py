@@ -30,6 +30,9 @@ from algoperf_lab.harness.loop import RunSettings
 from algoperf_lab.harness.preemption import sigterm_requests_preemption
 from algoperf_lab.harness.workdir_lock import check_writable_dir
 from algoperf_lab.scoring import records as scoring_records
+from algoperf_lab.sweeps.engine import run_sweep
+from algoperf_lab.sweeps.executors import Executor, LocalExecutor
+from algoperf_lab.sweeps.spec import TrialSpec, settings_dict
 from algoperf_lab.tuning import halton, search_space
 
 SELF_TUNING_BUDGET_FACTOR = 1.5
@@ -184,14 +187,34 @@ def plan_trials(request: TuneRequest, submission: loader.Submission) -> list[Tri
           and (request.only_trial is None or p.trial == request.only_trial)]
 
 
-def run_tuning(request: TuneRequest,
-               report: Callable[[str], None] = print) -> list[TrialOutcome]:
-  """Runs (or skips, when finished) every planned trial; a diverged trial does not stop it."""
+def run_tuning(request: TuneRequest, report: Callable[[str], None] = print,
+               executor: Executor | None = None, rerun_hint: str = "") -> list[TrialOutcome]:
+  """Runs (or skips, when finished) every planned trial through the sweep engine (in this
+  process unless an executor is given); a diverged trial does not stop it."""
+  plans, specs = tuning_specs(request)
+  outcome = run_sweep(specs, executor or LocalExecutor(report), report=report,
+                      rerun_hint=rerun_hint)
+  by_label = {r.spec.label: r for r in outcome.results}
+  outcomes = []
+  for plan in plans:
+    result = by_label.get(trial_label(plan))
+    if result is None:
+      continue
+    outcomes.append(TrialOutcome(plan, result.status, result.time_to_target_sec, result.skipped))
+    if result.status == RunStatus.PREEMPTED.value:
+      report(f"study {plan.study} trial {plan.trial} was preempted; the study stops here. "
+             "Run the same command again to resume it from this trial's checkpoint.")
+  if outcome.stopped and not any(o.status == RunStatus.PREEMPTED.value for o in outcomes):
+    report("preempted (SIGTERM) between trials; run the same command again to go on.")
+  return outcomes
+
+
+def tuning_specs(request: TuneRequest) -> tuple[list[TrialPlan], list[TrialSpec]]:
+  """The planned trials of a request and their sweep specs (budget and clock resolved)."""
   check_writable_dir(Path(request.workdir), "--workdir")
   submission = loader.load_submission(request.submission)
   plans = plan_trials(request, submission)
   workload = registry.make_workload(request.workload, request.size, request.config_overrides)
-  workload_config = workload.config.to_dict() if hasattr(workload, "config") else None  # type: ignore[attr-defined]
   clock = resolve_clock(request.settings.clock, jax.devices()[0].platform,
                         workload.max_allowed_cpu_sec is not None,
                         request.settings.max_runtime_sec is not None)
@@ -202,24 +225,26 @@ def run_tuning(request: TuneRequest,
     budget *= request.self_tuning_budget_factor
   request = dataclasses.replace(request, settings=dataclasses.replace(request.settings,
                                                                       clock=clock))
-  settings_record = trial_settings(request.settings, budget)
   extra_known: frozenset[str] = frozenset()
   if request.search_space is not None:
     extra_known = frozenset(search_space.load_search_space(request.search_space).names)
-  outcomes = []
-  with sigterm_requests_preemption() as preemption:
-    for plan in plans:
-      if preemption.requested:  # SIGTERM between trials: start no other
-        report("preempted (SIGTERM) between trials; run the same command again to go on.")
-        break
-      outcome = run_or_skip_trial(request, plan, workload_config, settings_record, budget,
-                                   extra_known, report)
-      outcomes.append(outcome)
-      if outcome.status == RunStatus.PREEMPTED.value:  # the job is going away
-        report(f"study {plan.study} trial {plan.trial} was preempted; the study stops here. "
-               "Run the same command again to resume it from this trial's checkpoint.")
-        break
-  return outcomes
+  return plans, [trial_spec(request, plan, budget, extra_known) for plan in plans]
+
+
+def trial_label(plan: TrialPlan) -> str:
+  return f"study {plan.study} trial {plan.trial}"
+
+
+def trial_spec(request: TuneRequest, plan: TrialPlan, budget: float,
+               extra_known: frozenset[str]) -> TrialSpec:
+  """The sweep engine's spec of one planned trial (run settings with its seed and budget)."""
+  settings = dataclasses.replace(request.settings, seed=plan.seed, max_runtime_sec=budget)
+  return TrialSpec(workload=request.workload, size=request.size, submission=request.submission,
+                   hparams=json.loads(json.dumps(dict(plan.hparams))), seed=plan.seed,
+                   ruleset=request.ruleset.value, study=plan.study, trial=plan.trial,
+                   workdir=str(plan.workdir), config_overrides=tuple(request.config_overrides),
+                   settings=settings_dict(settings), extra_known_hparams=tuple(sorted(extra_known)),
+                   label=trial_label(plan), budget_sec=budget)
 
 
 def run_or_skip_trial(request: TuneRequest, plan: TrialPlan, workload_config: Any,
@@ -227,7 +252,7 @@ def run_or_skip_trial(request: TuneRequest, plan: TrialPlan, workload_config: An
                        extra_known: frozenset[str],
                        report: Callable[[str], None]) -> TrialOutcome:
   """Skips a finished trial (checking it is this trial), else runs or resumes it."""
-  label = f"study {plan.study} trial {plan.trial}"
+  label = trial_label(plan)
   status = recorded_status(plan.workdir)
   if status in runner.FINISHED_STATUSES:
     result = json.loads((plan.workdir / records.RESULT_FILE).read_text())

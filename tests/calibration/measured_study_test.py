@@ -21,7 +21,10 @@ def _plans() -> list:
   request = CalibrationRequest(
       workdir=RECORDS, submissions=tuple(str(REPO_ROOT / "submissions" / "lr_free" / f"{m}.py")
                                          for m in METHODS),
-      workloads=("lm", "vit", "gnn"), num_candidates=3, num_seeds=1)
+      workloads=("lm", "vit", "gnn"), num_candidates=3, num_seeds=1,
+      # Measured (2026-12-06) with the AlgoPerf-form NadamW, the reference before the
+      # optax form (which computes the same iterates) became the default.
+      reference=str(REPO_ROOT / "submissions" / "baselines" / "nadamw.py"))
   return plan_runs(request)
 
 

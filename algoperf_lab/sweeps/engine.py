@@ -1,0 +1,125 @@
+"""The sweep engine: hands trial specs to an executor, retries what a retry can fix, and ends
+with a table of what happened and the command that runs only what is left.
+
+Retries know a preemption from a failure:
+- **preempted** (the trial was stopped by SIGTERM and saved a checkpoint) while the sweep
+  itself is not being stopped: resubmitted without limit; it resumes from its checkpoint;
+- **lost** (the worker process or node died without a final record): resubmitted up to
+  `max_lost_retries` times; it resumes from its last checkpoint (the harness resumes exactly);
+- **failed** (the submission or its setup raised) and **refused** (the request was refused: a
+  record of another trial in its folder, a bad config): recorded, never retried.
+SIGTERM or Ctrl-C on the driver cancels the running trials (each checkpoints and records
+`preempted`), submits nothing more, and prints the rerun command: nothing is lost.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+
+from algoperf_lab.harness.preemption import sigterm_requests_preemption
+from algoperf_lab.sweeps.executors import Executor
+from algoperf_lab.sweeps.spec import TrialSpec, spec_hash
+from algoperf_lab.sweeps.worker import TrialResult
+
+FINISHED = ("reached", "missed", "diverged", "capped")
+NOT_RETRIED = ("failed", "refused")
+HANDED_OFF = ("submitted",)  # given to a scheduler that runs it elsewhere (slurm)
+MAX_LOST_RETRIES = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepOutcome:
+  results: tuple[TrialResult, ...]  # the last result of every trial that ended
+  left: tuple[TrialSpec, ...]  # trials not finished (never started, or stopped)
+  stopped: bool  # the driver was asked to stop (SIGTERM or a preempted local trial)
+
+  def count(self, status: str) -> int:
+    return sum(r.status == status for r in self.results)
+
+
+def _table(outcome: SweepOutcome) -> str:
+  counts = collections.Counter(r.status for r in outcome.results)
+  done = sum(counts[s] for s in FINISHED)
+  parts = [f"{done} done ({', '.join(f'{counts[s]} {s}' for s in FINISHED if counts[s])})"
+           if done else "0 done"]
+  parts += [f"{counts[s]} {s}" for s in ("failed", "refused", "lost", *HANDED_OFF) if counts[s]]
+  parts.append(f"{len(outcome.left)} left")
+  return "sweep: " + ", ".join(parts)
+
+
+def _progress(total: int, results: dict[str, TrialResult], running: int, started: float) -> str:
+  done = len(results)
+  elapsed = time.monotonic() - started
+  ran = sum(not r.skipped for r in results.values())
+  eta = ""
+  if ran and done < total:
+    eta = f", about {elapsed / ran * (total - done) / 60:.0f} min left"
+  failed = sum(r.status in NOT_RETRIED for r in results.values())
+  return f"[sweep] {done}/{total} ended, {running} running, {failed} failed{eta}"
+
+
+def run_sweep(specs: Sequence[TrialSpec], executor: Executor, *,
+              report: Callable[[str], None] = print, rerun_hint: str = "",
+              max_lost_retries: int = MAX_LOST_RETRIES,
+              show_progress: bool = True) -> SweepOutcome:
+  """Runs every spec to an end (finished, failed or refused) unless the driver is stopped."""
+  queue = collections.deque(specs)
+  running: dict[str, TrialSpec] = {}
+  results: dict[str, TrialResult] = {}
+  lost: collections.Counter[str] = collections.Counter()
+  started = time.monotonic()
+  stopped = False
+  shown = ""
+  with sigterm_requests_preemption() as preemption:
+    while queue or running:
+      if preemption.requested:
+        stopped = True
+        for result in executor.cancel():
+          running.pop(spec_hash(result.spec), None)
+          results[spec_hash(result.spec)] = result
+        break
+      while queue and len(running) < executor.capacity and not preemption.requested:
+        spec = queue.popleft()
+        running[spec_hash(spec)] = spec
+        executor.submit(spec)
+      for result in executor.poll(timeout_sec=0.5):
+        key = spec_hash(result.spec)
+        running.pop(key, None)
+        if result.status == "preempted" and (executor.name == "local" or preemption.requested):
+          results[key] = result  # this process is being stopped: end the sweep here
+          stopped = True
+        elif result.status == "preempted":
+          report(f"{result.spec.label}: preempted; resubmitted (it resumes from its checkpoint)")
+          queue.append(result.spec)
+        elif result.status == "lost" and lost[key] < max_lost_retries:
+          lost[key] += 1
+          report(f"{result.spec.label}: {result.detail}; resubmitted ({lost[key]} of "
+                 f"{max_lost_retries}), resuming from its last checkpoint")
+          queue.append(result.spec)
+        else:
+          results[key] = result
+          if result.status in NOT_RETRIED + ("lost",):  # submitted trials are not news
+            report(f"{result.spec.label}: {result.status}: {result.detail}")
+      if stopped:
+        for result in executor.cancel():
+          running.pop(spec_hash(result.spec), None)
+          results[spec_hash(result.spec)] = result
+        break
+      line = _progress(len(specs), results, len(running), started)
+      if show_progress and executor.name != "local" and line.split(", about")[0] != shown:
+        report(line)
+        shown = line.split(", about")[0]
+  left = tuple(s for s in specs
+               if spec_hash(s) not in results or results[spec_hash(s)].status not in
+               FINISHED + NOT_RETRIED + HANDED_OFF)
+  outcome = SweepOutcome(results=tuple(results.values()), left=left, stopped=stopped)
+  for line in getattr(executor, "finish", lambda: [])():
+    report(line)
+  if executor.name != "local" or stopped or left:
+    report(_table(outcome))
+    if left and rerun_hint:
+      report(f"run the same command again to run only what is left: {rerun_hint}")
+  return outcome

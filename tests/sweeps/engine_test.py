@@ -1,0 +1,74 @@
+"""The sweep engine's retry rules with a scripted executor: a preempted trial is resubmitted
+without limit, a lost one up to the limit, a failed or refused one never; the end table and
+the rerun command; spec hashes."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+
+from algoperf_lab.sweeps import engine
+from algoperf_lab.sweeps.spec import TrialSpec, spec_hash
+from algoperf_lab.sweeps.worker import TrialResult
+
+
+def _spec(trial: int, **changes) -> TrialSpec:
+  base = dict(workload="gnn", size="tiny", submission="submissions/baselines/adamw.py",
+              hparams={"learning_rate": 1e-3}, seed=trial, ruleset="external", study=0,
+              trial=trial, workdir=f"/tmp/sweep/study_0/trial_{trial}",
+              settings={"max_steps": 10, "progress": True}, label=f"study 0 trial {trial}")
+  return TrialSpec(**{**base, **changes})
+
+
+class ScriptedExecutor:
+  """Each trial ends with the next status of its script (the last one repeats)."""
+
+  name = "scripted"
+  capacity = 2
+
+  def __init__(self, scripts: dict[int, list[str]]):
+    self.scripts = {k: collections.deque(v) for k, v in scripts.items()}
+    self.submitted: list[int] = []
+    self.pending: list[TrialSpec] = []
+
+  def submit(self, spec: TrialSpec) -> None:
+    self.submitted.append(spec.trial)
+    self.pending.append(spec)
+
+  def poll(self, timeout_sec: float) -> list[TrialResult]:
+    done, self.pending = self.pending, []
+    results = []
+    for spec in done:
+      script = self.scripts[spec.trial]
+      status = script.popleft() if len(script) > 1 else script[0]
+      results.append(TrialResult(spec, status, detail="worker died" if status == "lost" else ""))
+    return results
+
+  def cancel(self) -> list[TrialResult]:
+    return []
+
+
+def test_preempted_is_resubmitted_lost_retried_to_the_limit_failed_and_refused_never():
+  executor = ScriptedExecutor({0: ["preempted", "preempted", "reached"], 1: ["lost", "missed"],
+                               2: ["lost"], 3: ["failed"], 4: ["refused"]})
+  lines: list[str] = []
+  outcome = engine.run_sweep([_spec(t) for t in range(5)], executor, report=lines.append,
+                             rerun_hint="algoperf-lab tune ...", max_lost_retries=2)
+  assert collections.Counter(executor.submitted) == {0: 3, 1: 2, 2: 3, 3: 1, 4: 1}
+  statuses = {r.spec.trial: r.status for r in outcome.results}
+  assert statuses == {0: "reached", 1: "missed", 2: "lost", 3: "failed", 4: "refused"}
+  assert [s.trial for s in outcome.left] == [2]  # lost after its retries: run it again
+  assert "sweep: 2 done (1 reached, 1 missed), 1 failed, 1 refused, 1 lost, 1 left" in lines
+  assert lines[-1] == "run the same command again to run only what is left: algoperf-lab tune ..."
+  assert any("study 0 trial 2: worker died; resubmitted (2 of 2)" in line for line in lines)
+
+
+def test_the_hash_covers_what_changes_a_result_and_nothing_else():
+  spec = _spec(0)
+  assert spec_hash(spec) == spec_hash(_spec(0, workdir="/elsewhere", label="other"))
+  assert spec_hash(spec) == spec_hash(dataclasses.replace(
+      spec, settings={"max_steps": 10, "progress": False, "data_dir": "/data"}))
+  assert spec_hash(spec) != spec_hash(_spec(0, hparams={"learning_rate": 2e-3}))
+  assert spec_hash(spec) != spec_hash(_spec(0, settings={"max_steps": 11, "progress": True}))
+  assert spec_hash(spec) != spec_hash(_spec(0, config_overrides=("--config.batch_size=8",)))
+  assert TrialSpec.from_json(spec.to_json()) == spec
