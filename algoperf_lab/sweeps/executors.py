@@ -119,6 +119,7 @@ class ProcessesExecutor:
 
   def submit(self, spec: TrialSpec) -> None:
     path = write_spec(spec)
+    spec.run_dir.mkdir(parents=True, exist_ok=True)
     log = open(spec.run_dir / WORKER_LOG, "ab")  # noqa: SIM115 (closed with the process)
     process = subprocess.Popen(self.command(path), stdout=log, stderr=subprocess.STDOUT,
                                env=thread_env(self._threads), start_new_session=True)

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from algoperf_lab.atomic_files import write_text_atomically
-from algoperf_lab.sweeps.spec import SPEC_FILE, TrialSpec, write_spec
+from algoperf_lab.sweeps.spec import TrialSpec, submitted_spec_path, write_spec
 from algoperf_lab.sweeps.worker import TrialResult
 
 JOBS_FILE = "slurm_jobs.json"
@@ -78,7 +78,7 @@ def job_entry(spec: TrialSpec) -> dict[str, object]:
           "submission_path": spec.submission, "experiment_dir": spec.workdir,
           "rng_seed": spec.seed, "tuning_ruleset": spec.ruleset, "study": spec.study,
           "trial": spec.trial, "num_tuning_trials": 1,
-          "spec": str(Path(spec.workdir).resolve() / SPEC_FILE)}
+          "spec": str(submitted_spec_path(spec).resolve())}
 
 
 def spec_path_of(jobs_file: Path, index: int) -> Path:

@@ -88,11 +88,17 @@ def spec_hash(spec: TrialSpec) -> str:
   return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def write_spec(spec: TrialSpec) -> Path:
-  """The spec as run_dir/spec.json (for workers in other processes), atomically."""
+def submitted_spec_path(spec: TrialSpec) -> Path:
+  """Where an executor leaves the spec for a worker elsewhere: beside the run folder, named by
+  its hash, so it never overwrites what a folder holds."""
+  return spec.run_dir.parent / f"{spec.run_dir.name}.{spec_hash(spec)}.spec.json"
+
+
+def write_spec(spec: TrialSpec, path: Path | None = None) -> Path:
+  """The spec with its hash as JSON (default: submitted_spec_path), atomically."""
   from algoperf_lab.atomic_files import write_text_atomically
 
-  path = spec.run_dir / SPEC_FILE
+  path = submitted_spec_path(spec) if path is None else path
   path.parent.mkdir(parents=True, exist_ok=True)
   write_text_atomically(path, json.dumps({**spec.to_json(), "spec_hash": spec_hash(spec)},
                                          indent=1, sort_keys=True) + "\n")

@@ -72,3 +72,21 @@ def test_the_hash_covers_what_changes_a_result_and_nothing_else():
   assert spec_hash(spec) != spec_hash(_spec(0, settings={"max_steps": 11, "progress": True}))
   assert spec_hash(spec) != spec_hash(_spec(0, config_overrides=("--config.batch_size=8",)))
   assert TrialSpec.from_json(spec.to_json()) == spec
+
+
+def test_a_folder_holding_another_trials_spec_is_refused_and_left_as_it_was(tmp_path):
+  import pytest
+
+  from algoperf_lab.sweeps.spec import write_spec
+  from algoperf_lab.sweeps.worker import run_trial
+  from algoperf_lab.tuning.study import TuningError
+
+  run_dir = tmp_path / "study_0" / "trial_0"
+  held = _spec(0, workdir=str(run_dir), workload="lm")
+  write_spec(held, run_dir / "spec.json")
+  before = (run_dir / "spec.json").read_text()
+  other = dataclasses.replace(held, hparams={"learning_rate": 5e-3})
+  with pytest.raises(TuningError, match="holds trial .* not this one"):
+    run_trial(other, report=lambda line: None)
+  assert sorted(p.name for p in run_dir.iterdir()) == ["spec.json"]
+  assert (run_dir / "spec.json").read_text() == before
