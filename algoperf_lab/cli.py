@@ -460,8 +460,11 @@ def _run_trial(args: argparse.Namespace, overrides: list[str]) -> int:
   from algoperf_lab.sweeps import spec as spec_lib
   from algoperf_lab.sweeps.worker import run_trial
 
+  from algoperf_lab.sweeps.executors import pin_to_assigned_cpus
+
   if overrides:
     raise SystemExit("`run-trial` takes no --config overrides: the spec holds them.")
+  pin_to_assigned_cpus()
   _start_jax()
   runtime.enable_compilation_cache()
   from algoperf_lab.sweeps import slurm

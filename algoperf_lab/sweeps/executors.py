@@ -25,7 +25,8 @@ from algoperf_lab.sweeps.worker import TrialResult, run_trial
 WORKER_LOG = "worker.log"
 EXIT_REFUSED = 2  # run-trial's exit status when the trial's request was refused
 EXIT_FAILED = 1
-CANCEL_GRACE_SEC = 300.0  # a cancelled trial gets this long to checkpoint and record
+CANCEL_GRACE_SEC = 300.0
+CPUS_ENV = "ALGOPERF_LAB_CPUS"  # the cores a run-trial worker keeps to (its thread budget)  # a cancelled trial gets this long to checkpoint and record
 
 
 class Executor(Protocol):
@@ -60,18 +61,29 @@ class LocalExecutor:
 
 
 def thread_env(threads: int | None) -> dict[str, str]:
-  """Environment limiting a worker's XLA CPU backend (and BLAS) to `threads` threads."""
+  """Environment for a worker of `threads` threads (BLAS pools, and XLA's Eigen pool off for
+  one thread); the cores themselves are set by `slot_cores` through CPU affinity, which XLA's
+  CPU client sizes its thread pool by."""
   env = dict(os.environ)
   if threads is None:
     return env
-  flags = env.get("XLA_FLAGS", "")
   if threads == 1:
-    flags += " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-  else:
-    flags += f" intra_op_parallelism_threads={threads}"
-  env.update(XLA_FLAGS=flags.strip(), OMP_NUM_THREADS=str(threads),
-             OPENBLAS_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
+  env.update(OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+             MKL_NUM_THREADS=str(threads))
   return env
+
+
+def pin_to_assigned_cpus() -> None:
+  """In a worker: keeps to the cores its executor assigned (CPUS_ENV), before JAX starts."""
+  cpus = os.environ.get(CPUS_ENV)
+  if cpus and hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
+
+
+def slot_cores(slot: int, threads: int, available: list[int]) -> list[int]:
+  """The cores of worker slot `slot`: `threads` consecutive ones, wrapping around."""
+  return [available[(slot * threads + i) % len(available)] for i in range(threads)]
 
 
 def result_from_record(spec: TrialSpec, returncode: int, log: Path | None = None) -> TrialResult:
@@ -113,6 +125,8 @@ class ProcessesExecutor:
     self.capacity = workers
     self._threads = threads
     self._running: dict[subprocess.Popen[bytes], TrialSpec] = {}
+    self._slots: dict[subprocess.Popen[bytes], int] = {}
+    self._cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 
   def command(self, spec_path: Path) -> list[str]:
     return [sys.executable, "-m", "algoperf_lab.cli", "run-trial", f"--spec={spec_path}"]
@@ -121,10 +135,17 @@ class ProcessesExecutor:
     path = write_spec(spec)
     spec.run_dir.mkdir(parents=True, exist_ok=True)
     log = open(spec.run_dir / WORKER_LOG, "ab")  # noqa: SIM115 (closed with the process)
+    slot = min(set(range(self.capacity)) - set(self._slots.values()))
+    cores = (slot_cores(slot, self._threads, self._cores)
+             if self._threads is not None and self._cores else None)
+    env = thread_env(self._threads)
+    if cores:
+      env[CPUS_ENV] = ",".join(map(str, cores))  # run-trial pins itself before JAX starts
     process = subprocess.Popen(self.command(path), stdout=log, stderr=subprocess.STDOUT,
-                               env=thread_env(self._threads), start_new_session=True)
+                               env=env, start_new_session=True)
     log.close()
     self._running[process] = spec
+    self._slots[process] = slot
 
   def poll(self, timeout_sec: float) -> list[TrialResult]:
     deadline = time.monotonic() + timeout_sec
@@ -136,6 +157,7 @@ class ProcessesExecutor:
     results = []
     for process in done:
       spec = self._running.pop(process)
+      self._slots.pop(process, None)
       results.append(result_from_record(spec, process.returncode, spec.run_dir / WORKER_LOG))
     return results
 

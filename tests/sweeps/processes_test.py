@@ -74,3 +74,18 @@ def test_processes_match_local_and_a_killed_worker_resumes_to_the_same_metrics(t
   log = (tmp_path / "processes" / "study_0" / "trial_1" / "worker.log").read_text()
   assert "resuming from the checkpoint at step" in log
   assert "sweep: 2 done (2 capped), 0 left" in lines
+
+
+def test_each_worker_slot_keeps_to_its_own_cores():
+  import subprocess
+  import sys
+
+  from algoperf_lab.sweeps.executors import CPUS_ENV, slot_cores
+
+  assert slot_cores(0, 1, [0, 1]) == [0] and slot_cores(1, 1, [0, 1]) == [1]
+  assert slot_cores(1, 2, [0, 1, 2, 3]) == [2, 3] and slot_cores(2, 1, [0, 1]) == [0]
+  code = ("import os; from algoperf_lab.sweeps.executors import pin_to_assigned_cpus; "
+          "pin_to_assigned_cpus(); print(sorted(os.sched_getaffinity(0)))")
+  done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                        cwd=REPO_ROOT, env={**os.environ, CPUS_ENV: "0"}, timeout=120)
+  assert done.stdout.strip() == "[0]", done.stderr[-2000:]
