@@ -231,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
   demo.add_argument("--clock", choices=CLOCK_CHOICES, default="auto",
                    help="what the submission clock reads: wall time, or process_cpu (this process's CPU time, robust to other load on a shared CPU host; budgets measured for it); auto: process_cpu on a CPU backend where the workload has a measured CPU budget, else wall")
   demo.add_argument("--no_progress", action="store_true")
+  _add_executor_flags(demo)
   for training in (run, tune, calibrate, demo, set_targets, run_trial):
     training.add_argument("--traceback", action="store_true",
                           help="print the full traceback when a run fails (it is always kept "
@@ -484,14 +485,18 @@ def _run_trial(args: argparse.Namespace, overrides: list[str]) -> int:
 
 def _demo(args: argparse.Namespace, overrides: list[str]) -> int:
   from algoperf_lab import runtime
-  from algoperf_lab.demo import DemoRequest, run_demo
+  from algoperf_lab.demo import DemoRequest, DemoStopped, run_demo
 
   _start_jax()
   runtime.enable_compilation_cache()
-  run_demo(DemoRequest(workdir=args.workdir, seed=args.seed, config_overrides=tuple(overrides),
-                       clock=args.clock,
-                       progress=not args.no_progress,
-                       workloads=tuple(args.workloads.split(",")) if args.workloads else None))
+  try:
+    run_demo(DemoRequest(workdir=args.workdir, seed=args.seed, config_overrides=tuple(overrides),
+                         clock=args.clock,
+                         progress=not args.no_progress,
+                         workloads=tuple(args.workloads.split(",")) if args.workloads else None,
+                         executor=_executor(args), rerun_hint=_rerun_hint()))
+  except DemoStopped as stopped:
+    print(f"algoperf-lab demo: {stopped}")
   return 0
 
 

@@ -14,7 +14,9 @@ from pathlib import Path
 from algoperf_lab import registry
 from algoperf_lab.harness.loop import RunSettings
 from algoperf_lab.scoring import ScoreReport, format_score_table, score_directories
-from algoperf_lab.tuning.study import Ruleset, TuneRequest, run_tuning
+from algoperf_lab.sweeps.engine import run_sweep
+from algoperf_lab.sweeps.executors import Executor, LocalExecutor
+from algoperf_lab.tuning.study import Ruleset, TuneRequest, tuning_specs
 
 SUBMISSIONS_ROOT = Path(__file__).resolve().parent.parent / "submissions"
 DEMO_SUBMISSIONS = ("baselines/nadamw.py", "baselines/adamw.py")
@@ -31,6 +33,12 @@ class DemoRequest:
   progress: bool = True
   baseline: str = "nadamw"
   clock: str = "auto"
+  executor: Executor | None = None  # None: this process, one run at a time
+  rerun_hint: str = ""
+
+
+class DemoStopped(RuntimeError):
+  """The demo was stopped (SIGTERM) or some runs did not finish; rerunning goes on."""
 
 
 def demo_workloads() -> tuple[str, ...]:
@@ -46,14 +54,22 @@ def run_demo(request: DemoRequest, report: Callable[[str], None] = print) -> Sco
   runs_dir = request.workdir / "runs"
   started = time.perf_counter()
   pairs = [(w, s) for w in workloads for s in request.submissions]
-  for index, (workload, submission) in enumerate(pairs, start=1):
+  specs = []
+  for workload, submission in pairs:
     name = Path(submission).stem
-    report(f"[{index}/{len(pairs)}] {name} on {workload}/{DEMO_SIZE}")
-    run_tuning(TuneRequest(
+    _, workload_specs = tuning_specs(TuneRequest(
         workload=workload, size=DEMO_SIZE, submission=submission,
         workdir=runs_dir / name / f"{workload}_{DEMO_SIZE}", ruleset=Ruleset.SELF,
         seed=request.seed, config_overrides=request.config_overrides,
-        settings=RunSettings(progress=request.progress, clock=request.clock)), report=lambda line: report(f"  {line}"))
+        settings=RunSettings(progress=request.progress, clock=request.clock)))
+    specs += [dataclasses.replace(spec, label=f"[{len(specs) + i + 1}/{len(pairs)}] {name} on "
+                                  f"{workload}/{DEMO_SIZE}")
+              for i, spec in enumerate(workload_specs)]
+  outcome = run_sweep(specs, request.executor or LocalExecutor(lambda line: report(f"  {line}")),
+                      report=report, rerun_hint=request.rerun_hint)
+  if outcome.stopped or outcome.left:
+    raise DemoStopped("the demo stopped before every run finished; run the same command again "
+                      "to go on (finished runs are reused).")
   scores = score_directories([runs_dir], request.workdir / "report", baseline=request.baseline)
   report("")
   report(format_score_table(scores))
