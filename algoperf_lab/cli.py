@@ -212,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "in the study config) for the budgets; run it alone on an otherwise "
                            "idle machine, after the other phases")
   set_targets.add_argument("--no_progress", action="store_true")
+  _add_executor_flags(set_targets)
 
   run_trial = commands.add_parser(
       "run-trial", help="run one trial spec of a sweep (spec.json, written by the sweep engine); "
@@ -446,8 +447,10 @@ def _set_targets(args: argparse.Namespace, overrides: list[str]) -> int:
   _start_jax()
   runtime.enable_compilation_cache()
   plan = procedure.plan_from_config(procedure.load_study_config(args.study))
+  args.workdir = args.out  # where --executor=slurm writes its job array
   targets = procedure.run_target_setting(plan, args.out, only_workload=args.workload,
-                                         progress=not args.no_progress, timing=args.timing)
+                                         progress=not args.no_progress, timing=args.timing,
+                                         executor=_executor(args), rerun_hint=_rerun_hint())
   print(f"targets for {len(targets['workloads'])} workload(s) in {args.out / procedure.TARGETS_FILE}"
         f" ({args.out / procedure.REPORT_FILE})")
   if args.update_configs:

@@ -29,13 +29,15 @@ import jax
 
 from configs import tiny_targets
 
-from algoperf_lab import loader, registry
+from algoperf_lab import registry
 from algoperf_lab.atomic_files import write_text_atomically
 from algoperf_lab.harness.clock import resolve_clock
 from algoperf_lab.harness.loop import RunSettings
-from algoperf_lab.harness.preemption import sigterm_requests_preemption
 from algoperf_lab.harness.records import RESULT_FILE, RunStatus
 from algoperf_lab.harness.workdir_lock import check_writable_dir
+from algoperf_lab.sweeps.engine import run_sweep
+from algoperf_lab.sweeps.executors import Executor, LocalExecutor
+from algoperf_lab.sweeps.spec import TrialSpec
 from algoperf_lab.target_setting import rules
 from algoperf_lab.tuning import study as tuning
 
@@ -169,62 +171,57 @@ def _describe(plan: TargetSettingPlan, name: str) -> _Workload:
 
 
 class _Runner:
-  """Runs (or skips, when finished) the trials of one command; stops on preemption."""
+  """Builds each phase's trial specs and runs them as one sweep; stops on preemption."""
 
   def __init__(self, plan: TargetSettingPlan, out: Path, progress: bool,
-               report: Callable[[str], None]):
+               report: Callable[[str], None], executor: Executor | None = None,
+               rerun_hint: str = ""):
     self.plan, self.out, self.progress, self.report = plan, out, progress, report
+    self.executor, self.rerun_hint = executor, rerun_hint
     self.preempted = False
 
-  def tune(self, workload: str, baseline: str) -> list[tuning.TrialOutcome]:
+  def tuning_specs(self, workload: str, baseline: str) -> list[TrialSpec]:
     request = tuning.TuneRequest(
         workload=workload, size=self.plan.size, submission=self.plan.baselines[baseline],
         workdir=self.out / workload / "tuning" / baseline, ruleset=tuning.Ruleset.EXTERNAL,
         num_trials=self.plan.trials, search_space=self.plan.search_spaces[baseline],
         seed=self.plan.tuning_seed, config_overrides=_overrides(self.plan, workload),
         settings=_settings(self.plan, workload, self.progress))
-    self.report(f"{workload}: tuning {baseline} ({self.plan.trials} trials)")
-    outcomes = tuning.run_tuning(request, report=lambda line: self.report(f"  {line}"))
-    self._note_preemption(outcomes, len(tuning.plan_trials(
-        request, loader.load_submission(request.submission))))
-    return outcomes
+    _, specs = tuning.tuning_specs(request)
+    return [dataclasses.replace(spec, label=f"{workload} {baseline} tuning {spec.label}")
+            for spec in specs]
 
-  def seeds(self, workload: str, baseline: str, hparams: Mapping[str, Any],
-            timing: bool = False) -> None:
+  def seed_specs(self, workload: str, baseline: str, hparams: Mapping[str, Any],
+                 timing: bool = False) -> list[TrialSpec]:
     """The fixed configuration over plan.seeds seeds (study i is seed RERUN_SEED_BASE + 1000 i),
     or, for `timing`, over the first plan.timing_runs of them again, under timing_dir."""
-    submission = self.plan.baselines[baseline]
     settings = _settings(self.plan, workload, self.progress)
     count = self.plan.timing_runs if timing else self.plan.seeds
     request = tuning.TuneRequest(
-        workload=workload, size=self.plan.size, submission=submission,
+        workload=workload, size=self.plan.size, submission=self.plan.baselines[baseline],
         workdir=(timing_dir if timing else seeds_dir)(self.out, workload, baseline),
         ruleset=tuning.Ruleset.EXTERNAL, num_studies=count, seed=RERUN_SEED_BASE,
         config_overrides=_overrides(self.plan, workload), settings=settings)
-    made = registry.make_workload(workload, self.plan.size, request.config_overrides)
-    config = made.config.to_dict() if hasattr(made, "config") else None  # type: ignore[attr-defined]
-    record = tuning.trial_settings(settings, float(settings.max_runtime_sec or 0.0))
-    self.report(f"{workload}: {baseline}'s best configuration over {count} seeds"
-                + (" (timing runs: keep the machine otherwise idle)" if timing else ""))
     known = frozenset(json.loads(Path(self.plan.search_spaces[baseline]).read_text()))
-    with sigterm_requests_preemption() as preemption:
-      for study in range(count):
-        if preemption.requested:
-          self.preempted = True
-          return
-        plan = tuning.TrialPlan(study=study, trial=0,
-                                seed=tuning.trial_seed(RERUN_SEED_BASE, study, 0),
-                                hparams=dict(hparams),
-                                workdir=tuning.trial_dir(request.workdir, study, 0))
-        outcome = tuning.run_or_skip_trial(request, plan, config, record,
-                                           float(settings.max_runtime_sec or 0.0), known,
-                                           lambda line: self.report(f"  {line}"))
-        if outcome.status == RunStatus.PREEMPTED.value:
-          self.preempted = True
-          return
+    what = "timing" if timing else "seeds"
+    specs = []
+    for study in range(count):
+      plan = tuning.TrialPlan(study=study, trial=0,
+                              seed=tuning.trial_seed(RERUN_SEED_BASE, study, 0),
+                              hparams=dict(hparams),
+                              workdir=tuning.trial_dir(request.workdir, study, 0))
+      spec = tuning.trial_spec(request, plan, float(settings.max_runtime_sec or 0.0), known)
+      specs.append(dataclasses.replace(spec, label=f"{workload} {baseline} {what} {spec.label}"))
+    return specs
 
-  def _note_preemption(self, outcomes: Sequence[tuning.TrialOutcome], planned: int) -> None:
-    if len(outcomes) < planned or any(o.status == RunStatus.PREEMPTED.value for o in outcomes):
+  def sweep(self, specs: Sequence[TrialSpec], what: str) -> None:
+    """One phase's trials as one sweep; a stopped sweep stops the command (resumable)."""
+    if not specs or self.preempted:
+      return
+    self.report(f"{what} ({len(specs)} runs)")
+    executor = self.executor or LocalExecutor(lambda line: self.report(f"  {line}"))
+    outcome = run_sweep(specs, executor, report=self.report, rerun_hint=self.rerun_hint)
+    if outcome.stopped or any(r.status == RunStatus.PREEMPTED.value for r in outcome.results):
       self.preempted = True
 
 
@@ -267,7 +264,8 @@ def _hparams(run_dir: Path) -> dict[str, Any]:
 
 def run_target_setting(plan: TargetSettingPlan, out: Path, only_workload: str | None = None,
                        progress: bool = True, report: Callable[[str], None] = print,
-                       timing: bool = False) -> dict[str, Any]:
+                       timing: bool = False, executor: Executor | None = None,
+                       rerun_hint: str = "") -> dict[str, Any]:
   """Runs what is missing, then (re)writes OUT/targets.json and OUT/report.md."""
   names = {w.name for w in plan.workloads} | {v for w in plan.workloads for v in w.variants}
   if only_workload is not None and only_workload not in names:
@@ -278,14 +276,16 @@ def run_target_setting(plan: TargetSettingPlan, out: Path, only_workload: str | 
     raise PlanError("--timing needs timing_runs > 0 in the study config.")
   with tiny_targets.ignored():  # the procedure never reads its own output
     if timing:
-      return _run_timing(plan, out, only_workload, progress, report)
-    return _run_all(plan, out, only_workload, progress, report)
+      return _run_timing(plan, out, only_workload, progress, report, executor, rerun_hint)
+    return _run_all(plan, out, only_workload, progress, report, executor, rerun_hint)
 
 
 def _run_timing(plan: TargetSettingPlan, out: Path, only_workload: str | None, progress: bool,
-                report: Callable[[str], None]) -> dict[str, Any]:
+                report: Callable[[str], None], executor: Executor | None,
+                rerun_hint: str) -> dict[str, Any]:
   """Re-runs the target-setter's first seeds of every finished workload, for the budgets."""
-  runner = _Runner(plan, out, progress, report)
+  runner = _Runner(plan, out, progress, report, executor, rerun_hint)
+  specs = []
   for base in plan.workloads:
     described = _describe(plan, base.name)
     setter = _target_setter(plan, out, described)
@@ -301,36 +301,42 @@ def _run_timing(plan: TargetSettingPlan, out: Path, only_workload: str | None, p
       if len(seed_runs(out, _describe(plan, name), setter)) < plan.seeds:
         report(f"{name}: its seeds are unfinished; run set-targets without --timing first.")
         continue
-      runner.seeds(name, setter, _hparams(best[0]), timing=True)
-      if runner.preempted:
-        return _finish(plan, out, report, preempted=True)
-  return _finish(plan, out, report, preempted=False)
+      specs += runner.seed_specs(name, setter, _hparams(best[0]), timing=True)
+  runner.sweep(specs, "timing runs (keep the machine otherwise idle)")
+  return _finish(plan, out, report, preempted=runner.preempted)
 
 
 def _run_all(plan: TargetSettingPlan, out: Path, only_workload: str | None, progress: bool,
-             report: Callable[[str], None]) -> dict[str, Any]:
-  runner = _Runner(plan, out, progress, report)
+             report: Callable[[str], None], executor: Executor | None,
+             rerun_hint: str) -> dict[str, Any]:
+  runner = _Runner(plan, out, progress, report, executor, rerun_hint)
   for base in plan.workloads:
     wanted = only_workload is None or only_workload in (base.name, *base.variants)
     if not wanted:
       continue
     described = _describe(plan, base.name)
+    runner.sweep([spec for baseline in plan.baselines
+                  for spec in runner.tuning_specs(base.name, baseline)],
+                 f"{base.name}: tuning {', '.join(plan.baselines)}")
+    if runner.preempted:
+      return _finish(plan, out, report, preempted=True)
+    seed_specs = []
     for baseline in plan.baselines:
-      runner.tune(base.name, baseline)
-      if runner.preempted:
-        return _finish(plan, out, report, preempted=True)
       best = best_trial(out, described, baseline)
       if best is None:
         report(f"{base.name}: every {baseline} trial diverged; it sets no target.")
         continue
-      runner.seeds(base.name, baseline, _hparams(best[0]))
-      if runner.preempted:
-        return _finish(plan, out, report, preempted=True)
+      seed_specs += runner.seed_specs(base.name, baseline, _hparams(best[0]))
+    runner.sweep(seed_specs, f"{base.name}: each baseline's best configuration over "
+                 f"{plan.seeds} seeds")
+    if runner.preempted:
+      return _finish(plan, out, report, preempted=True)
     setter = _target_setter(plan, out, described)
-    for variant in base.variants:
-      if only_workload not in (None, variant) or setter is None:
-        continue
-      runner.seeds(variant, setter, _hparams(best_trial(out, described, setter)[0]))  # type: ignore[index]
+    if setter is not None:
+      hparams = _hparams(best_trial(out, described, setter)[0])  # type: ignore[index]
+      runner.sweep([spec for variant in base.variants if only_workload in (None, variant)
+                    for spec in runner.seed_specs(variant, setter, hparams)],
+                   f"{base.name}'s variants: {setter}'s configuration over {plan.seeds} seeds")
       if runner.preempted:
         return _finish(plan, out, report, preempted=True)
     _finish(plan, out, report, preempted=False)
