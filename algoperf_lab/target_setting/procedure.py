@@ -344,9 +344,24 @@ def _run_all(plan: TargetSettingPlan, out: Path, only_workload: str | None, prog
 
 
 def _target_setter(plan: TargetSettingPlan, out: Path, workload: _Workload) -> str | None:
-  medians = {b: rules.median_best_validation(runs) for b in plan.baselines
-             if (runs := seed_runs(out, workload, b)) and len(runs) == plan.seeds}
+  """The baseline with the best median, once every baseline's seeds are finished (a baseline
+  whose tuning trials all diverged takes no part); None while any is unfinished."""
+  medians = {}
+  for baseline in plan.baselines:
+    runs = seed_runs(out, workload, baseline)
+    if len(runs) == plan.seeds:
+      medians[baseline] = rules.median_best_validation(runs)
+    elif best_trial(out, workload, baseline) is not None or not _tuning_finished(
+        plan, out, workload.name, baseline):
+      return None
   return rules.pick_target_setter(medians, workload.lower) if medians else None
+
+
+def _tuning_finished(plan: TargetSettingPlan, out: Path, workload: str, baseline: str) -> bool:
+  trials = list((out / workload / "tuning" / baseline).glob("study_*/trial_*/result.json"))
+  return len(trials) == plan.trials and all(
+      json.loads(t.read_text()).get("status") in ("reached", "missed", "diverged", "capped")
+      for t in trials)
 
 
 def collect_targets(plan: TargetSettingPlan, out: Path) -> dict[str, Any]:
