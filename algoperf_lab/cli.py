@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="base seed of the trial draws and runs")
   tune.add_argument("--self_tuning_budget_factor", type=config.finite_positive_float,
                     default=1.5)
-  _add_executor_flags(tune)
+  add_executor_flags(tune)
   tune.add_argument("--eval_every_steps", type=config.positive_int, default=None)
   tune.add_argument("--max_steps", type=config.positive_int, default=None)
   tune.add_argument("--data_dir", default=None)
@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
   calibrate.add_argument("--workload", default=None, help="run only this workload")
   calibrate.add_argument("--seed_index", type=config.non_negative_int, default=None,
                          help="run only this seed (0-based)")
-  _add_executor_flags(calibrate)
+  add_executor_flags(calibrate)
   calibrate.add_argument("--eval_every_steps", type=config.positive_int, default=None)
   calibrate.add_argument("--max_steps", type=config.positive_int, default=None)
   calibrate.add_argument("--data_dir", default=None)
@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "in the study config) for the budgets; run it alone on an otherwise "
                            "idle machine, after the other phases")
   set_targets.add_argument("--no_progress", action="store_true")
-  _add_executor_flags(set_targets)
+  add_executor_flags(set_targets)
 
   run_trial = commands.add_parser(
       "run-trial", help="run one trial spec of a sweep (spec.json, written by the sweep engine); "
@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
   demo.add_argument("--clock", choices=CLOCK_CHOICES, default="auto",
                    help="what the submission clock reads: wall time, or process_cpu (this process's CPU time, robust to other load on a shared CPU host; budgets measured for it); auto: process_cpu on a CPU backend where the workload has a measured CPU budget, else wall")
   demo.add_argument("--no_progress", action="store_true")
-  _add_executor_flags(demo)
+  add_executor_flags(demo)
   for training in (run, tune, calibrate, demo, set_targets, run_trial):
     training.add_argument("--traceback", action="store_true",
                           help="print the full traceback when a run fails (it is always kept "
@@ -240,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
-def _add_executor_flags(parser: argparse.ArgumentParser) -> None:
+def add_executor_flags(parser: argparse.ArgumentParser) -> None:
+  """--executor and its options, on every command (and study script) that runs a sweep."""
   parser.add_argument("--executor", choices=("local", "processes", "ray", "slurm"),
                       default="local",
                       help="where trials run: local (this process, one at a time), processes "
@@ -254,21 +255,23 @@ def _add_executor_flags(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--ray_gpus_per_trial", type=float, default=0.0,
                       help="GPUs each Ray trial declares (1 for one GPU host per trial)")
   parser.add_argument("--sbatch_option", action="append", default=[],
-                      help="an #SBATCH line for --executor=slurm, e.g. --sbatch_option=--gres=gpu:1")
+                      help="an #SBATCH line for --executor=slurm, e.g. "
+                      "--sbatch_option=--gres=gpu:1")
   parser.add_argument("--workers", type=config.positive_int, default=2,
                       help="trials at once for --executor=processes")
   parser.add_argument("--threads_per_worker", type=config.positive_int, default=None,
                       help="XLA CPU threads per worker process (default: XLA's own choice)")
 
 
-def _executor(args: argparse.Namespace) -> Any:
+def executor_from_args(args: argparse.Namespace) -> Any:
+  """The executor the --executor flags name (slurm writes into args.workdir or args.out)."""
   from algoperf_lab.sweeps.executors import LocalExecutor, ProcessesExecutor
   from algoperf_lab.sweeps.slurm import SlurmExecutor
 
   if args.executor == "processes":
     return ProcessesExecutor(args.workers, args.threads_per_worker)
   if args.executor == "slurm":
-    return SlurmExecutor(args.workdir, tuple(args.sbatch_option))
+    return SlurmExecutor(getattr(args, "workdir", None) or args.out, tuple(args.sbatch_option))
   if args.executor == "ray":
     from algoperf_lab.sweeps.ray_executor import RayExecutor
 
@@ -349,7 +352,7 @@ def _tune(args: argparse.Namespace, overrides: list[str]) -> int:
         settings=RunSettings(eval_every_steps=args.eval_every_steps, max_steps=args.max_steps,
                              data_dir=args.data_dir, progress=not args.no_progress,
                              clock=args.clock)),
-        executor=_executor(args), rerun_hint=_rerun_hint())
+        executor=executor_from_args(args), rerun_hint=_rerun_hint())
   except Exception as error:
     runner.raise_if_disk_full(error, args.workdir)
     raise
@@ -431,7 +434,8 @@ def _calibrate(args: argparse.Namespace, overrides: list[str]) -> int:
       run_filter=RunFilter(method=args.method, candidate=args.candidate,
                            workload=args.workload, seed_index=args.seed_index))
   try:
-    calibration.run_calibration(request, executor=_executor(args), rerun_hint=_rerun_hint())
+    calibration.run_calibration(request, executor=executor_from_args(args),
+                                rerun_hint=_rerun_hint())
   except Exception as error:
     runner.raise_if_disk_full(error, args.workdir)
     raise
@@ -447,11 +451,12 @@ def _set_targets(args: argparse.Namespace, overrides: list[str]) -> int:
   _start_jax()
   runtime.enable_compilation_cache()
   plan = procedure.plan_from_config(procedure.load_study_config(args.study))
-  args.workdir = args.out  # where --executor=slurm writes its job array
   targets = procedure.run_target_setting(plan, args.out, only_workload=args.workload,
                                          progress=not args.no_progress, timing=args.timing,
-                                         executor=_executor(args), rerun_hint=_rerun_hint())
-  print(f"targets for {len(targets['workloads'])} workload(s) in {args.out / procedure.TARGETS_FILE}"
+                                         executor=executor_from_args(args),
+                                         rerun_hint=_rerun_hint())
+  print(f"targets for {len(targets['workloads'])} workload(s) in "
+        f"{args.out / procedure.TARGETS_FILE}"
         f" ({args.out / procedure.REPORT_FILE})")
   if args.update_configs:
     path = installed.install(targets)
@@ -481,7 +486,8 @@ def _run_trial(args: argparse.Namespace, overrides: list[str]) -> int:
       path = slurm.spec_path_of(args.sweep, args.index)
     spec = spec_lib.read_spec(path)
   except (OSError, ValueError, TypeError, KeyError) as error:
-    raise config.ConfigError(f"{path or args.sweep}: not a readable trial spec ({error}).") from error
+    raise config.ConfigError(
+        f"{path or args.sweep}: not a readable trial spec ({error}).") from error
   result = run_trial(spec, report=print)
   return 1 if result.status == "failed" else 0
 
@@ -497,7 +503,7 @@ def _demo(args: argparse.Namespace, overrides: list[str]) -> int:
                          clock=args.clock,
                          progress=not args.no_progress,
                          workloads=tuple(args.workloads.split(",")) if args.workloads else None,
-                         executor=_executor(args), rerun_hint=_rerun_hint()))
+                         executor=executor_from_args(args), rerun_hint=_rerun_hint()))
   except DemoStopped as stopped:
     print(f"algoperf-lab demo: {stopped}")
   return 0

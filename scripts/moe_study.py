@@ -70,27 +70,30 @@ class RunSummary:
 
 
 def run_all(workdir: Path, balances: list[str], seeds: list[int], steps: int,
-            eval_every_steps: int, overrides: tuple[str, ...]) -> None:
-  """Every (balance, seed) run in this process, for `steps` steps each, past the target."""
-  from algoperf_lab import registry, runner, runtime  # pylint: disable=import-outside-toplevel
+            eval_every_steps: int, overrides: tuple[str, ...], executor: object = None) -> None:
+  """Every (balance, seed) run as one sweep, for `steps` steps each, past the target."""
+  from algoperf_lab import registry, runtime  # pylint: disable=import-outside-toplevel
   from algoperf_lab.harness.loop import RunSettings  # pylint: disable=import-outside-toplevel
+  from algoperf_lab.sweeps.engine import run_sweep  # pylint: disable=import-outside-toplevel
+  from algoperf_lab.sweeps.executors import LocalExecutor  # pylint: disable=import-outside-toplevel
+  from algoperf_lab.sweeps.fixed_runs import fixed_run_spec  # pylint: disable=import-outside-toplevel
 
   runtime.enable_compilation_cache()
   budget = registry.make_workload("lm_moe", "tiny", overrides).max_allowed_runtime_sec
+  specs = []
   for balance in balances:
     for seed in seeds:
       run_dir = workdir / "runs" / balance / f"seed_{seed}"
       if _status(run_dir) in FINISHED:
         check_reusable(run_dir, balance, steps)
-        continue
-      print(f"{balance} seed {seed}: {steps} steps in {run_dir}", file=sys.stderr, flush=True)
-      runner.run(runner.RunRequest(
-          workload="lm_moe", size="tiny", submission=str(ROOT / BALANCES[balance]),
-          workdir=run_dir,
-          config_overrides=overrides,
-          settings=RunSettings(seed=seed, max_steps=steps, eval_every_steps=eval_every_steps,
+      specs.append(fixed_run_spec(
+          workload="lm_moe", size="tiny", submission=str(ROOT / BALANCES[balance]), seed=seed,
+          workdir=run_dir, config_overrides=overrides, label=f"{balance} seed {seed}",
+          settings=RunSettings(max_steps=steps, eval_every_steps=eval_every_steps,
                                stop_at_target=False, max_runtime_sec=100.0 * budget,
                                progress=True, clock="wall")))
+  run_sweep(specs, executor or LocalExecutor(lambda line: print(line, file=sys.stderr)),
+            report=lambda line: print(line, file=sys.stderr))
 
 
 def check_reusable(run_dir: Path, balance: str, steps: int) -> None:
@@ -215,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
                       help="steps per run, the same for all (default: lm_moe's step_hint)")
   parser.add_argument("--eval_every_steps", type=int, default=50)
   parser.add_argument("--small", action="store_true", help="a width-32 model (smoke checks)")
+  from algoperf_lab.cli import add_executor_flags  # pylint: disable=import-outside-toplevel
+
+  add_executor_flags(parser)
   parser.add_argument("--override", action="append", default=[],
                       help="passed to every run, e.g. --override=--config.batch_size=32")
   args = parser.parse_args(argv)
@@ -232,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
   overrides = (*(SMALL if args.small else ()), *args.override)
   steps = args.max_steps or registry.make_workload("lm_moe", "tiny", overrides).step_hint
   seeds = [int(s) for s in args.seeds.split(",")]
-  run_all(args.workdir, balances, seeds, steps, min(args.eval_every_steps, steps), overrides)
+  from algoperf_lab.cli import executor_from_args  # pylint: disable=import-outside-toplevel
+
+  run_all(args.workdir, balances, seeds, steps, min(args.eval_every_steps, steps), overrides,
+          executor_from_args(args))
   print(report(args.workdir, balances, seeds), end="")
   return 0
 

@@ -37,22 +37,19 @@ SUBMISSIONS = {  # the name scoring uses (the file's stem) -> the file
 REFERENCE = "linear_scalarisation"
 
 
-def run_all(workdir: Path, size: str, seeds: list[int], passthrough: list[str],
-            workloads: tuple[str, ...] = WORKLOADS,
-            submissions: tuple[str, ...] = tuple(SUBMISSIONS)) -> None:
-  """Every run of the study, each in its own process; finished runs are left as they are."""
-  for workload in workloads:
-    for name in submissions:
-      path = SUBMISSIONS[name]
-      for seed in seeds:
-        run_dir = workdir / "runs" / workload / name / f"seed_{seed}"
-        if (run_dir / "result.json").is_file():
-          continue
-        command = [sys.executable, "-m", "algoperf_lab.cli", "run", f"--workload={workload}",
-                   f"--size={size}", f"--submission={ROOT / path}", f"--workdir={run_dir}",
-                   f"--seed={seed}", "--no_progress", *passthrough]
-        print(" ".join(command[2:]), flush=True)
-        subprocess.run(command, check=True, cwd=ROOT)
+def run_all(workdir: Path, size: str, seeds: list[int], settings: "RunSettings",
+            overrides: tuple[str, ...], workloads: tuple[str, ...] = WORKLOADS,
+            submissions: tuple[str, ...] = tuple(SUBMISSIONS), executor: object = None) -> None:
+  """Every run of the study as one sweep; finished runs are reused, unfinished ones resume."""
+  from algoperf_lab.sweeps.engine import run_sweep  # pylint: disable=import-outside-toplevel
+  from algoperf_lab.sweeps.executors import LocalExecutor  # pylint: disable=import-outside-toplevel
+  from algoperf_lab.sweeps.fixed_runs import fixed_run_spec  # pylint: disable=import-outside-toplevel
+
+  specs = [fixed_run_spec(workload=workload, size=size, submission=str(ROOT / SUBMISSIONS[name]),
+                          seed=seed, workdir=workdir / "runs" / workload / name / f"seed_{seed}",
+                          config_overrides=overrides, settings=settings)
+           for workload in workloads for name in submissions for seed in seeds]
+  run_sweep(specs, executor or LocalExecutor(), report=print)
 
 
 def score(workdir: Path) -> dict:
@@ -91,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
   parser.add_argument("--max_steps", type=int, default=None, help="smoke checks only")
   parser.add_argument("--eval_every_steps", type=int, default=None)
+  parser.add_argument("--no_progress", action="store_true")
+  from algoperf_lab.cli import add_executor_flags  # pylint: disable=import-outside-toplevel
+
+  add_executor_flags(parser)
   parser.add_argument("--override", action="append", default=[],
                       help="passed to every run, e.g. --override=--config.data.max_molecules=1000")
   parser.add_argument("--workloads", default=",".join(WORKLOADS),
@@ -105,11 +106,15 @@ def main(argv: list[str] | None = None) -> int:
   if unknown:
     parser.error(f"unknown workload or submission {unknown}; choose from {WORKLOADS} and "
                  f"{tuple(SUBMISSIONS)}.")
-  passthrough = list(args.override)
-  passthrough += [f"--max_steps={args.max_steps}"] if args.max_steps else []
-  passthrough += [f"--eval_every_steps={args.eval_every_steps}"] if args.eval_every_steps else []
-  run_all(args.workdir, args.size, [int(s) for s in args.seeds.split(",")], passthrough,
-          workloads, submissions)
+  from algoperf_lab import runtime  # pylint: disable=import-outside-toplevel
+  from algoperf_lab.cli import executor_from_args  # pylint: disable=import-outside-toplevel
+  from algoperf_lab.harness.loop import RunSettings  # pylint: disable=import-outside-toplevel
+
+  runtime.enable_compilation_cache()
+  settings = RunSettings(max_steps=args.max_steps, eval_every_steps=args.eval_every_steps,
+                         progress=not args.no_progress)
+  run_all(args.workdir, args.size, [int(s) for s in args.seeds.split(",")], settings,
+          tuple(args.override), workloads, submissions, executor_from_args(args))
   print(table(args.workdir, score(args.workdir)))
   return 0
 

@@ -25,8 +25,8 @@ from algoperf_lab.sweeps.worker import TrialResult, run_trial
 WORKER_LOG = "worker.log"
 EXIT_REFUSED = 2  # run-trial's exit status when the trial's request was refused
 EXIT_FAILED = 1
-CANCEL_GRACE_SEC = 300.0
-CPUS_ENV = "ALGOPERF_LAB_CPUS"  # the cores a run-trial worker keeps to (its thread budget)  # a cancelled trial gets this long to checkpoint and record
+CANCEL_GRACE_SEC = 300.0  # a cancelled trial gets this long to checkpoint and record
+CPUS_ENV = "ALGOPERF_LAB_CPUS"  # the cores a run-trial worker keeps to (its thread budget)
 
 
 class Executor(Protocol):

@@ -35,8 +35,8 @@ class TrialSpec:
   hparams: Mapping[str, Any]
   seed: int
   ruleset: str  # "external", "self" or "none"
-  study: int
-  trial: int
+  study: int | None  # None for a run outside any tuning ruleset
+  trial: int | None
   workdir: str
   config_overrides: tuple[str, ...] = ()
   settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)

@@ -41,8 +41,7 @@ def run_trial(spec: TrialSpec, report: Callable[[str], None] = print) -> TrialRe
   _check_spec(spec, tuning.TuningError)
   request = tuning.TuneRequest(
       workload=spec.workload, size=spec.size, submission=spec.submission,
-      workdir=spec.run_dir.parent.parent, ruleset=tuning.Ruleset(spec.ruleset)
-      if spec.ruleset in ("external", "self") else tuning.Ruleset.EXTERNAL,
+      workdir=spec.run_dir.parent.parent, ruleset=tuning.Ruleset(spec.ruleset),
       config_overrides=spec.config_overrides, settings=spec.run_settings())
   plan = tuning.TrialPlan(study=spec.study, trial=spec.trial, seed=spec.seed,
                           hparams=dict(spec.hparams), workdir=spec.run_dir)

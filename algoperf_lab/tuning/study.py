@@ -44,6 +44,7 @@ MAX_SEED = 2**32
 class Ruleset(enum.Enum):
   EXTERNAL = "external"
   SELF = "self"
+  NONE = "none"  # a single run outside any tuning ruleset (the study scripts' fixed runs)
 
 
 class TuningError(ValueError):
