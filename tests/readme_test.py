@@ -19,9 +19,9 @@ from tests.helpers import REPO_ROOT, SMALL_LM_OVERRIDES
 
 README = REPO_ROOT / "README.md"
 KNOWN_PREFIXES = ("algoperf-lab ", "bash scripts/setup.sh", "bash scripts/test.sh",
-                  "source .venv/bin/activate", "python scripts/measure_targets.py",
+                  "source .venv/bin/activate",
                   "python benchmarks/step_overhead.py", "python benchmarks/clock_under_load.py",
-                  "python scripts/measure_cpu_budgets.py", "python scripts/submissions_table.py",
+                  "python scripts/submissions_table.py",
                   "python benchmarks/moe_step.py", "python scripts/moe_study.py",
                   "python scripts/mtl_study.py", "python benchmarks/sam_cost.py",
                   "python benchmarks/eval_resolution.py", "python benchmarks/sweep_throughput.py")
@@ -36,13 +36,9 @@ FAST_ARGS = {
     "demo": ("--no_progress", "--workloads=lm", *SMALL_LM_OVERRIDES, "--clock=wall",
              "--config.targets.max_allowed_runtime_sec=3.0",
              "--config.targets.eval_period_time_sec=1.0"),
-    "scripts/measure_targets.py": (*SMALL_LM_OVERRIDES, "--config.targets.step_hint=4",
-                                   "--config.targets.eval_period_time_sec=0.5"),
     "benchmarks/step_overhead.py": ("--rounds=1", "--blocks=1", "--steps_per_block=2",
                                     *SMALL_LM_OVERRIDES),
     "benchmarks/clock_under_load.py": ("--rounds=1", "--steps=2", *SMALL_LM_OVERRIDES),
-    "scripts/measure_cpu_budgets.py": (*SMALL_LM_OVERRIDES, "--config.targets.validation=8.5",
-                                       "--config.targets.eval_period_time_sec=0.5"),
     "scripts/submissions_table.py": ("--workloads=lm", "--submissions=submissions/baselines/adamw.py",
                                      *SMALL_LM_OVERRIDES, "--config.targets.validation=8.5",
                                      "--config.targets.eval_period_time_sec=0.5"),
@@ -62,8 +58,7 @@ FAST_ARGS = {
     "benchmarks/sam_cost.py": ("--rounds=1", "--blocks=1", "--steps_per_block=1", "--small",
                                "--submissions=sam"),
 }
-PYTHON_SCRIPTS = ("scripts/measure_targets.py", "benchmarks/step_overhead.py",
-                  "benchmarks/clock_under_load.py", "scripts/measure_cpu_budgets.py",
+PYTHON_SCRIPTS = ("benchmarks/step_overhead.py", "benchmarks/clock_under_load.py",
                   "scripts/submissions_table.py", "benchmarks/moe_step.py", "scripts/moe_study.py",
                   "scripts/mtl_study.py", "benchmarks/sam_cost.py", "benchmarks/eval_resolution.py",
                   "benchmarks/sweep_throughput.py")
@@ -130,8 +125,7 @@ def _python_commands() -> list[str]:
     if not command.startswith("python "):
       continue
     args = shlex.split(command)
-    if args[1] in ("scripts/measure_targets.py", "scripts/measure_cpu_budgets.py",
-                   "scripts/submissions_table.py"):
+    if args[1] in ("scripts/submissions_table.py",):
       key = (args[1],)
     else:
       key = tuple(args)
@@ -146,9 +140,6 @@ def test_readme_python_scripts_run_quickly(command, tmp_path):
   args = _relocated(command, tmp_path)
   script = args[1]
   assert script in PYTHON_SCRIPTS, f"no fast arguments known for {script}"
-  if script in ("scripts/measure_targets.py", "scripts/measure_cpu_budgets.py"):  # one seed
-    args = [a if not a.startswith("--workloads=") else "--workloads=lm" for a in args]
-    args = [a if not a.startswith("--seeds=") else "--seeds=0" for a in args]  # is enough
   done = subprocess.run([str(REPO_ROOT / ".venv" / "bin" / "python"), *args[1:],
                          *FAST_ARGS[script]], capture_output=True, text=True, cwd=REPO_ROOT,
                         timeout=600)

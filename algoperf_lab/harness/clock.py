@@ -33,7 +33,7 @@ def resolve_clock(requested: str, platform: str, cpu_budget_measured: bool,
     if not (cpu_budget_measured or budget_given):
       raise ClockError("this workload has no measured budget in process CPU seconds "
                        "(targets.max_allowed_cpu_sec); pass --max_runtime_sec in CPU seconds, "
-                       "measure one with scripts/measure_cpu_budgets.py, or use --clock=wall.")
+                       "set one with `algoperf-lab set-targets`, or use --clock=wall.")
   return requested
 
 
