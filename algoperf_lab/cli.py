@@ -33,6 +33,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
   from algoperf_lab.target_setting.procedure import PlanError
   from algoperf_lab.target_setting.rules import TargetSettingError
   from algoperf_lab.sweeps.ray_executor import RayNotInstalledError
+  from algoperf_lab.sweeps.study_config import StudyConfigError
 
   return (config.ConfigError, hyperparameters.HyperparameterError, loader.SubmissionError,
           registry.UnknownWorkloadError, runner.WorkdirInUseError, paths.DatasetNotFoundError,
@@ -40,7 +41,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
           ScoringError, SearchSpaceError, TuningError, ResumeMismatchError, ResumeCheckpointError,
           ParallelismError, PmapApiError, MissingHyperparametersError,
           spec.WorkloadOptionError, ClockError, BatchSizeTypeError, CalibrationError,
-          PlanError, TargetSettingError, RayNotInstalledError)
+          PlanError, TargetSettingError, RayNotInstalledError, StudyConfigError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -214,6 +215,19 @@ def build_parser() -> argparse.ArgumentParser:
   set_targets.add_argument("--no_progress", action="store_true")
   add_executor_flags(set_targets)
 
+  study = commands.add_parser(
+      "study", help="run a declarative study (configs/studies/*.py) as one sweep: every "
+      "(workload, submission, seed) a run record under WORKDIR/runs/")
+  study.add_argument("--study", required=True, type=Path, help="a study config file")
+  study.add_argument("--workdir", required=True, type=config.non_empty_path)
+  study.add_argument("--seeds", default=None, help="comma-separated (default: the config's)")
+  study.add_argument("--workloads", default=None, help="a comma-separated subset")
+  study.add_argument("--submissions", default=None, help="a comma-separated subset (names)")
+  study.add_argument("--max_steps", type=config.positive_int, default=None)
+  study.add_argument("--eval_every_steps", type=config.positive_int, default=None)
+  study.add_argument("--no_progress", action="store_true")
+  add_executor_flags(study)
+
   run_trial = commands.add_parser(
       "run-trial", help="run one trial spec of a sweep (spec.json, written by the sweep engine); "
       "what the processes, ray and slurm executors start")
@@ -233,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what the submission clock reads: wall time, or process_cpu (this process's CPU time, robust to other load on a shared CPU host; budgets measured for it); auto: process_cpu on a CPU backend where the workload has a measured CPU budget, else wall")
   demo.add_argument("--no_progress", action="store_true")
   add_executor_flags(demo)
-  for training in (run, tune, calibrate, demo, set_targets, run_trial):
+  for training in (run, tune, calibrate, demo, set_targets, run_trial, study):
     training.add_argument("--traceback", action="store_true",
                           help="print the full traceback when a run fails (it is always kept "
                           "in the run's result.json)")
@@ -464,6 +478,30 @@ def _set_targets(args: argparse.Namespace, overrides: list[str]) -> int:
   return 0
 
 
+def _study(args: argparse.Namespace, overrides: list[str]) -> int:
+  from algoperf_lab import runtime
+  from algoperf_lab.sweeps import study_config
+  from algoperf_lab.sweeps.engine import run_sweep
+
+  _start_jax()
+  runtime.enable_compilation_cache()
+  split = lambda text: tuple(text.split(",")) if text else None  # noqa: E731
+  chosen = study_config.load_study_config(args.study)
+  settings = {k: v for k, v in (("max_steps", args.max_steps),
+                                ("eval_every_steps", args.eval_every_steps)) if v is not None}
+  settings["progress"] = not args.no_progress
+  specs = study_config.study_specs(
+      chosen, args.workdir, seeds=tuple(int(s) for s in args.seeds.split(",")) if args.seeds
+      else None, workloads=split(args.workloads), submissions=split(args.submissions),
+      extra_overrides=tuple(overrides), settings=settings)
+  outcome = run_sweep(specs, executor_from_args(args), rerun_hint=_rerun_hint())
+  score = " ".join(["algoperf-lab score", str(args.workdir / "runs"),
+                    f"--out={args.workdir / 'report'}", *chosen.score_args])
+  print(f"study {chosen.name}: {len(outcome.results)} of {len(specs)} runs ended; records in "
+        f"{args.workdir / 'runs'}; score them with `{score}`")
+  return 0
+
+
 def _run_trial(args: argparse.Namespace, overrides: list[str]) -> int:
   from algoperf_lab import runtime
   from algoperf_lab.sweeps import spec as spec_lib
@@ -515,7 +553,7 @@ def _first_line(error: BaseException) -> str:
 
 
 _TRAINING_COMMANDS = {"run": _run, "tune": _tune, "calibrate": _calibrate, "demo": _demo,
-                      "set-targets": _set_targets, "run-trial": _run_trial}
+                      "set-targets": _set_targets, "run-trial": _run_trial, "study": _study}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

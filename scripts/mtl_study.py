@@ -1,7 +1,7 @@
 """The multi-task study: aggregators, SAM and SAM-MTL on gnn and its two held-out variants.
 
-Runs every (workload, submission, seed) with `algoperf-lab run` (one process each, skipping
-runs whose result.json exists), scores them all with `algoperf-lab score
+Runs the declarative study `configs/studies/mtl_tiny.py` (a subset, other seeds) as one sweep
+(finished runs reused, unfinished ones resumed; `--executor`), scores them all with `algoperf-lab score
 --mtl_reference=linear_scalarisation`, and prints one table: time to target (median over
 seeds; "miss" if not reached), the mean per-task validation MAE and Δm% against linear
 scalarisation.
@@ -25,31 +25,8 @@ from algoperf_lab.scoring.mtl import mtl_scores
 from algoperf_lab.scoring.records import load_records
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKLOADS = ("gnn", "gnn_noisy_task", "gnn_low_resource_task")
-SUBMISSIONS = {  # the name scoring uses (the file's stem) -> the file
-    "linear_scalarisation": "submissions/mtl/linear_scalarisation.py",
-    "pcgrad": "submissions/mtl/pcgrad.py",
-    "cagrad": "submissions/mtl/cagrad.py",
-    "sam": "submissions/sam/sam.py",  # SAM on the workload's loss: linear scalarisation
-    "sam_mtl": "submissions/mtl/sam_mtl.py",  # with PCGrad
-    "sam_mtl_cagrad": "submissions/mtl/sam_mtl_cagrad.py",
-}
+STUDY = ROOT / "configs" / "studies" / "mtl_tiny.py"
 REFERENCE = "linear_scalarisation"
-
-
-def run_all(workdir: Path, size: str, seeds: list[int], settings: "RunSettings",
-            overrides: tuple[str, ...], workloads: tuple[str, ...] = WORKLOADS,
-            submissions: tuple[str, ...] = tuple(SUBMISSIONS), executor: object = None) -> None:
-  """Every run of the study as one sweep; finished runs are reused, unfinished ones resume."""
-  from algoperf_lab.sweeps.engine import run_sweep  # pylint: disable=import-outside-toplevel
-  from algoperf_lab.sweeps.executors import LocalExecutor  # pylint: disable=import-outside-toplevel
-  from algoperf_lab.sweeps.fixed_runs import fixed_run_spec  # pylint: disable=import-outside-toplevel
-
-  specs = [fixed_run_spec(workload=workload, size=size, submission=str(ROOT / SUBMISSIONS[name]),
-                          seed=seed, workdir=workdir / "runs" / workload / name / f"seed_{seed}",
-                          config_overrides=overrides, settings=settings)
-           for workload in workloads for name in submissions for seed in seeds]
-  run_sweep(specs, executor or LocalExecutor(), report=print)
 
 
 def score(workdir: Path) -> dict:
@@ -94,27 +71,28 @@ def main(argv: list[str] | None = None) -> int:
   add_executor_flags(parser)
   parser.add_argument("--override", action="append", default=[],
                       help="passed to every run, e.g. --override=--config.data.max_molecules=1000")
-  parser.add_argument("--workloads", default=",".join(WORKLOADS),
-                      help=f"comma-separated subset of {','.join(WORKLOADS)}")
-  parser.add_argument("--submissions", default=",".join(SUBMISSIONS),
-                      help=f"comma-separated subset of {','.join(SUBMISSIONS)} "
-                           f"({REFERENCE} is always run: Δm%% is against it)")
+  parser.add_argument("--workloads", default="gnn,gnn_noisy_task,gnn_low_resource_task",
+                      help="comma-separated subset of the study's workloads")
+  parser.add_argument("--submissions",
+                      default="pcgrad,cagrad,sam,sam_mtl,sam_mtl_cagrad",
+                      help=f"comma-separated subset of the study's submissions ({REFERENCE} is "
+                      "always run: Δm%% is against it)")
   args = parser.parse_args(argv)
-  workloads = tuple(args.workloads.split(","))
-  submissions = tuple(dict.fromkeys([REFERENCE, *args.submissions.split(",")]))
-  unknown = sorted(set(workloads) - set(WORKLOADS)) + sorted(set(submissions) - set(SUBMISSIONS))
-  if unknown:
-    parser.error(f"unknown workload or submission {unknown}; choose from {WORKLOADS} and "
-                 f"{tuple(SUBMISSIONS)}.")
   from algoperf_lab import runtime  # pylint: disable=import-outside-toplevel
   from algoperf_lab.cli import executor_from_args  # pylint: disable=import-outside-toplevel
-  from algoperf_lab.harness.loop import RunSettings  # pylint: disable=import-outside-toplevel
+  from algoperf_lab.sweeps import study_config  # pylint: disable=import-outside-toplevel
+  from algoperf_lab.sweeps.engine import run_sweep  # pylint: disable=import-outside-toplevel
 
   runtime.enable_compilation_cache()
-  settings = RunSettings(max_steps=args.max_steps, eval_every_steps=args.eval_every_steps,
-                         progress=not args.no_progress)
-  run_all(args.workdir, args.size, [int(s) for s in args.seeds.split(",")], settings,
-          tuple(args.override), workloads, submissions, executor_from_args(args))
+  config = study_config.load_study_config(STUDY)
+  submissions = tuple(dict.fromkeys([REFERENCE, *args.submissions.split(",")]))
+  settings = {k: v for k, v in (("max_steps", args.max_steps),
+                                ("eval_every_steps", args.eval_every_steps)) if v is not None}
+  specs = study_config.study_specs(
+      config, args.workdir, seeds=[int(s) for s in args.seeds.split(",")],
+      workloads=args.workloads.split(","), submissions=submissions,
+      extra_overrides=tuple(args.override), settings={**settings, "progress": not args.no_progress})
+  run_sweep(specs, executor_from_args(args), report=print)
   print(table(args.workdir, score(args.workdir)))
   return 0
 

@@ -32,6 +32,9 @@ FAST_ARGS = {
     # One candidate per method on lm (the command's --workloads is replaced, as for measure_*).
     "calibrate": ("--candidates=1", "--config.targets.max_allowed_cpu_sec=1.0", "--eval_every_steps=2", "--no_progress",
                   *SMALL_LM_OVERRIDES),
+    "study": ("--workloads=gnn", "--submissions=linear_scalarisation", "--eval_every_steps=2",
+              "--no_progress", "--config.data.max_molecules=1000",
+              "--config.targets.max_allowed_cpu_sec=2.0"),
     "set-targets": ("--study=tests/fixtures/target_setting_smoke.py", "--no_progress"),
     "demo": ("--no_progress", "--workloads=lm", *SMALL_LM_OVERRIDES, "--clock=wall",
              "--config.targets.max_allowed_runtime_sec=3.0",
