@@ -211,7 +211,8 @@ def report(workdir: Path, balances: list[str], seeds: list[int]) -> str:
 def main(argv: list[str] | None = None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--workdir", required=True, type=Path)
-  parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+  parser.add_argument("--seeds", default="0,1,2,3,4",
+                      help="comma-separated seeds (5 by default: what a paired comparison needs)")
   parser.add_argument("--balances", default=",".join(BALANCES),
                       help=f"comma-separated, from {', '.join(BALANCES)}")
   parser.add_argument("--max_steps", type=int, default=None,

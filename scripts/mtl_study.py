@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--workdir", required=True, type=Path)
   parser.add_argument("--size", default="tiny")
-  parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+  parser.add_argument("--seeds", default="0,1,2,3,4",
+                      help="comma-separated seeds (5 by default: what a paired comparison needs)")
   parser.add_argument("--max_steps", type=int, default=None, help="smoke checks only")
   parser.add_argument("--eval_every_steps", type=int, default=None)
   parser.add_argument("--no_progress", action="store_true")

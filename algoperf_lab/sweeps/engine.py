@@ -15,9 +15,10 @@ SIGTERM or Ctrl-C on the driver cancels the running trials (each checkpoints and
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from algoperf_lab.harness.preemption import sigterm_requests_preemption
 from algoperf_lab.sweeps.executors import Executor
@@ -61,6 +62,19 @@ def _progress(total: int, results: dict[str, TrialResult], running: int, started
   return f"[sweep] {done}/{total} ended, {running} running, {failed} failed{eta}"
 
 
+@contextlib.contextmanager
+def _cancel_on_ctrl_c(executor: Executor, report: Callable[[str], None]) -> Iterator[None]:
+  """Ctrl-C on the driver: the running trials are stopped like a preemption (each checkpoints
+  and records its status) before the interrupt goes on; no worker is left behind."""
+  try:
+    yield
+  except KeyboardInterrupt:
+    if executor.name != "local":  # a local trial was interrupted in this very process
+      report("interrupted (Ctrl-C): stopping the running trials (each saves a checkpoint)...")
+      executor.cancel()
+    raise
+
+
 def run_sweep(specs: Sequence[TrialSpec], executor: Executor, *,
               report: Callable[[str], None] = print, rerun_hint: str = "",
               max_lost_retries: int = MAX_LOST_RETRIES,
@@ -73,7 +87,7 @@ def run_sweep(specs: Sequence[TrialSpec], executor: Executor, *,
   started = time.monotonic()
   stopped = False
   shown = ""
-  with sigterm_requests_preemption() as preemption:
+  with sigterm_requests_preemption() as preemption, _cancel_on_ctrl_c(executor, report):
     while queue or running:
       if preemption.requested:
         stopped = True

@@ -19,5 +19,5 @@ def get_config() -> ml_collections.ConfigDict:
           sam="submissions/sam/sam.py",  # SAM on the workload's loss: linear scalarisation
           sam_mtl="submissions/mtl/sam_mtl.py",  # with PCGrad
           sam_mtl_cagrad="submissions/mtl/sam_mtl_cagrad.py"),
-      seeds=[0, 1, 2],
+      seeds=[0, 1, 2, 3, 4],  # 5: what a paired comparison by seed needs at least
       score_args=["--mtl_reference=linear_scalarisation"]))

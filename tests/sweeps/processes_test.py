@@ -89,3 +89,33 @@ def test_each_worker_slot_keeps_to_its_own_cores():
   done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                         cwd=REPO_ROOT, env={**os.environ, CPUS_ENV: "0"}, timeout=120)
   assert done.stdout.strip() == "[0]", done.stderr[-2000:]
+
+
+def test_ctrl_c_on_the_driver_stops_the_workers_resumably(tmp_path):
+  """Ctrl-C on a processes sweep: every running trial checkpoints and records `preempted`
+  (none is left running), the driver exits 130, and the same command finishes the sweep."""
+  import subprocess
+  import sys
+
+  workdir = tmp_path / "tune"
+  command = [sys.executable, "-m", "algoperf_lab.cli", "tune", "--workload=lm",
+             f"--submission={NADAMW}", f"--workdir={workdir}", f"--search_space={SPACE}",
+             "--trials=2", "--max_steps=400", "--eval_every_steps=50", "--no_progress",
+             "--executor=processes", "--workers=2", *SMALL_LM_OVERRIDES,
+             "--config.targets.validation=0.0"]
+  driver = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+  deadline = time.monotonic() + 300
+  records = [workdir / "study_0" / f"trial_{t}" / "result.json" for t in (0, 1)]
+  while time.monotonic() < deadline and not all(
+      r.is_file() and json.loads(r.read_text())["status"] == "running" for r in records):
+    time.sleep(0.2)
+  time.sleep(2)
+  driver.send_signal(signal.SIGINT)
+  out, err = driver.communicate(timeout=300)
+  assert driver.returncode == 130, err[-2000:]
+  assert "stopping the running trials" in out
+  assert [json.loads(r.read_text())["status"] for r in records] == ["preempted", "preempted"]
+  done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert [json.loads(r.read_text())["status"] for r in records] == ["capped", "capped"]
