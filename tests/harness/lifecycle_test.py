@@ -258,3 +258,43 @@ def test_an_lm_batch_larger_than_its_dataset_is_one_line_naming_the_limit(tmp_pa
       "algoperf-lab run: error: batch size 100000 is larger than the 28302 windows of 129 "
       "tokens in the training split; use at most 28302 (--config.batch_size, or a smaller "
       "get_batch_size)."]
+
+
+@pytest.mark.parametrize("workload, batch", [("gnn", -4), ("gnn", 0), ("lm", -4)])
+def test_a_batch_size_below_one_is_one_line_and_nothing_recorded(tmp_path, workload, batch):
+  """Issue 20: gnn gave a BatchBudget traceback, lm a grain one."""
+  done = _cli("run", f"--workload={workload}", f"--submission={ADAMW}",
+              f"--workdir={tmp_path / 'run'}", "--max_steps=1", "--no_progress",
+              f"--config.batch_size={batch}")
+  assert done.returncode == 2, done.stderr[-2000:]
+  assert done.stderr.strip().splitlines() == [
+      f"algoperf-lab run: error: {workload}.batch_size={batch} must be a whole number of at "
+      "least 1 (e.g. --config.batch_size=32)."]
+  assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture
+def read_only_disk(tmp_path):
+  mount_point = tmp_path / "ro"
+  mount_point.mkdir()
+  mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1M", "tmpfs",
+                            str(mount_point)], capture_output=True, text=True)
+  if mounted.returncode != 0:
+    pytest.skip(f"cannot mount a read-only tmpfs here ({mounted.stderr.strip()}); needs root")
+  yield mount_point
+  subprocess.run(["umount", str(mount_point)], check=False)
+
+
+@pytest.mark.parametrize("command, flag", [
+    (("calibrate", "--workloads=lm", "--workdir={ro}/c"), "--workdir"),
+    (("score", "{records}", "--out={ro}/s"), "--out"),
+    (("export-algoperf", "{records}", "--out={ro}/e"), "--out"),
+])
+def test_a_read_only_output_folder_is_one_line_naming_the_flag(read_only_disk, command, flag):
+  """Issue 20: `run` refused a read-only --workdir; calibrate, score and export did not."""
+  records = REPO_ROOT / "results" / "calibration_tiny" / "nadamw"
+  args = [a.format(ro=read_only_disk, records=records) for a in command]
+  done = _cli(*args)
+  assert done.returncode == 2, done.stderr[-2000:]
+  (line,) = done.stderr.strip().splitlines()
+  assert f"{flag} {read_only_disk}" in line and "is not writable" in line
