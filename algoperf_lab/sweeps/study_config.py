@@ -14,11 +14,11 @@ WORKDIR/runs/<workload>/<submission>/seed_<seed>; the runs are one sweep on any 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from algoperf_lab.config_files import read_get_config
 from algoperf_lab.harness.loop import RunSettings
 from algoperf_lab.sweeps.fixed_runs import fixed_run_spec
 from algoperf_lab.sweeps.spec import SETTING_FIELDS, TrialSpec
@@ -43,18 +43,7 @@ class StudyConfig:
 
 
 def load_study_config(path: str | Path) -> StudyConfig:
-  path = Path(path)
-  if not path.is_file():
-    raise StudyConfigError(f"--config={path}: no such file; the bundled ones are in "
-                           "configs/studies/.")
-  spec = importlib.util.spec_from_file_location(f"study_{path.stem}", path)
-  assert spec is not None and spec.loader is not None
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  if not hasattr(module, "get_config"):
-    raise StudyConfigError(f"{path} has no get_config().")
-  raw = module.get_config()
-  data = dict(raw.to_dict() if hasattr(raw, "to_dict") else raw)
+  data = read_get_config(path, StudyConfigError, "--study", "configs/studies/mtl_tiny.py")
   known = {f.name for f in dataclasses.fields(StudyConfig)}
   unknown = sorted(set(data) - known)
   missing = sorted({"name", "size", "workloads", "submissions", "seeds"} - set(data))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import importlib.util
 import json
 import statistics
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +29,7 @@ import jax
 from configs import tiny_targets
 
 from algoperf_lab import registry
+from algoperf_lab.config_files import read_get_config
 from algoperf_lab.atomic_files import write_text_atomically
 from algoperf_lab.harness.clock import resolve_clock
 from algoperf_lab.harness.loop import RunSettings
@@ -116,18 +116,7 @@ def plan_from_config(config: Mapping[str, Any]) -> TargetSettingPlan:
 
 def load_study_config(path: str | Path) -> dict[str, Any]:
   """The `get_config()` of a study config file, as a plain dict."""
-  path = Path(path)
-  if not path.is_file():
-    raise PlanError(f"--study={path}: no such file; the bundled one is "
-                    "configs/studies/target_setting_tiny.py.")
-  spec = importlib.util.spec_from_file_location(f"target_setting_study_{path.stem}", path)
-  assert spec is not None and spec.loader is not None
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  if not hasattr(module, "get_config"):
-    raise PlanError(f"{path} has no get_config(); see configs/studies/target_setting_tiny.py.")
-  config = module.get_config()
-  return config.to_dict() if hasattr(config, "to_dict") else dict(config)
+  return read_get_config(path, PlanError, "--study", "configs/studies/target_setting_tiny.py")
 
 
 def _settings(plan: TargetSettingPlan, workload: str, progress: bool) -> RunSettings:
