@@ -371,7 +371,8 @@ def _tune(args: argparse.Namespace, overrides: list[str]) -> int:
     runner.raise_if_disk_full(error, args.workdir)
     raise
   reached = sum(o.status == "reached" for o in outcomes)
-  print(f"{len(outcomes)} trial(s), {reached} reached the target; records in {args.workdir}")
+  print(f"{len(outcomes)} trial(s), {reached} reached the target; records in {args.workdir}; "
+        f"score them with `algoperf-lab score {args.workdir} --out={args.workdir}_scores`")
   return 0
 
 
