@@ -4,8 +4,12 @@ The same sweep (AdamW on gnn/tiny, `--trials` external-tuning trials of `--steps
 evals every `--steps`/2 steps, never stopping at a target) runs once per executor, each into
 its own fresh folder, in one invocation: `local` (one trial at a time in this process, XLA's
 own threads), `processes` with 2 one-thread workers, and `processes` with 1 two-thread worker
-(what a single `algoperf-lab run-trial` costs over an in-process trial). Prints wall seconds,
-trials per hour and the ratio to `local`. Run it on an otherwise idle machine.
+(what a single `algoperf-lab run-trial` costs over an in-process trial), and with `--ray` the
+`ray` executor on a local cluster of one and of two one-CPU nodes (sweeps/local_ray_cluster.py):
+its scaling efficiency (trials per hour on two nodes over twice those on one; the aim is
+>= 0.95) and its per-trial overhead against `processes` with one one-thread worker (the same
+work per trial). Prints wall seconds, trials per hour and the ratio to `local`. Run it on an
+otherwise idle machine.
 
     python benchmarks/sweep_throughput.py                      # 8 trials of 300 steps
     python benchmarks/sweep_throughput.py --trials=2 --steps=4 # a check
@@ -31,6 +35,7 @@ EXECUTORS: dict[str, Callable[[], object]] = {
     "local": lambda: LocalExecutor(report=lambda line: None),
     "processes (2 workers x 1 thread)": lambda: ProcessesExecutor(workers=2, threads=1),
     "processes (1 worker x 2 threads)": lambda: ProcessesExecutor(workers=1, threads=2),
+    "processes (1 worker x 1 thread)": lambda: ProcessesExecutor(workers=1, threads=1),
 }
 
 
@@ -57,16 +62,35 @@ def main(argv: list[str] | None = None) -> int:
   parser.add_argument("--trials", type=int, default=8)
   parser.add_argument("--steps", type=int, default=300)
   parser.add_argument("--override", action="append", default=[])
+  parser.add_argument("--ray", action="store_true",
+                      help="also the ray executor on local clusters of 1 and 2 one-CPU nodes")
   args = parser.parse_args(argv)
   runtime.enable_compilation_cache()
   print(f"| executor | wall (s) for {args.trials} trials | trials per hour | ratio to local |")
   print("|---|---|---|---|")
-  local = None
-  for name, make in EXECUTORS.items():
-    seconds = sweep_seconds(make, args.trials, args.steps, tuple(args.override))
-    local = local or seconds
+  measured: dict[str, float] = {}
+
+  def show(name: str, seconds: float) -> None:
+    measured[name] = seconds
+    local = measured["local"]
     print(f"| {name} | {seconds:.1f} | {3600 * args.trials / seconds:.0f} | "
           f"{local / seconds:.2f} |", flush=True)
+
+  for name, make in EXECUTORS.items():
+    show(name, sweep_seconds(make, args.trials, args.steps, tuple(args.override)))
+  if args.ray:
+    from algoperf_lab.sweeps.local_ray_cluster import local_ray_cluster
+    from algoperf_lab.sweeps.ray_executor import RayExecutor
+
+    for nodes in (1, 2):
+      with local_ray_cluster(num_nodes=nodes) as cluster:
+        show(f"ray ({nodes} node(s) x 1 CPU)", sweep_seconds(
+            lambda: RayExecutor(address=cluster.address), args.trials, args.steps,
+            tuple(args.override)))
+    one, two = measured["ray (1 node(s) x 1 CPU)"], measured["ray (2 node(s) x 1 CPU)"]
+    reference = measured["processes (1 worker x 1 thread)"]
+    print(f"\nray scaling efficiency (2 nodes vs 1): {one / (2 * two):.3f}; per-trial overhead "
+          f"against processes (1 x 1 thread): {(one - reference) / args.trials:+.1f} s")
   return 0
 
 

@@ -58,9 +58,10 @@ def run_trial(spec: TrialSpec, report: Callable[[str], None] = print) -> TrialRe
 
 def _check_spec(spec: TrialSpec, error: type[Exception]) -> None:
   """A run folder's spec.json names the trial it holds (by content hash): another trial's
-  folder is refused before anything runs (and nothing is written)."""
+  folder is refused before anything runs (and nothing is written). A folder with a record is
+  left to tune's own check, which names what differs (settings, hyperparameters, config)."""
   path = spec.run_dir / SPEC_FILE
-  if not path.is_file():
+  if not path.is_file() or (spec.run_dir / "result.json").is_file():
     return
   try:
     stored = json.loads(path.read_text()).get("spec_hash")

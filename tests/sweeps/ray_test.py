@@ -6,11 +6,6 @@ node is killed mid-run finishes on the other node from its checkpoint. Slow (min
 from __future__ import annotations
 
 import json
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -25,51 +20,15 @@ from tests.helpers import NADAMW, REPO_ROOT, SMALL_LM_OVERRIDES
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'algoperf_lab[ray]'")
 pytestmark = pytest.mark.slow
 
-RAY = str(Path(sys.executable).parent / "ray")
 SPACE = str(REPO_ROOT / "configs" / "search_spaces" / "nadamw.json")
 
 
-def _free_port() -> int:
-  with socket.socket() as sock:
-    sock.bind(("127.0.0.1", 0))
-    return sock.getsockname()[1]
-
-
 @pytest.fixture
-def cluster(tmp_path):
-  """(address, {node_manager_port: process}) of a head and two one-CPU nodes."""
-  port = _free_port()
-  address = f"127.0.0.1:{port}"
-  common = ["--block", "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
-  processes = [subprocess.Popen([RAY, "start", "--head", f"--port={port}", "--num-cpus=0",
-                                 "--include-dashboard=false", *common],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-  time.sleep(8)
-  nodes = {}
-  for _ in range(2):
-    manager_port = _free_port()
-    process = subprocess.Popen([RAY, "start", f"--address={address}", "--num-cpus=1",
-                                f"--node-manager-port={manager_port}", *common],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    processes.append(process)
-    nodes[manager_port] = process
-  ray.init(address=address, log_to_driver=False)
-  deadline = time.monotonic() + 120
-  while sum(n["Alive"] for n in ray.nodes()) < 3 and time.monotonic() < deadline:
-    time.sleep(1)
-  assert sum(n["Alive"] for n in ray.nodes()) == 3, ray.nodes()
-  try:
-    yield address, nodes
-  finally:
-    ray.shutdown()
-    for process in reversed(processes):
-      if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    for process in processes:
-      try:
-        process.wait(timeout=60)
-      except subprocess.TimeoutExpired:
-        process.kill()
+def cluster():
+  from algoperf_lab.sweeps.local_ray_cluster import local_ray_cluster
+
+  with local_ray_cluster(num_nodes=2) as started:
+    yield started
 
 
 def _request(workdir: Path, studies: int, trials: int, steps: int) -> TuneRequest:
@@ -89,7 +48,7 @@ def _metrics(run_dir: Path) -> list[dict]:
 def test_trials_spread_over_both_nodes_match_local_and_survive_a_killed_node(tmp_path, cluster):
   from algoperf_lab.sweeps.ray_executor import RayExecutor
 
-  address, nodes = cluster
+  address = cluster.address
   executor = RayExecutor(address=address)
   assert executor.capacity == 2
   lines: list[str] = []
@@ -118,8 +77,7 @@ def test_trials_spread_over_both_nodes_match_local_and_survive_a_killed_node(tmp
                if p.name.isdigit()] if (run_dir / "checkpoints").is_dir() else []
       if steps and max(steps) >= 6:
         node = json.loads((run_dir / "result.json").read_text())["started"]["node"]
-        nodes[port_of[node]].send_signal(signal.SIGKILL)
-        subprocess.run(["pkill", "-9", "-f", f"node-manager-port={port_of[node]}"], check=False)
+        cluster.kill_node(port_of[node])
         killed.append(port_of[node])
         return
       time.sleep(0.05)
@@ -135,4 +93,3 @@ def test_trials_spread_over_both_nodes_match_local_and_survive_a_killed_node(tmp
   assert _metrics(run_dir) == _metrics(tmp_path / "fault_local" / "study_0" / "trial_0")
   record = json.loads((run_dir / "result.json").read_text())
   assert port_of[record["started"]["node"]] != killed[0]  # it finished on the other node
-  assert shutil.which(RAY)
