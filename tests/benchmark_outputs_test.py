@@ -46,3 +46,17 @@ def test_the_readme_nadamw_step_ratios_are_the_committed_benchmark_output():
   for rate in ("0", "0.1"):
     reference = re.search(rf"^adamw dropout {rate}: median ([\d.]+) ms/step", text, re.M)
     assert f"AdamW {reference.group(1)} ms/step" in readme
+
+
+SWEEP_THROUGHPUT = REPO_ROOT / "results" / "benchmarks" / "sweep_throughput_gnn_2026-12-06.txt"
+
+
+def test_the_readme_sweep_throughput_is_the_committed_benchmark_output():
+  rows = {m.group(1): (float(m.group(2)), float(m.group(3))) for m in re.finditer(
+      r"^\| ([^|]+?) \| ([\d.]+) \| \d+ \| ([\d.]+) \|$", SWEEP_THROUGHPUT.read_text(), re.M)}
+  local = rows["local"][0]
+  for name, (seconds, ratio) in rows.items():
+    assert abs(local / seconds - ratio) < 0.006, name  # the ratio is the same run's
+  readme = (REPO_ROOT / "README.md").read_text()
+  for name, (seconds, ratio) in rows.items():
+    assert f"| {name} | {seconds:.1f} | {ratio:.2f} |" in readme, name
