@@ -53,10 +53,16 @@ def local_ray_cluster(num_nodes: int, cpus_per_node: int = 1) -> Iterator[LocalR
     time.sleep(8)  # the head's GCS must be up before nodes join
     for _ in range(num_nodes):
       manager_port = free_port()
+      # Every port a node opens is its own: two nodes on one host otherwise race for the
+      # agents' default ports and one of them may never join.
+      own_ports = [f"--{flag}={free_port()}" for flag in (
+          "object-manager-port", "metrics-export-port", "dashboard-agent-listen-port",
+          "dashboard-agent-grpc-port", "runtime-env-agent-port")]
       nodes[manager_port] = subprocess.Popen(
           [RAY, "start", f"--address={address}", f"--num-cpus={cpus_per_node}",
-           f"--node-manager-port={manager_port}", *common], **quiet)
+           f"--node-manager-port={manager_port}", *own_ports, *common], **quiet)
       processes.append(nodes[manager_port])
+      time.sleep(3)
     ray.init(address=address, log_to_driver=False)
     deadline = time.monotonic() + START_TIMEOUT_SEC
     while sum(n["Alive"] for n in ray.nodes()) < num_nodes + 1:
