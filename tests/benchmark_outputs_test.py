@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.helpers import REPO_ROOT
 
 SAM_COST_GNN = REPO_ROOT / "results" / "benchmarks" / "sam_cost_gnn_2026-12-05.txt"
@@ -48,15 +50,23 @@ def test_the_readme_nadamw_step_ratios_are_the_committed_benchmark_output():
     assert f"AdamW {reference.group(1)} ms/step" in readme
 
 
-SWEEP_THROUGHPUT = REPO_ROOT / "results" / "benchmarks" / "sweep_throughput_gnn_2026-12-06.txt"
+SWEEP_THROUGHPUT = [REPO_ROOT / "results" / "benchmarks" / name for name in (
+    "sweep_throughput_gnn_2026-12-06.txt", "sweep_throughput_ray_gnn_2026-12-06.txt")]
 
 
-def test_the_readme_sweep_throughput_is_the_committed_benchmark_output():
+@pytest.mark.parametrize("output", SWEEP_THROUGHPUT, ids=lambda p: p.name)
+def test_the_readme_sweep_throughput_is_the_committed_benchmark_output(output):
+  text = output.read_text()
   rows = {m.group(1): (float(m.group(2)), float(m.group(3))) for m in re.finditer(
-      r"^\| ([^|]+?) \| ([\d.]+) \| \d+ \| ([\d.]+) \|$", SWEEP_THROUGHPUT.read_text(), re.M)}
+      r"^\| ([^|]+?) \| ([\d.]+) \| \d+ \| ([\d.]+) \|$", text, re.M)}
   local = rows["local"][0]
   for name, (seconds, ratio) in rows.items():
     assert abs(local / seconds - ratio) < 0.006, name  # the ratio is the same run's
   readme = (REPO_ROOT / "README.md").read_text()
   for name, (seconds, ratio) in rows.items():
     assert f"| {name} | {seconds:.1f} | {ratio:.2f} |" in readme, name
+  efficiency = re.search(r"ray scaling efficiency \(2 nodes vs 1\): ([\d.]+)", text)
+  if efficiency:
+    one, two = rows["ray (1 node(s) x 1 CPU)"][0], rows["ray (2 node(s) x 1 CPU)"][0]
+    assert abs(one / (2 * two) - float(efficiency.group(1))) < 0.001
+    assert f"**Ray scaling efficiency {float(efficiency.group(1)):.2f}**" in readme
