@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from algoperf_lab.harness.loop import RunSettings
 from algoperf_lab.sweeps.executors import ProcessesExecutor
 from algoperf_lab.tuning import study
@@ -91,6 +93,7 @@ def test_each_worker_slot_keeps_to_its_own_cores():
   assert done.stdout.strip() == "[0]", done.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_the_driver_stops_the_workers_resumably(tmp_path):
   """Ctrl-C on a processes sweep: every running trial checkpoints and records `preempted`
   (none is left running), the driver exits 130, and the same command finishes the sweep."""

@@ -8,10 +8,13 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from algoperf_lab import cli
 from tests.helpers import ADAMW, REPO_ROOT, SMALL_LM_OVERRIDES
 
 
+@pytest.mark.slow
 def test_slurm_array_tasks_run_the_trials_and_tune_then_skips_them(tmp_path, capsys):
   workdir = tmp_path / "tune"
   args = ["tune", "--workload=lm", f"--submission={ADAMW}", f"--workdir={workdir}",
