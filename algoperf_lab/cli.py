@@ -34,6 +34,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
   from algoperf_lab.target_setting.rules import TargetSettingError
   from algoperf_lab.sweeps.ray_executor import RayNotInstalledError
   from algoperf_lab.sweeps.study_config import StudyConfigError
+  from algoperf_lab.cpu_cores import CpuCoresError
 
   return (config.ConfigError, hyperparameters.HyperparameterError, loader.SubmissionError,
           registry.UnknownWorkloadError, runner.WorkdirInUseError, paths.DatasetNotFoundError,
@@ -41,7 +42,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
           ScoringError, SearchSpaceError, TuningError, ResumeMismatchError, ResumeCheckpointError,
           ParallelismError, PmapApiError, MissingHyperparametersError,
           spec.WorkloadOptionError, ClockError, BatchSizeTypeError, CalibrationError,
-          PlanError, TargetSettingError, RayNotInstalledError, StudyConfigError)
+          PlanError, TargetSettingError, RayNotInstalledError, StudyConfigError,
+          CpuCoresError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
   run.add_argument("--no_progress", action="store_true", help="no progress bar")
   run.add_argument("--no_compilation_cache", action="store_true",
                    help="compile from scratch (cold-start timing)")
+  run.add_argument("--cpu_cores", type=config.positive_int, default=None,
+                   help="keep to this many CPU cores (CPU affinity; one core also switches off "
+                   "XLA's multi-threaded kernels). The tiny CPU budgets are measured at one core "
+                   "per run, so on CPU --cpu_cores=1 times a run as the budgets were timed; "
+                   "records of different core counts are not scored together")
 
   tune = commands.add_parser("tune", help="run tuning studies (AlgoPerf rulesets); each trial is "
                              "a run record under WORKDIR/study_i/trial_j")
@@ -305,6 +312,10 @@ def _start_jax() -> None:
 
 
 def _run(args: argparse.Namespace, overrides: list[str]) -> int:
+  if args.cpu_cores is not None:
+    from algoperf_lab.cpu_cores import keep_to_cores
+
+    keep_to_cores(args.cpu_cores)  # before JAX starts: XLA sizes its thread pool by affinity
   import jax
 
   from algoperf_lab import runner, runtime
@@ -474,8 +485,14 @@ def _set_targets(args: argparse.Namespace, overrides: list[str]) -> int:
         f"{args.out / procedure.TARGETS_FILE}"
         f" ({args.out / procedure.REPORT_FILE})")
   if args.update_configs:
-    path = installed.install(targets)
-    print(f"wrote {path}; the tiny configs read it")
+    path, done = installed.install(targets)
+    _, waiting = installed.ready_to_install(targets)
+    if done:
+      print(f"wrote {', '.join(done)} into {path}; the tiny configs read it")
+    if waiting:
+      print(f"not installed: {', '.join(waiting)} (budgets still from the seed runs): run "
+            "`algoperf-lab set-targets --timing --executor=processes --workers=2 "
+            "--threads_per_worker=1` on an otherwise idle machine first, then --update_configs")
   return 0
 
 
@@ -508,7 +525,7 @@ def _run_trial(args: argparse.Namespace, overrides: list[str]) -> int:
   from algoperf_lab.sweeps import spec as spec_lib
   from algoperf_lab.sweeps.worker import run_trial
 
-  from algoperf_lab.sweeps.executors import pin_to_assigned_cpus
+  from algoperf_lab.cpu_cores import pin_to_assigned_cpus
 
   if overrides:
     raise SystemExit("`run-trial` takes no --config overrides: the spec holds them.")

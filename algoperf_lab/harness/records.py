@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 import algoperf_lab
+from algoperf_lab import cpu_cores
 from algoperf_lab.atomic_files import write_text_atomically
 
 SCHEMA_VERSION = 1
@@ -90,7 +91,10 @@ def hardware_info() -> dict[str, Any]:
   return {"platform": devices[0].platform, "device_kind": devices[0].device_kind,
           "device_count": jax.device_count(), "process_count": jax.process_count(),
           "host_cpu_count": os.cpu_count(), "host_machine": platform.machine(),
-          "processor": _processor_model()}
+          "processor": _processor_model(),
+          # the cores this run could use (part of a CPU run's hardware: see cpu_cores.py)
+          "usable_cpu_cores": cpu_cores.usable_cpu_cores(),
+          "xla_eigen_threads": cpu_cores.xla_eigen_threads_on()}
 
 
 def _version(package: str) -> str | None:

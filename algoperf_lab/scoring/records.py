@@ -344,14 +344,17 @@ def read_curve(run_dir: Path, metric: str) -> MetricsCurve:
 def hardware_signature(record: RunRecord) -> tuple[tuple[str, str], ...]:
   """What must agree across compared records, as (name, value) pairs.
 
-  Device kind, device count and lab version; on CPU also the processor model, host core count
-  and machine architecture, since "cpu x 1" says nothing about the host that did the work.
+  Device kind, device count and lab version; on CPU also the processor model, host core count,
+  machine architecture and the cores the run could use, since "cpu x 1" says nothing about the
+  host that did the work and CPU seconds depend on the threads that spent them.
   """
   hw = record.hardware
   fields = [("device_kind", hw.get("device_kind")), ("device_count", hw.get("device_count"))]
   if hw.get("platform", hw.get("device_kind")) == "cpu":
     fields += [("processor", hw.get("processor")), ("host_cpu_count", hw.get("host_cpu_count")),
                ("host_machine", hw.get("host_machine"))]
+    if "usable_cpu_cores" in hw:  # records from before it was recorded say nothing about it
+      fields.append(("usable_cpu_cores", hw.get("usable_cpu_cores")))
   fields.append(("algoperf_lab", record.versions.get("algoperf_lab")))
   return tuple((name, str(value)) for name, value in fields)
 

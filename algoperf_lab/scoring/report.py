@@ -266,7 +266,9 @@ def _hardware_lines(records: Sequence[RunRecord]) -> tuple[str, ...]:
     hw, v = r.hardware, r.versions
     described.add(
         f"{hw.get('device_kind')} x {hw.get('device_count')} (platform {hw.get('platform')}, "
-        f"{hw.get('process_count')} process(es)); algoperf_lab {v.get('algoperf_lab')}, "
+        f"{hw.get('process_count')} process(es)"
+        + (f", {hw['usable_cpu_cores']} usable core(s)" if "usable_cpu_cores" in hw else "")
+        + f"); algoperf_lab {v.get('algoperf_lab')}, "
         f"jax {v.get('jax')}, flax {v.get('flax')}, optax {v.get('optax')}, "
         f"python {v.get('python')}")
   return tuple(sorted(described))

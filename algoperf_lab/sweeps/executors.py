@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+from algoperf_lab.cpu_cores import (  # noqa: F401 (pin_to_assigned_cpus: run-trial's)
+    CPUS_ENV, pin_to_assigned_cpus, slot_cores, thread_env)
 from algoperf_lab.harness.records import RESULT_FILE
 from algoperf_lab.sweeps.spec import TrialSpec, write_spec
 from algoperf_lab.sweeps.worker import TrialResult, run_trial
@@ -26,7 +28,6 @@ WORKER_LOG = "worker.log"
 EXIT_REFUSED = 2  # run-trial's exit status when the trial's request was refused
 EXIT_FAILED = 1
 CANCEL_GRACE_SEC = 300.0  # a cancelled trial gets this long to checkpoint and record
-CPUS_ENV = "ALGOPERF_LAB_CPUS"  # the cores a run-trial worker keeps to (its thread budget)
 
 
 class Executor(Protocol):
@@ -58,32 +59,6 @@ class LocalExecutor:
 
   def cancel(self) -> list[TrialResult]:
     return self.poll(0.0)
-
-
-def thread_env(threads: int | None) -> dict[str, str]:
-  """Environment for a worker of `threads` threads (BLAS pools, and XLA's Eigen pool off for
-  one thread); the cores themselves are set by `slot_cores` through CPU affinity, which XLA's
-  CPU client sizes its thread pool by."""
-  env = dict(os.environ)
-  if threads is None:
-    return env
-  if threads == 1:
-    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
-  env.update(OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-             MKL_NUM_THREADS=str(threads))
-  return env
-
-
-def pin_to_assigned_cpus() -> None:
-  """In a worker: keeps to the cores its executor assigned (CPUS_ENV), before JAX starts."""
-  cpus = os.environ.get(CPUS_ENV)
-  if cpus and hasattr(os, "sched_setaffinity"):
-    os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
-
-
-def slot_cores(slot: int, threads: int, available: list[int]) -> list[int]:
-  """The cores of worker slot `slot`: `threads` consecutive ones, wrapping around."""
-  return [available[(slot * threads + i) % len(available)] for i in range(threads)]
 
 
 def result_from_record(spec: TrialSpec, returncode: int, log: Path | None = None) -> TrialResult:

@@ -385,7 +385,7 @@ def _collect_targets(plan: TargetSettingPlan, out: Path) -> dict[str, Any]:
         continue
       timed = seed_runs(out, workload, setter, timing_dir)
       timed = timed if plan.timing_runs and len(timed) == plan.timing_runs else None
-      entries[name] = _entry(plan, base, workload, setter, str(best[0].relative_to(out)), runs,
+      entries[name] = _entry(plan, out, base, workload, setter, str(best[0].relative_to(out)), runs,
                              baselines if name == base.name else None, timed,
                              _loads(out, workload.name, setter) if timed else None)
   return {"about": ("Targets, budgets and step hints set by `algoperf-lab set-targets` "
@@ -396,8 +396,16 @@ def _collect_targets(plan: TargetSettingPlan, out: Path) -> dict[str, Any]:
                     "target-setting configuration instead of being tuned again."),
           "size": plan.size, "baselines": dict(plan.baselines), "trials": plan.trials,
           "seeds": plan.seeds, "evals_per_run": plan.evals_per_run,
+          "timing_runs": plan.timing_runs,
           "budget_over_runtime": rules.BUDGET_OVER_RUNTIME,
           "resolution_fraction": rules.RESOLUTION_FRACTION, "workloads": entries}
+
+
+def _timing_cores(out: Path, workload: str, setter: str) -> list[int | None]:
+  """The CPU cores each timing run could use (CPU seconds depend on it; see cpu_cores.py)."""
+  return sorted({json.loads(path.read_text())["hardware"].get("usable_cpu_cores")
+                 for path in timing_dir(out, workload, setter).glob("study_*/trial_0/result.json")},
+                key=lambda cores: (cores is None, cores or 0))
 
 
 def _loads(out: Path, workload: str, setter: str) -> list[list[float]]:
@@ -409,8 +417,8 @@ def _loads(out: Path, workload: str, setter: str) -> list[list[float]]:
   return loads
 
 
-def _entry(plan: TargetSettingPlan, base: BaseWorkloadPlan, workload: _Workload, setter: str,
-           best_trial_path: str, runs: Sequence[rules.SeedRun],
+def _entry(plan: TargetSettingPlan, out: Path, base: BaseWorkloadPlan, workload: _Workload,
+           setter: str, best_trial_path: str, runs: Sequence[rules.SeedRun],
            baselines: Mapping[str, Any] | None, timed: Sequence[rules.SeedRun] | None = None,
            loads: list[list[float]] | None = None) -> dict[str, Any]:
   targets = rules.workload_targets(runs, workload.lower)
@@ -432,7 +440,8 @@ def _entry(plan: TargetSettingPlan, base: BaseWorkloadPlan, workload: _Workload,
           "budget_from": (f"{len(timed)} timing runs (set-targets --timing)" if timed
                           else f"the {len(runs)} seed runs"),
           **({"timing_runs": [dataclasses.asdict(r) for r in timed],
-              "timing_load_averages": loads} if timed else {}),
+              "timing_load_averages": loads,
+              "timing_cpu_cores": _timing_cores(out, workload.name, setter)} if timed else {}),
           **({"baselines": baselines} if baselines is not None else {})}
 
 

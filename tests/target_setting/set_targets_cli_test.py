@@ -5,6 +5,7 @@ file it installs, and the errors a user meets first."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -64,12 +65,11 @@ def test_set_targets_writes_records_targets_and_configs_and_reruns_nothing(
   assert gnn["max_allowed_cpu_sec"] == pytest.approx(
       4 / 3 * gnn["median_submission_time_sec"], abs=0.06)
   assert "| gnn_silu |" in (out / "report.md").read_text()
-  # configs/tiny_targets.json (here redirected) is what the tiny configs now read.
-  from configs import gnn_silu
-  assert gnn_silu.get_config("tiny").targets.validation == targets["workloads"]["gnn_silu"]["validation"]
-  assert gnn_silu.get_config("tiny").targets.step_hint == 4
-  # A re-run runs nothing, even though the configs now carry the new targets.
-  capsys.readouterr()
+  assert gnn["budget_from"] == "the 2 seed runs" and targets["timing_runs"] == 1
+  # Budgets read off the seed runs are not installed while the study asks for timing runs.
+  assert not installed_file.exists()
+  assert "not installed: gnn, gnn_silu (budgets still from the seed runs)" in capsys.readouterr().out
+  # A re-run runs nothing.
   assert cli.main(argv) == 0
   text = capsys.readouterr().out
   assert "already finished" in text and ": reached" not in text and ": missed" not in text
@@ -77,16 +77,25 @@ def test_set_targets_writes_records_targets_and_configs_and_reruns_nothing(
   assert procedure.collect_targets(
       procedure.plan_from_config(procedure.load_study_config(study_file)), out)["workloads"] == (
           targets["workloads"])
-  assert json.loads(installed_file.read_text())["gnn"] == installed.config_values(targets, "gnn")
-  assert gnn["budget_from"] == "the 2 seed runs"
   # --timing re-runs the setter's first seed alone; the budgets then come from it.
-  assert cli.main([*argv[:4], "--timing", "--workload=gnn"]) == 0
-  timed = json.loads((out / "targets.json").read_text())["workloads"]["gnn"]
+  assert cli.main([*argv[:4], "--timing", "--workload=gnn", "--update_configs"]) == 0
+  text = capsys.readouterr().out
+  assert "wrote gnn into" in text and "not installed: gnn_silu" in text
+  timed_targets = json.loads((out / "targets.json").read_text())
+  timed = timed_targets["workloads"]["gnn"]
   (run,) = timed["timing_runs"]
   assert timed["budget_from"] == "1 timing runs (set-targets --timing)"
   assert timed["max_allowed_cpu_sec"] == pytest.approx(4 / 3 * run["submission_time_sec"], abs=0.06)
   assert len(timed["timing_load_averages"]) == 2 and timed["validation"] == gnn["validation"]
+  assert timed["timing_cpu_cores"] == [len(os.sched_getaffinity(0))]
   assert (out / "gnn" / "timing" / setter / "study_0" / "trial_0" / "result.json").is_file()
+  # configs/tiny_targets.json (here redirected) is what the tiny configs now read.
+  assert json.loads(installed_file.read_text()) == {
+      "gnn": installed.config_values(timed_targets, "gnn")}
+  from configs import gnn
+  assert gnn.get_config("tiny").targets.validation == timed["validation"]
+  assert gnn.get_config("tiny").targets.max_allowed_cpu_sec == timed["max_allowed_cpu_sec"]
+  assert "timed at" in gnn.get_config("tiny").targets.how_measured
   assert not (out / "gnn_silu" / "timing").exists()
 
 
