@@ -35,6 +35,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
   from algoperf_lab.sweeps.ray_executor import RayNotInstalledError
   from algoperf_lab.sweeps.study_config import StudyConfigError
   from algoperf_lab.cpu_cores import CpuCoresError
+  from algoperf_lab.leaderboard.page import PlotlyMissingError
 
   return (config.ConfigError, hyperparameters.HyperparameterError, loader.SubmissionError,
           registry.UnknownWorkloadError, runner.WorkdirInUseError, paths.DatasetNotFoundError,
@@ -43,7 +44,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
           ParallelismError, PmapApiError, MissingHyperparametersError,
           spec.WorkloadOptionError, ClockError, BatchSizeTypeError, CalibrationError,
           PlanError, TargetSettingError, RayNotInstalledError, StudyConfigError,
-          CpuCoresError)
+          CpuCoresError, PlotlyMissingError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,6 +157,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="score the lab's records under AlgoPerf's rules, in one table with any "
                      "AlgoPerf logs")
   score.add_argument("--no_progress", action="store_true", help="no progress bar")
+
+  leaderboard = commands.add_parser(
+      "leaderboard", help="score run records on the time and the step clock and write a static "
+      "web page (index.html, works from file:// and offline) with the sortable table, "
+      "performance profiles, validation curves, the anytime view and every run's command")
+  leaderboard.add_argument("dirs", nargs="+", type=Path,
+                           help="folders of run records (result.json), searched recursively")
+  leaderboard.add_argument("--out", required=True, type=Path, help="the site's folder")
+  leaderboard.add_argument("--allow_mixed_hardware", action="store_true")
+  leaderboard.add_argument("--allow_incomplete", action="store_true",
+                           help="build even when some records are corrupt, preempted, running or "
+                           "capped (their gaps are marked)")
+  leaderboard.add_argument("--bootstrap_samples", type=config.positive_int, default=1000)
   score.add_argument("--clock", choices=("time", "steps"), default="time",
                      help="score lab records by submission time to target (time) or by steps "
                      "to target (steps); report.md gives the ranks on both")
@@ -230,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
   study.add_argument("--seeds", default=None, help="comma-separated (default: the config's)")
   study.add_argument("--workloads", default=None, help="a comma-separated subset")
   study.add_argument("--submissions", default=None, help="a comma-separated subset (names)")
+  study.add_argument("--boards", default=None,
+                     help="a comma-separated subset of a board study's boards")
+  study.add_argument("--studies", type=config.positive_int, default=None,
+                     help="a board study: at most this many studies per cell (a first look; "
+                     "a later run without it adds the rest)")
   study.add_argument("--max_steps", type=config.positive_int, default=None)
   study.add_argument("--eval_every_steps", type=config.positive_int, default=None)
   study.add_argument("--no_progress", action="store_true")
@@ -426,6 +445,16 @@ def _score(args: argparse.Namespace) -> int:
   return 0
 
 
+def _leaderboard(args: argparse.Namespace) -> int:
+  from algoperf_lab.leaderboard.page import build_site
+
+  index = build_site(list(args.dirs), args.out, allow_mixed_hardware=args.allow_mixed_hardware,
+                     allow_incomplete=args.allow_incomplete,
+                     bootstrap_samples=args.bootstrap_samples)
+  print(f"leaderboard: {index} (open it in a browser; it works from file://)")
+  return 0
+
+
 def _export_algoperf(args: argparse.Namespace) -> int:
   from algoperf_lab.scoring.export import export_algoperf
 
@@ -504,10 +533,15 @@ def _study(args: argparse.Namespace, overrides: list[str]) -> int:
   _start_jax()
   runtime.enable_compilation_cache()
   split = lambda text: tuple(text.split(",")) if text else None  # noqa: E731
-  chosen = study_config.load_study_config(args.study)
   settings = {k: v for k, v in (("max_steps", args.max_steps),
                                 ("eval_every_steps", args.eval_every_steps)) if v is not None}
   settings["progress"] = not args.no_progress
+  if study_config.is_board_study_file(args.study):
+    return _board_study(args, overrides, settings)
+  if args.boards is not None or args.studies is not None:
+    raise config.ConfigError(f"--boards/--studies: {args.study} has no boards (a board study config "
+                             "has, e.g. configs/studies/leaderboard_tiny.py).")
+  chosen = study_config.load_study_config(args.study)
   specs = study_config.study_specs(
       chosen, args.workdir, seeds=tuple(int(s) for s in args.seeds.split(",")) if args.seeds
       else None, workloads=split(args.workloads), submissions=split(args.submissions),
@@ -517,6 +551,35 @@ def _study(args: argparse.Namespace, overrides: list[str]) -> int:
                     f"--out={args.workdir / 'report'}", *chosen.score_args])
   print(f"study {chosen.name}: {len(outcome.results)} of {len(specs)} runs ended; records in "
         f"{args.workdir / 'runs'}; score them with `{score}`")
+  return 0
+
+
+def _board_study(args: argparse.Namespace, overrides: list[str],
+                 settings: dict[str, Any]) -> int:
+  from algoperf_lab.config_files import read_get_config
+  from algoperf_lab.sweeps import board_study
+  from algoperf_lab.sweeps.engine import run_sweep
+  from algoperf_lab.sweeps.study_config import StudyConfigError
+
+  if args.seeds is not None:
+    raise config.ConfigError("--seeds: a board study's seeds follow from its studies and seed; "
+                             "narrow it with --boards, --workloads or --submissions instead.")
+  split = lambda text: tuple(text.split(",")) if text else None  # noqa: E731
+  data = read_get_config(args.study, StudyConfigError, "--study",
+                         "configs/studies/leaderboard_tiny.py")
+  chosen = board_study.load_board_study(args.study, data)
+  specs = board_study.board_specs(chosen, args.workdir, boards=split(args.boards),
+                                  workloads=split(args.workloads),
+                                  submissions=split(args.submissions),
+                                  extra_overrides=tuple(overrides), settings=settings,
+                                  max_studies=args.studies)
+  outcome = run_sweep(specs, executor_from_args(args), rerun_hint=_rerun_hint())
+  print(f"study {chosen.name}: {len(outcome.results)} of {len(specs)} runs ended; records in "
+        f"{args.workdir}/<board>/. Build each board's page with:")
+  for board in chosen.boards:
+    if args.boards is None or board.name in split(args.boards):
+      print(f"  algoperf-lab leaderboard {board_study.board_dir(args.workdir, board.name)} "
+            f"--out={args.workdir / 'site' / board.name}")
   return 0
 
 
@@ -616,6 +679,10 @@ def main(argv: Sequence[str] | None = None) -> int:
       if overrides:
         raise SystemExit("`score` takes no --config overrides.")
       return _score(args)
+    if args.command == "leaderboard":
+      if overrides:
+        raise SystemExit("`leaderboard` takes no --config overrides.")
+      return _leaderboard(args)
     if args.command == "export-algoperf":
       if overrides:
         raise SystemExit("`export-algoperf` takes no --config overrides.")

@@ -40,7 +40,7 @@ fi
 # the terminal gets one line, or the log's tail when the install fails.
 pip_log=.venv/pip-install.log
 if ! { .venv/bin/python -m pip install -q --upgrade pip \
-       && .venv/bin/python -m pip install -q -e '.[test]'; } >"$pip_log" 2>&1; then
+       && .venv/bin/python -m pip install -q -e '.[test,leaderboard]'; } >"$pip_log" 2>&1; then
   tail -n 40 "$pip_log" >&2
   echo "setup: installing the Python packages failed; the whole log is $pip_log" >&2
   exit 1
@@ -66,8 +66,18 @@ if [[ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
   $sudo_cmd apt-get install -y -qq dataset-fashion-mnist
 fi
 echo "setup: datasets ready under $data_root and /usr/share/datasets"
+# 4. Debian's Chromium, for the leaderboard's browser tests (playwright drives it; nothing
+#    downloads a browser). Where apt cannot install it, those tests skip and say why.
+if [[ ! -x /usr/bin/chromium ]]; then
+  if { apt_update_once && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium; } \
+       >.venv/chromium-install.log 2>&1; then
+    echo "setup: Chromium installed for the browser tests"
+  else
+    echo "setup: Chromium could not be installed (.venv/chromium-install.log); the browser tests will skip"
+  fi
+fi
 
-# 4. The main job: the bundled baselines on every tiny workload, scored, with a report.
+# 5. The main job: the bundled baselines on every tiny workload, scored, with a report.
 if [[ $run_main == 1 ]]; then
   .venv/bin/algoperf-lab demo --workdir=runs/demo
 fi

@@ -36,6 +36,7 @@ FAST_ARGS = {
               "--no_progress", "--config.data.max_molecules=1000",
               "--config.targets.max_allowed_cpu_sec=2.0"),
     "set-targets": ("--study=tests/fixtures/target_setting_smoke.py", "--no_progress"),
+    "leaderboard": ("--bootstrap_samples=20",),
     "demo": ("--no_progress", "--workloads=lm", *SMALL_LM_OVERRIDES, "--clock=wall",
              "--config.targets.max_allowed_runtime_sec=3.0",
              "--config.targets.eval_period_time_sec=1.0"),
@@ -106,7 +107,7 @@ def test_readme_has_only_commands_that_tests_cover():
   unknown = [c for c in commands if not c.startswith(KNOWN_PREFIXES)]
   assert not unknown, f"README commands no test runs: {unknown}"
   subcommands = {shlex.split(c)[1] for c in _algoperf_lab_commands()}
-  assert subcommands <= {"list", *FAST_ARGS, "score", "export-algoperf"}, subcommands
+  assert subcommands <= {"list", *FAST_ARGS, "score", "export-algoperf", "leaderboard"}, subcommands
   assert {"list", "run", "tune", "score", "demo"} <= subcommands
 
 
@@ -171,6 +172,9 @@ def test_readme_commands_run_quickly_in_order(tmp_path):
     if args[1] == "set-targets":
       out = Path(next(a for a in args if a.startswith("--out=")).split("=", 1)[1])
       assert "gnn" in json.loads((out / "targets.json").read_text())["workloads"]
+    if args[1] == "leaderboard":
+      out = Path(next(a for a in args if a.startswith("--out=")).split("=", 1)[1])
+      assert (out / "index.html").is_file() and (out / "plotly.min.js").is_file()
     if args[1] == "score":
       out = Path(next(a for a in args if a.startswith("--out=")).split("=", 1)[1])
       assert (out / "scores.json").is_file() and (out / "performance_profile.png").is_file()

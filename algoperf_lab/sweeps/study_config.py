@@ -42,6 +42,12 @@ class StudyConfig:
   score_args: tuple[str, ...] = ()
 
 
+def is_board_study_file(path: str | Path) -> bool:
+  """Whether the config has boards (a leaderboard study: sweeps/board_study.py)."""
+  return "boards" in read_get_config(path, StudyConfigError, "--study",
+                                     "configs/studies/mtl_tiny.py")
+
+
 def load_study_config(path: str | Path) -> StudyConfig:
   data = read_get_config(path, StudyConfigError, "--study", "configs/studies/mtl_tiny.py")
   known = {f.name for f in dataclasses.fields(StudyConfig)}

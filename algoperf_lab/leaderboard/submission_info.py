@@ -1,0 +1,76 @@
+"""What the page says about a submission: family, form, docstring, and per run the command
+that reproduces it and the link to its record."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shlex
+from pathlib import Path
+from typing import Any
+
+from algoperf_lab.scoring.records import RunRecord
+
+SPEC_FILE = "spec.json"  # written into every run folder by the sweep engine
+BUNDLED_ROOT = Path(__file__).resolve().parents[2] / "submissions"
+
+
+def raw_result(record: RunRecord) -> dict[str, Any]:
+  return json.loads((record.run_dir / "result.json").read_text())
+
+
+def submission_file(result: dict[str, Any]) -> Path | None:
+  """The submission's file as the record names it (relative paths from the repository root)."""
+  named = result.get("submission_path")
+  if not named:
+    return None
+  path = Path(named)
+  for candidate in (path, BUNDLED_ROOT.parent / path):
+    if candidate.is_file():
+      return candidate.resolve()
+  return None
+
+
+def family(path: Path | None) -> str:
+  """The bundled submission's folder (baselines, lr_free, sam, ...), or "user" for one outside
+  the lab's submissions/."""
+  if path is None:
+    return "unknown"
+  try:
+    parts = path.relative_to(BUNDLED_ROOT).parts
+  except ValueError:
+    return "user"
+  return parts[0] if len(parts) > 1 else "bundled"
+
+
+def docstring(path: Path | None) -> str:
+  """The submission module's docstring, read without importing it."""
+  if path is None:
+    return ""
+  try:
+    return ast.get_docstring(ast.parse(path.read_text())) or ""
+  except (OSError, SyntaxError, ValueError):
+    return ""
+
+
+def reproduce_command(record: RunRecord, result: dict[str, Any]) -> str:
+  """The command that re-makes this run: the sweep engine's spec where the run has one, else
+  an `algoperf-lab run` with the record's seed, size and core count (hyperparameters other
+  than the submission's defaults go in a JSON file named by --hparams)."""
+  spec = record.run_dir / SPEC_FILE
+  if spec.is_file():
+    return f"algoperf-lab run-trial --spec={shlex.quote(str(spec))}"
+  parts = ["algoperf-lab", "run", f"--workload={record.workload}", f"--size={record.size}",
+           f"--submission={result.get('submission_path', record.submission)}",
+           f"--seed={record.seed}", f"--workdir={record.run_dir}"]
+  if record.hardware.get("usable_cpu_cores") == 1:
+    parts.append("--cpu_cores=1")
+  if record.hparams:
+    parts.append("--hparams=HPARAMS.json")
+  return " ".join(shlex.quote(p) for p in parts)
+
+
+def record_link(record: RunRecord, out_dir: Path) -> str:
+  """The run folder relative to the page (so the link works from file:// and when served)."""
+  return os.path.relpath(record.run_dir.resolve(), out_dir.resolve())

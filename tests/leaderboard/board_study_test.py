@@ -1,0 +1,89 @@
+"""`algoperf-lab study` with a board study config: the leaderboard's sweep, end to end on
+gnn/tiny with a few-second budget, then its page; and the config errors a user meets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from algoperf_lab import cli
+from algoperf_lab.config_files import read_get_config
+from algoperf_lab.sweeps import board_study
+from algoperf_lab.sweeps.study_config import StudyConfigError
+from tests.helpers import REPO_ROOT
+
+SMOKE = REPO_ROOT / "tests" / "fixtures" / "leaderboard_smoke.py"
+FAST = ["--config.data.max_molecules=1000", "--config.targets.max_allowed_cpu_sec=2.0",
+        "--eval_every_steps=2", "--no_progress"]
+
+
+def test_board_study_runs_each_board_resumes_and_builds_pages(tmp_path, capsys):
+  work = tmp_path / "board"
+  assert cli.main(["study", f"--study={SMOKE}", f"--workdir={work}", *FAST]) == 0
+  out = capsys.readouterr().out
+  assert f"algoperf-lab leaderboard {work / 'self_tuning'} --out={work / 'site' / 'self_tuning'}" in out
+  for name in ("adamw", "nesterov"):
+    for study in (0, 1):
+      record = json.loads((work / "self_tuning" / "gnn" / name / f"study_{study}" / "trial_0"
+                           / "result.json").read_text())
+      assert record["ruleset"] == "self" and record["study"] == study
+      assert record["max_allowed_runtime_sec"] == pytest.approx(3.0)  # 1.5 x the 2 s budget
+  trials = sorted(p.name for p in (work / "external" / "gnn" / "adamw" / "study_0").iterdir())
+  assert trials == ["trial_0", "trial_1"]
+  hparams = [json.loads((work / "external" / "gnn" / "adamw" / "study_0" / t / "result.json")
+                        .read_text())["hparams"] for t in trials]
+  assert hparams[0] != hparams[1]  # drawn from the search space
+  # A re-run runs nothing.
+  assert cli.main(["study", f"--study={SMOKE}", f"--workdir={work}", *FAST]) == 0
+  assert "already finished" in capsys.readouterr().out
+  # Each board's page.
+  site = work / "site" / "self_tuning"
+  assert cli.main(["leaderboard", str(work / "self_tuning"), f"--out={site}",
+                   "--bootstrap_samples=20"]) == 0
+  data = json.loads((site / "leaderboard.json").read_text())
+  assert set(data["clocks"]["time"]) == {"adamw", "nesterov"} and data["num_runs"] == 4
+  assert all(r["command"].startswith("algoperf-lab run-trial --spec=")
+             for r in data["submissions"]["adamw"]["runs"]["gnn/tiny"])
+
+
+def test_the_bundled_leaderboard_study_is_every_cell():
+  path = REPO_ROOT / "configs" / "studies" / "leaderboard_tiny.py"
+  study = board_study.load_board_study(path, read_get_config(path, StudyConfigError, "", ""))
+  boards = {b.name: b for b in study.boards}
+  assert set(boards) == {"self_tuning", "multi_task", "moe", "external"}
+  bundled = {p.stem for p in (REPO_ROOT / "submissions").glob("*/*.py")
+             if p.stem != "__init__" and p.parent.name != "lib"}
+  on_boards = {n for b in ("self_tuning", "multi_task", "moe") for n in boards[b].submissions}
+  assert on_boards == bundled  # every bundled submission is on a self-tuning board
+  assert all(b.studies == 5 for n, b in boards.items() if n != "external")
+  assert boards["external"].studies == 3 and boards["external"].trials == 5
+  assert set(boards["external"].submissions) == {"adamw", "nadamw_optax", "sgd_momentum",
+                                                 "nesterov", "lion", "muon"}
+
+
+@pytest.mark.parametrize("board, message", [
+    ({"ruleset": "external", "workloads": ["gnn"],
+      "submissions": {"adamw": "submissions/baselines/adamw.py"}},
+     "the external ruleset needs a search space for ['adamw']"),
+    ({"ruleset": "self", "trials": 3, "workloads": ["gnn"],
+      "submissions": {"adamw": "submissions/baselines/adamw.py"}},
+     "the self-tuning ruleset has one trial per study"),
+    ({"ruleset": "tuned", "workloads": ["gnn"], "submissions": {}},
+     "ruleset must be 'self' or 'external'"),
+    ({"ruleset": "self", "workloads": ["gnn"], "submissions": {"x": "submissions/none.py"}},
+     "no such file(s)"),
+    ({"ruleset": "self", "workload": ["gnn"], "submissions": {}}, "unknown keys ['workload']"),
+])
+def test_bad_boards_are_one_clear_error(board, message):
+  with pytest.raises(StudyConfigError, match=None) as error:
+    board_study.load_board_study("my_study.py", {"name": "x", "boards": {"b": board}})
+  assert message in str(error.value) and "board 'b'" in str(error.value)
+
+
+def test_narrowing_to_what_the_study_lacks_is_refused(tmp_path, capsys):
+  assert cli.main(["study", f"--study={SMOKE}", f"--workdir={tmp_path}", "--boards=moe"]) == 2
+  assert "--boards: ['moe'] are not in study 'leaderboard_smoke'" in capsys.readouterr().err
+  assert cli.main(["study", f"--study={SMOKE}", f"--workdir={tmp_path}", "--seeds=0,1"]) == 2
+  assert "a board study's seeds follow from its studies" in capsys.readouterr().err

@@ -1,0 +1,83 @@
+"""The leaderboard page in a real browser (Debian's Chromium, headless, through playwright):
+it loads from file:// with no console errors, the table sorts by a clicked column, a legend
+click hides a curve, and the anytime view's slider changes the ranking it shows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from algoperf_lab import cli
+from algoperf_lab.leaderboard import browser
+from tests.helpers import REPO_ROOT
+
+TABLE = REPO_ROOT / "results" / "submissions_table_2026-12-05"
+MISSING = browser.missing()
+pytestmark = pytest.mark.skipif(MISSING is not None, reason=f"browser tests: {MISSING}")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+  out = tmp_path_factory.mktemp("site")
+  assert cli.main(["leaderboard", str(TABLE), f"--out={out}", "--bootstrap_samples=50"]) == 0
+  return out
+
+
+def _names(page, selector: str) -> list[str]:
+  return page.eval_on_selector_all(selector, "rows => rows.map(r => r.dataset.submission)")
+
+
+def test_loads_offline_with_no_console_errors(site):
+  with browser.open_page(site / "index.html") as (page, errors):
+    page.wait_for_timeout(500)
+    assert errors == []
+    assert len(_names(page, "#leaderboard-table tbody tr")) == 4
+    # Every chart drew: plotly adds its SVG to each chart's div.
+    for chart in ("profile-time", "profile-steps", "curves-0", "anytime-chart"):
+      assert page.locator(f"#{chart} .main-svg").count() > 0, chart
+    assert page.locator("script[src^='http']").count() == 0  # nothing from the network
+
+
+def test_clicking_a_column_sorts_the_table(site):
+  data = json.loads((site / "leaderboard.json").read_text())
+  lm = {n: row["workloads"]["lm/tiny"]["median"] for n, row in data["clocks"]["time"].items()}
+  with browser.open_page(site / "index.html") as (page, _):
+    page.click("#leaderboard-table th:has-text('lm/tiny s')")
+    assert _names(page, "#leaderboard-table tbody tr") == sorted(lm, key=lm.get)
+    page.click("#leaderboard-table th:has-text('lm/tiny s')")
+    assert _names(page, "#leaderboard-table tbody tr") == sorted(lm, key=lm.get, reverse=True)
+    page.click("#leaderboard-table th:has-text('submission')")
+    assert _names(page, "#leaderboard-table tbody tr") == sorted(lm)
+
+
+def test_a_legend_click_hides_a_curve(site):
+  with browser.open_page(site / "index.html") as (page, _):
+    visible = "i => document.getElementById('curves-0').data[i].visible"
+    median = page.evaluate("document.getElementById('curves-0').data.findIndex("
+                           "t => t.showlegend !== false)")
+    assert page.evaluate(visible, median) in (True, None)
+    page.locator("#curves-0 .legend .traces .legendtoggle").first.click(force=True)
+    page.wait_for_timeout(800)  # plotly waits to tell a click from a double click
+    assert page.evaluate(visible, median) == "legendonly"
+
+
+def test_the_anytime_slider_changes_the_ranking(site):
+  data = json.loads((site / "leaderboard.json").read_text())
+  with browser.open_page(site / "index.html") as (page, _):
+    full = _names(page, "#anytime-table tbody tr")
+    page.locator("#anytime-slider").fill("1")  # 50% of the budget
+    half = _names(page, "#anytime-table tbody tr")
+    assert page.text_content("#anytime-level") == "50% of the budget"
+    expected = sorted(data["anytime"]["by_budget"]["0.5"].items(), key=lambda kv: (-kv[1], kv[0]))
+    assert half == [name for name, _ in expected] and half != full
+    page.select_option("#anytime-mode", "target")
+    assert page.text_content("#anytime-level") == "target loosened by 5%"
+
+
+def test_screenshots_of_every_view(site, tmp_path):
+  shots = browser.screenshot_views(site / "index.html", tmp_path)
+  assert [p.name for p in shots] == [f"leaderboard_{v}.png" for v in
+                                     ("table", "profiles", "curves", "anytime", "submissions")]
+  assert all(p.stat().st_size > 5_000 for p in shots)

@@ -1,0 +1,113 @@
+"""The leaderboard's numbers, on records the lab's harness made (committed under results/)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from algoperf_lab import cli
+from algoperf_lab.leaderboard import anytime, model, page
+from algoperf_lab.scoring.records import load_records, read_curve
+from algoperf_lab.scoring.time_to_target import collect_studies, trial_time
+from tests.helpers import REPO_ROOT
+
+TABLE = REPO_ROOT / "results" / "submissions_table_2026-12-05"  # 4 submissions x 3 workloads
+SEEDS = REPO_ROOT / "results" / "target_setting_tiny" / "gnn" / "seeds"  # 3 x 5 seeds
+
+
+def _results(root: Path) -> list[dict]:
+  return [json.loads(p.read_text()) for p in sorted(root.rglob("result.json"))]
+
+
+@pytest.mark.parametrize("root", [TABLE, SEEDS, REPO_ROOT / "results" / "target_setting_tiny" / "lm" / "tuning"])
+def test_times_read_off_the_curves_are_the_records_own(root):
+  records, _ = load_records([root])
+  assert len(records) >= 5
+  for record in records:
+    run = anytime.RunCurve(record, read_curve(record.run_dir, record.target_metric))
+    assert anytime.time_to(run, 1.0, 0.0) == trial_time(record), record.run_dir
+
+
+@pytest.fixture(scope="module")
+def table_board(tmp_path_factory) -> dict:
+  return model.build([TABLE], tmp_path_factory.mktemp("board"), bootstrap_samples=200)
+
+
+def test_the_full_budget_and_target_give_score_s_own_scores(table_board):
+  scores = {name: row["score"] for name, row in table_board["clocks"]["time"].items()}
+  assert table_board["anytime"]["by_budget"]["1.0"] == pytest.approx(scores)
+  assert table_board["anytime"]["by_target"]["0.0"] == pytest.approx(scores)
+  assert scores["muon"] > scores["nadamw"]  # muon's times are the lowest on lm and vit
+
+
+def test_half_the_budget_counts_only_runs_within_it(table_board):
+  """Recomputed from result.json alone: who reaches within half of its budget."""
+  reached: dict[str, set[str]] = {}
+  for result in _results(TABLE):
+    if result["time_to_target_sec"] <= 0.5 * result["max_allowed_runtime_sec"]:
+      reached.setdefault(result["workload"], set()).add(result["submission"])
+  half = table_board["anytime"]["by_budget"]["0.5"]
+  for name, score in half.items():
+    only = sum(reached.get(w, set()) == {name} for w in ("gnn", "lm", "vit"))
+    assert score == pytest.approx(only / 3), name  # a lone finisher has ratio 1 on its workload
+  assert sum(score > 0 for score in half.values()) < len(half)  # the ranking differs from 100%
+
+
+def test_a_looser_target_is_reached_no_later(table_board):
+  records, _ = load_records([SEEDS])
+  for record in records:
+    run = anytime.RunCurve(record, read_curve(record.run_dir, record.target_metric))
+    times = [anytime.time_to(run, 1.0, e) for e in anytime.TARGET_LOOSENINGS]
+    assert times == sorted(times, reverse=True), record.run_dir
+  assert anytime.loosened_target(2.0, "lower", 0.05) == pytest.approx(2.1)
+  assert anytime.loosened_target(0.8, "higher", 0.05) == pytest.approx(0.76)
+
+
+def test_intervals_need_five_studies_and_hold_the_median():
+  assert model.median_interval([1.0, 2.0, 3.0, 4.0]) is None
+  low, high = model.median_interval([1.0, 2.0, 3.0, 4.0, 5.0])
+  assert low <= 3.0 <= high
+  assert model.median_interval([math.inf] * 5) == (None, None)  # a miss has no finite end
+  assert model.median_interval([1.0, math.inf, math.inf, math.inf, math.inf])[1] is None
+
+
+def test_seed_board_has_intervals_curves_and_commands(tmp_path):
+  board = model.build([SEEDS], tmp_path, bootstrap_samples=200)
+  time = board["clocks"]["time"]
+  assert set(time) == {"adamw", "nadamw_optax", "nesterov"}
+  for row in time.values():
+    assert row["min_studies"] == 5 and row["interval"] is not None
+    assert row["workloads"]["gnn/tiny"]["n"] == 5
+  assert time["nesterov"]["workloads"]["gnn/tiny"]["median"] is None  # missed every seed
+  band = board["curves"]["gnn/tiny"]["submissions"]["adamw"]
+  assert band["n"] == 5 and len(band["median"]) == len(board["curves"]["gnn/tiny"]["grid"])
+  runs = board["submissions"]["adamw"]["runs"]["gnn/tiny"]
+  assert len(runs) == 5 and all((tmp_path / r["record"] / "result.json").is_file() for r in runs)
+  assert all(r["command"].startswith("algoperf-lab run ") and "--seed=" in r["command"]
+             for r in runs)
+  assert board["submissions"]["adamw"]["family"] == "baselines"
+  assert "AdamW" in board["submissions"]["adamw"]["doc"]
+  assert (tmp_path / "scores" / "steps" / "scores.json").is_file()
+
+
+def test_the_command_writes_a_site_and_refuses_bad_input(tmp_path, capsys, monkeypatch):
+  out = tmp_path / "site"
+  assert cli.main(["leaderboard", str(TABLE), f"--out={out}", "--bootstrap_samples=50"]) == 0
+  assert f"leaderboard: {out / 'index.html'}" in capsys.readouterr().out
+  assert {p.name for p in out.iterdir()} >= {"index.html", "page.js", "page.css", "data.js",
+                                             "plotly.min.js", "leaderboard.json", "scores"}
+  data = json.loads((out / "leaderboard.json").read_text())
+  assert (out / "data.js").read_text().startswith("window.LEADERBOARD = ")
+  assert data["num_runs"] == 12
+  assert cli.main(["leaderboard", str(tmp_path / "none"), f"--out={tmp_path / 'o'}"]) == 2
+  assert "no such file or directory" in capsys.readouterr().err
+  assert not (tmp_path / "o").exists()
+
+  def no_plotly():
+    raise page.PlotlyMissingError("the leaderboard page needs the plotly package")
+  monkeypatch.setattr(page, "plotly_js", no_plotly)
+  assert cli.main(["leaderboard", str(TABLE), f"--out={tmp_path / 'p'}"]) == 2
+  assert "needs the plotly package" in capsys.readouterr().err
