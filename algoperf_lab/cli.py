@@ -273,11 +273,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what the submission clock reads: wall time, or process_cpu (this process's CPU time, robust to other load on a shared CPU host; budgets measured for it); auto: process_cpu on a CPU backend where the workload has a measured CPU budget, else wall")
   demo.add_argument("--no_progress", action="store_true")
   add_executor_flags(demo)
+  # The demo runs as the tiny budgets were timed: one core per run, side by side.
+  demo.set_defaults(executor="processes", workers=_cores_for_demo(), threads_per_worker=1)
   for training in (run, tune, calibrate, demo, set_targets, run_trial, study):
     training.add_argument("--traceback", action="store_true",
                           help="print the full traceback when a run fails (it is always kept "
                           "in the run's result.json)")
   return parser
+
+
+def _cores_for_demo() -> int:
+  import os
+
+  cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+  return max(1, min(2, cores or 1))
 
 
 def add_executor_flags(parser: argparse.ArgumentParser) -> None:

@@ -70,3 +70,20 @@ def test_the_readme_sweep_throughput_is_the_committed_benchmark_output(output):
     one, two = rows["ray (1 node(s) x 1 CPU)"][0], rows["ray (2 node(s) x 1 CPU)"][0]
     assert abs(one / (2 * two) - float(efficiency.group(1))) < 0.001
     assert f"**Ray scaling efficiency {float(efficiency.group(1)):.2f}**" in readme
+
+
+EVAL_RESOLUTION = REPO_ROOT / "results" / "benchmarks" / "eval_resolution_2026-12-06.txt"
+
+
+def test_the_readme_eval_resolution_costs_are_the_committed_benchmark_output():
+  rows = {}
+  for m in re.finditer(r"^\| (\w+) \| every (\d+)% of the budget \| (\d+) \| ([\d.]+) \| "
+                       r"([\d.]+) \| ([\d.]+)", EVAL_RESOLUTION.read_text(), flags=re.M):
+    rows[(m.group(1), m.group(2))] = (float(m.group(4)), float(m.group(5)), float(m.group(6)))
+  assert set(rows) == {(w, c) for w in ("gnn", "vit", "lm") for c in ("2", "10")}
+  readme = (REPO_ROOT / "README.md").read_text()
+  for workload in ("gnn", "vit", "lm"):
+    wall, evals, ratio = rows[(workload, "2")]
+    assert ratio == pytest.approx(wall / rows[(workload, "10")][0], abs=0.01)
+    assert f"**{ratio:.2f}×** on {workload}" in readme or f"**{ratio:.2f}×** the wall" in readme
+    assert f"{evals} of {wall} s on {workload}" in readme

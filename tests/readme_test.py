@@ -183,13 +183,21 @@ def test_readme_commands_run_quickly_in_order(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("command", [c for c in _algoperf_lab_commands()
                                      if shlex.split(c)[1] == "run" and "nadamw" in c])
-def test_readme_nadamw_run_as_written_reaches_target(command, tmp_path):
+def test_readme_nadamw_run_as_written_is_held_to_the_installed_target(command, tmp_path):
+  """Since the targets were set by tuned baselines (2026-12-06), NadamW's defaults are not
+  expected to reach lm's; the run as written must end by the rules either way."""
+  from configs import lm
+
   done = _execute(_relocated(command, tmp_path), timeout=900)
   assert done.returncode == 0, done.stderr[-2000:]
   workdir = Path(next(a for a in _relocated(command, tmp_path)
                       if a.startswith("--workdir=")).split("=", 1)[1])
   record = json.loads((workdir / "result.json").read_text())
-  assert record["status"] == "reached", record
+  targets = lm.get_config("tiny").targets
+  assert record["target_value"] == targets.validation
+  assert record["max_allowed_runtime_sec"] == targets.max_allowed_cpu_sec
+  assert (record["status"], record["stop_reason"]) in (
+      ("reached", "target reached"), ("missed", "budget spent")), record
 
 
 @pytest.mark.slow
@@ -198,4 +206,4 @@ def test_setup_script_installs_and_runs_the_main_job():
                         cwd=REPO_ROOT, timeout=1500)
   assert done.returncode == 0, done.stderr[-2000:]
   scores = json.loads((REPO_ROOT / "runs" / "demo" / "report" / "scores.json").read_text())
-  assert set(scores["submissions"]) >= {"nadamw", "adamw"}
+  assert set(scores["submissions"]) >= {"nadamw_optax", "adamw"}
