@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from algoperf_lab import cli
-from algoperf_lab.leaderboard import anytime, model, page
+from algoperf_lab.leaderboard import anytime, model, page, submission_info
 from algoperf_lab.scoring.records import load_records, read_curve
 from algoperf_lab.scoring.time_to_target import collect_studies, trial_time
 from tests.helpers import REPO_ROOT
@@ -86,8 +86,10 @@ def test_seed_board_has_intervals_curves_and_commands(tmp_path):
   assert band["n"] == 5 and len(band["median"]) == len(board["curves"]["gnn/tiny"]["grid"])
   runs = board["submissions"]["adamw"]["runs"]["gnn/tiny"]
   assert len(runs) == 5 and all((tmp_path / r["record"] / "result.json").is_file() for r in runs)
-  assert all(r["command"].startswith("algoperf-lab run ") and "--seed=" in r["command"]
-             for r in runs)
+  for run in runs:  # the sweep engine left each run's spec beside its record
+    command, spec = run["command"].split("=", 1)
+    assert command == "algoperf-lab run-trial --spec" and Path(spec).name == "spec.json"
+    assert Path(spec).is_file()
   assert board["submissions"]["adamw"]["family"] == "baselines"
   assert "AdamW" in board["submissions"]["adamw"]["doc"]
   assert (tmp_path / "scores" / "steps" / "scores.json").is_file()
@@ -111,3 +113,17 @@ def test_the_command_writes_a_site_and_refuses_bad_input(tmp_path, capsys, monke
   monkeypatch.setattr(page, "plotly_js", no_plotly)
   assert cli.main(["leaderboard", str(TABLE), f"--out={tmp_path / 'p'}"]) == 2
   assert "needs the plotly package" in capsys.readouterr().err
+
+
+def test_a_run_without_a_spec_is_reproduced_by_a_run_command(tmp_path):
+  source = SEEDS / "adamw" / "study_1" / "trial_0"
+  copy = tmp_path / "trial_0"
+  copy.mkdir()
+  for name in ("result.json", "metrics.jsonl"):
+    (copy / name).write_bytes((source / name).read_bytes())
+  (record,), _ = load_records([copy])
+  command = submission_info.reproduce_command(record, submission_info.raw_result(record))
+  result = json.loads((source / "result.json").read_text())
+  assert command.startswith("algoperf-lab run --workload=gnn --size=tiny ")
+  assert f"--seed={result['seed']}" in command and f"--workdir={copy}" in command
+  assert f"--submission={result['submission_path']}" in command
