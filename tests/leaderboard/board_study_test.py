@@ -19,6 +19,7 @@ FAST = ["--config.data.max_molecules=1000", "--config.targets.max_allowed_cpu_se
         "--eval_every_steps=2", "--no_progress"]
 
 
+@pytest.mark.slow  # ~2 min; the README's board-study and leaderboard commands run in the default set
 def test_board_study_runs_each_board_resumes_and_builds_pages(tmp_path, capsys):
   work = tmp_path / "board"
   assert cli.main(["study", f"--study={SMOKE}", f"--workdir={work}", *FAST]) == 0

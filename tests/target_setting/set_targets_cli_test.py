@@ -117,3 +117,24 @@ def test_the_bundled_study_config_is_valid():
   plan = procedure.plan_from_config(config)
   assert plan.seeds >= 5 and len(plan.baselines) >= 3
   assert {w.name for w in plan.workloads} == {"lm", "vit", "gnn"}
+
+
+def test_processes_started_while_targets_are_ignored_ignore_them_too(tmp_path, monkeypatch):
+  """set-targets' worker processes (run-trial) must build the configs the procedure does,
+  not those with its own installed output."""
+  import subprocess
+  import sys
+
+  installed_file = tmp_path / "tiny_targets.json"
+  installed_file.write_text(json.dumps({"gnn": {"validation": 0.001}}))
+  monkeypatch.setattr(tiny_targets, "TARGETS_FILE", installed_file)
+  code = ("from configs import tiny_targets; from pathlib import Path; "
+          f"tiny_targets.TARGETS_FILE = Path({str(installed_file)!r}); "
+          "from configs import gnn; print(gnn.get_config('tiny').targets.validation)")
+  def child() -> float:
+    return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                cwd=REPO_ROOT, check=True).stdout)
+  assert child() == 0.001
+  with tiny_targets.ignored():
+    assert child() != 0.001
+  assert child() == 0.001
