@@ -12,6 +12,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,3 +100,18 @@ def hold_workdir_lock(workdir: Path, flag: str = "--workdir") -> Iterator[Path]:
       fcntl.flock(descriptor, fcntl.LOCK_UN)
   finally:
     os.close(descriptor)
+
+
+@contextlib.contextmanager
+def hold_output_dir(out_dir: Path, flag: str = "--out") -> Iterator[Path]:
+  """An output folder checked writable and locked while the block writes it; when the block
+  fails and the folder was new, it is removed again (a refused command leaves no new folder)."""
+  check_writable_dir(out_dir, flag)
+  created = not out_dir.exists()
+  try:
+    with hold_workdir_lock(out_dir, flag=flag):
+      yield out_dir
+  except BaseException:
+    if created and out_dir.is_dir() and {p.name for p in out_dir.iterdir()} <= {LOCK_FILE}:
+      shutil.rmtree(out_dir, ignore_errors=True)
+    raise

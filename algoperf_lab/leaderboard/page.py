@@ -63,18 +63,11 @@ def build_site(paths: list[Path], out_dir: Path, *, allow_mixed_hardware: bool =
                allow_incomplete: bool = False, bootstrap_samples: int = 1000) -> Path:
   """Scores the records under `paths` on both clocks and writes the site into out_dir (locked
   while it is written: a second command writing the same folder is refused, not raced)."""
-  from algoperf_lab.harness.workdir_lock import LOCK_FILE, check_writable_dir, hold_workdir_lock
+  from algoperf_lab.harness.workdir_lock import hold_output_dir
   from algoperf_lab.leaderboard import model
 
   plotly_js()  # before any work: a missing extra is the first thing said
-  check_writable_dir(out_dir, "--out")
-  created = not out_dir.exists()
-  try:
-    with hold_workdir_lock(out_dir, flag="--out"):
-      data = model.build(paths, out_dir, allow_mixed_hardware=allow_mixed_hardware,
-                         allow_incomplete=allow_incomplete, bootstrap_samples=bootstrap_samples)
-      return write_site(data, out_dir)
-  except BaseException:
-    if created and out_dir.is_dir() and {p.name for p in out_dir.iterdir()} <= {LOCK_FILE}:
-      shutil.rmtree(out_dir, ignore_errors=True)  # a refused build leaves no new folder
-    raise
+  with hold_output_dir(out_dir, "--out"):
+    data = model.build(paths, out_dir, allow_mixed_hardware=allow_mixed_hardware,
+                       allow_incomplete=allow_incomplete, bootstrap_samples=bootstrap_samples)
+    return write_site(data, out_dir)

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from algoperf_lab.scoring.records import RunRecord
-
-SPEC_FILE = "spec.json"  # written into every run folder by the sweep engine
+from algoperf_lab.sweeps.spec import SPEC_FILE  # written into every run folder by the engine
 BUNDLED_ROOT = Path(__file__).resolve().parents[2] / "submissions"
 
 

@@ -10,7 +10,6 @@ converted to AlgoPerf trials and scored with the logs under AlgoPerf's rules.
 from __future__ import annotations
 
 from dataclasses import dataclass
-import shutil
 from pathlib import Path
 
 from algoperf_lab.scoring.algoperf_logs import TrialDir, find_trial_dirs, load_trials
@@ -21,7 +20,7 @@ from algoperf_lab.scoring.export import TARGETS_FILE, record_trials
 from algoperf_lab.scoring.profiles import DEFAULT_TAU_MAX
 from algoperf_lab.scoring.records import ScoringError, find_result_files, load_records
 from algoperf_lab.scoring.report import ScoreReport, check_score_options, score_directories
-from algoperf_lab.harness.workdir_lock import LOCK_FILE, check_writable_dir, hold_workdir_lock
+from algoperf_lab.harness.workdir_lock import hold_output_dir
 
 LAB_SUBDIR = "lab_records"
 ALGOPERF_SUBDIR = "algoperf_logs"
@@ -92,16 +91,8 @@ def score(request: ScoreRequest) -> ScoreOutcome:
 
   `--out` is locked while the scores are written: a second `score` writing the same folder is
   refused (one line) instead of racing it; a refused or failed score leaves no new folder."""
-  check_writable_dir(Path(request.out_dir), "--out")
-  out_dir = Path(request.out_dir)
-  created = not out_dir.exists()
-  try:
-    with hold_workdir_lock(out_dir, flag="--out"):
-      return _score_unlocked(request)
-  except BaseException:
-    if created and out_dir.is_dir() and {p.name for p in out_dir.iterdir()} <= {LOCK_FILE}:
-      shutil.rmtree(out_dir, ignore_errors=True)
-    raise
+  with hold_output_dir(Path(request.out_dir), "--out"):
+    return _score_unlocked(request)
 
 
 def _score_unlocked(request: ScoreRequest) -> ScoreOutcome:

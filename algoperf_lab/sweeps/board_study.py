@@ -22,9 +22,8 @@ from typing import Any
 from algoperf_lab.tuning import study as tuning
 from algoperf_lab.harness.loop import RunSettings
 from algoperf_lab.sweeps.spec import TrialSpec
-from algoperf_lab.sweeps.study_config import StudyConfigError
+from algoperf_lab.sweeps.study_config import REPO_ROOT, StudyConfigError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 BOARD_KEYS = {"ruleset", "studies", "trials", "workloads", "submissions", "search_spaces"}
 
 
