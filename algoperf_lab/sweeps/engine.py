@@ -17,12 +17,14 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 
 from algoperf_lab.harness.preemption import sigterm_requests_preemption
+from algoperf_lab.scoring import records as scoring_records
 from algoperf_lab.sweeps.executors import Executor
-from algoperf_lab.sweeps.spec import TrialSpec, spec_hash
+from algoperf_lab.sweeps.spec import SPEC_FILE, TrialSpec, spec_hash
 from algoperf_lab.sweeps.worker import TrialResult
 
 FINISHED = ("reached", "missed", "diverged", "capped")
@@ -62,6 +64,26 @@ def _progress(total: int, results: dict[str, TrialResult], running: int, started
   return f"[sweep] {done}/{total} ended, {running} running, {failed} failed{eta}"
 
 
+def finished_before(spec: TrialSpec) -> TrialResult | None:
+  """The trial's own finished record (its folder's spec.json names this very spec), read
+  without starting a worker; None when it has to go to the executor (which also skips a
+  finished record of this trial that predates spec.json)."""
+  try:
+    stored = json.loads((spec.run_dir / SPEC_FILE).read_text()).get("spec_hash")
+    record = json.loads((spec.run_dir / "result.json").read_text())
+  except (OSError, ValueError, AttributeError):
+    return None
+  if stored != spec_hash(spec) or record.get("status") not in FINISHED:
+    return None
+  try:
+    scoring_records.read_record(spec.run_dir / "result.json")
+  except scoring_records.CappedRunError:
+    pass  # finished under a --max_steps cap: a trial of this request, not redone
+  except scoring_records.RecordError:
+    return None  # its history contradicts it: the worker refuses it, naming the path
+  return TrialResult(spec, record["status"], record.get("time_to_target_sec"), skipped=True)
+
+
 @contextlib.contextmanager
 def _cancel_on_ctrl_c(executor: Executor, report: Callable[[str], None]) -> Iterator[None]:
   """Ctrl-C on the driver: the running trials are stopped like a preemption (each checkpoints
@@ -80,9 +102,15 @@ def run_sweep(specs: Sequence[TrialSpec], executor: Executor, *,
               max_lost_retries: int = MAX_LOST_RETRIES,
               show_progress: bool = True) -> SweepOutcome:
   """Runs every spec to an end (finished, failed or refused) unless the driver is stopped."""
-  queue = collections.deque(specs)
   running: dict[str, TrialSpec] = {}
   results: dict[str, TrialResult] = {}
+  for spec in specs:
+    if (done := finished_before(spec)) is not None:
+      results[spec_hash(spec)] = done
+  if results:
+    report(f"{len(results)} of {len(specs)} trials already finished (skipped: their records "
+           "stand)")
+  queue = collections.deque(s for s in specs if spec_hash(s) not in results)
   lost: collections.Counter[str] = collections.Counter()
   started = time.monotonic()
   stopped = False

@@ -6,7 +6,11 @@ For each base workload of the study config (`configs/studies/target_setting_*.py
   2. re-run each baseline's best trial (best validation value reached) over `seeds` seeds;
   3. the baseline with the best median is the target-setting algorithm; its seeds give the
      targets and budgets (`rules.workload_targets`), and `step_hint` is the horizon.
-Each held-out variant re-runs the base's target-setting configuration over the same seeds.
+Each held-out variant gets the base's target-setting algorithm: with `tune_variants`, tuned
+again on the variant (AlgoPerf tuned its variants' target-setting runs on each variant:
+`algorithms/target_setting_algorithms/<variant>/` in mlcommons/algorithmic-efficiency), and its
+best configuration re-run over the same seeds; without it, or for a variant the config names in
+`untuned_variants` (too costly to tune), the base's configuration is re-run as it is.
 
 Layout: OUT/<workload>/tuning/<baseline>/study_0/trial_<j>/ and
 OUT/<workload>/seeds/<baseline>/study_<i>/trial_0/ (ordinary run records, no checkpoints);
@@ -56,6 +60,7 @@ class BaseWorkloadPlan:
   horizon: int
   variants: tuple[str, ...] = ()
   evals_per_run: int | None = None  # None: the study's
+  untuned_variants: tuple[str, ...] = ()  # re-run the base's configuration even if tune_variants
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +76,13 @@ class TargetSettingPlan:
   # Re-runs of the target-setter's first seeds made with `--timing` on a quiet machine; when
   # present, the budgets come from them (the other runs may share the CPU).
   timing_runs: int = 0
+  # Tune the target-setting algorithm again on each variant (AlgoPerf's practice).
+  tune_variants: bool = False
+
+  def is_tuned_variant(self, workload: str) -> bool:
+    base = self.base_of(workload)
+    return (self.tune_variants and workload != base.name
+            and workload not in base.untuned_variants)
 
   def base_of(self, workload: str) -> BaseWorkloadPlan:
     for base in self.workloads:
@@ -97,18 +109,23 @@ def plan_from_config(config: Mapping[str, Any]) -> TargetSettingPlan:
       raise PlanError(f"{path} (named by the study config) does not exist; run from the "
                       "repository root or fix the path.")
   workloads = tuple(BaseWorkloadPlan(name, int(spec["horizon"]), tuple(spec.get("variants", ())),
-                                     spec.get("evals_per_run"))
+                                     spec.get("evals_per_run"),
+                                     tuple(spec.get("untuned_variants", ())))
                     for name, spec in dict(config["workloads"]).items())
   plan = TargetSettingPlan(size=str(config["size"]), baselines=baselines, search_spaces=spaces,
                            trials=int(config["trials"]), seeds=int(config["seeds"]),
                            evals_per_run=int(config["evals_per_run"]), workloads=workloads,
                            tuning_seed=int(config.get("tuning_seed", 0)),
-                           timing_runs=int(config.get("timing_runs", 0)))
+                           timing_runs=int(config.get("timing_runs", 0)),
+                           tune_variants=bool(config.get("tune_variants", False)))
   if plan.trials < 1 or plan.seeds < 1 or plan.evals_per_run < 1:
     raise PlanError("trials, seeds and evals_per_run must be at least 1.")
   if not 0 <= plan.timing_runs <= plan.seeds:
     raise PlanError(f"timing_runs must be between 0 and seeds ({plan.seeds}).")
   for base in workloads:
+    strays = sorted(set(base.untuned_variants) - set(base.variants))
+    if strays:
+      raise PlanError(f"{base.name}: untuned_variants {strays} are not among its variants.")
     if base.horizon < plan.evals_of(base.name) or plan.evals_of(base.name) < 1:
       raise PlanError(f"{base.name}: horizon {base.horizon} is shorter than evals_per_run.")
   return plan
@@ -168,6 +185,7 @@ class _Runner:
     self.plan, self.out, self.progress, self.report = plan, out, progress, report
     self.executor, self.rerun_hint = executor, rerun_hint
     self.preempted = False
+    self.refused: list[str] = []  # variants whose seeds could not run, and why
 
   def tuning_specs(self, workload: str, baseline: str) -> list[TrialSpec]:
     request = tuning.TuneRequest(
@@ -251,6 +269,20 @@ def _hparams(run_dir: Path) -> dict[str, Any]:
   return dict(json.loads((run_dir / RESULT_FILE).read_text())["hparams"])
 
 
+def configuration_trial(plan: TargetSettingPlan, out: Path, name: str,
+                        setter: str) -> Path | None:
+  """The tuning trial whose configuration `name`'s seeds re-run: the setter's best on the
+  base, or, for a tuned variant, its best on the variant once its tuning has finished."""
+  base = plan.base_of(name)
+  if not plan.is_tuned_variant(name):
+    best = best_trial(out, _describe(plan, base.name), setter)
+  elif _tuning_finished(plan, out, name, setter):
+    best = best_trial(out, _describe(plan, name), setter)
+  else:
+    return None
+  return best[0] if best else None
+
+
 def run_target_setting(plan: TargetSettingPlan, out: Path, only_workload: str | None = None,
                        progress: bool = True, report: Callable[[str], None] = print,
                        timing: bool = False, executor: Executor | None = None,
@@ -282,15 +314,14 @@ def _run_timing(plan: TargetSettingPlan, out: Path, only_workload: str | None, p
       report(f"{base.name}: no target-setting algorithm yet (its seeds are unfinished); "
              "run set-targets without --timing first.")
       continue
-    best = best_trial(out, described, setter)
-    assert best is not None
     for name in (base.name, *base.variants):
       if only_workload not in (None, name):
         continue
-      if len(seed_runs(out, _describe(plan, name), setter)) < plan.seeds:
+      trial = configuration_trial(plan, out, name, setter)
+      if trial is None or len(seed_runs(out, _describe(plan, name), setter)) < plan.seeds:
         report(f"{name}: its seeds are unfinished; run set-targets without --timing first.")
         continue
-      specs += runner.seed_specs(name, setter, _hparams(best[0]), timing=True)
+      specs += runner.seed_specs(name, setter, _hparams(trial), timing=True)
   runner.sweep(specs, "timing runs (keep the machine otherwise idle)")
   return _finish(plan, out, report, preempted=runner.preempted)
 
@@ -322,14 +353,53 @@ def _run_all(plan: TargetSettingPlan, out: Path, only_workload: str | None, prog
       return _finish(plan, out, report, preempted=True)
     setter = _target_setter(plan, out, described)
     if setter is not None:
-      hparams = _hparams(best_trial(out, described, setter)[0])  # type: ignore[index]
-      runner.sweep([spec for variant in base.variants if only_workload in (None, variant)
-                    for spec in runner.seed_specs(variant, setter, hparams)],
-                   f"{base.name}'s variants: {setter}'s configuration over {plan.seeds} seeds")
+      variants = [v for v in base.variants if only_workload in (None, v)]
+      runner.sweep([spec for variant in variants if plan.is_tuned_variant(variant)
+                    for spec in runner.tuning_specs(variant, setter)],
+                   f"{base.name}'s variants: tuning {setter} on each")
+      if runner.preempted:
+        return _finish(plan, out, report, preempted=True)
+      seed_specs = []
+      for variant in variants:
+        trial = configuration_trial(plan, out, variant, setter)
+        if trial is None:
+          report(f"{variant}: every {setter} trial diverged; it gets no target.")
+          continue
+        if (stale := _stale_message(out, variant, setter, _hparams(trial))) is not None:
+          runner.refused.append(stale)  # the other variants go on; the command then fails
+          continue
+        seed_specs += runner.seed_specs(variant, setter, _hparams(trial))
+      runner.sweep(seed_specs, f"{base.name}'s variants: {setter}'s configuration over "
+                   f"{plan.seeds} seeds")
       if runner.preempted:
         return _finish(plan, out, report, preempted=True)
     _finish(plan, out, report, preempted=False)
-  return _finish(plan, out, report, preempted=False)
+  targets = _finish(plan, out, report, preempted=False)
+  if runner.refused:
+    raise PlanError(" ".join(runner.refused))
+  return targets
+
+
+def stale_runs(out: Path, workload: str, setter: str, hparams: Mapping[str, Any]) -> list[Path]:
+  """Seed and timing runs of `workload` made with another configuration than `hparams` (e.g.
+  the base's, before the variant was tuned): they must not give its targets."""
+  found = []
+  for folder in (seeds_dir, timing_dir):
+    for path in sorted(folder(out, workload, setter).glob("study_*/trial_0/result.json")):
+      if json.loads(path.read_text()).get("hparams") != dict(hparams):
+        found.append(path.parent)
+  return found
+
+
+def _stale_message(out: Path, workload: str, setter: str,
+                   hparams: Mapping[str, Any]) -> str | None:
+  stale = stale_runs(out, workload, setter, hparams)
+  if stale:
+    folders = sorted({str(path.parent.parent) for path in stale})
+    return (f"{workload}: {len(stale)} seed/timing runs were made with another configuration "
+            f"than its own best {setter} trial (e.g. its base's, before it was tuned); remove "
+            f"them (`git rm -r` or `rm -r` {' '.join(folders)}) and run the same command again.")
+  return None
 
 
 def _target_setter(plan: TargetSettingPlan, out: Path, workload: _Workload) -> str | None:
@@ -366,8 +436,6 @@ def _collect_targets(plan: TargetSettingPlan, out: Path) -> dict[str, Any]:
     setter = _target_setter(plan, out, described)
     if setter is None:
       continue
-    best = best_trial(out, described, setter)
-    assert best is not None
     baselines = {}
     for baseline in plan.baselines:
       runs = seed_runs(out, described, baseline)
@@ -381,24 +449,35 @@ def _collect_targets(plan: TargetSettingPlan, out: Path) -> dict[str, Any]:
     for name in (base.name, *base.variants):
       workload = described if name == base.name else _describe(plan, name)
       runs = seed_runs(out, workload, setter)
-      if len(runs) < plan.seeds:
+      trial = configuration_trial(plan, out, name, setter)
+      if len(runs) < plan.seeds or trial is None or stale_runs(out, name, setter,
+                                                                _hparams(trial)):
         continue
       timed = seed_runs(out, workload, setter, timing_dir)
       timed = timed if plan.timing_runs and len(timed) == plan.timing_runs else None
-      entries[name] = _entry(plan, out, base, workload, setter, str(best[0].relative_to(out)), runs,
+      entries[name] = _entry(plan, out, base, workload, setter, str(trial.relative_to(out)), runs,
                              baselines if name == base.name else None, timed,
                              _loads(out, workload.name, setter) if timed else None)
   return {"about": ("Targets, budgets and step hints set by `algoperf-lab set-targets` "
                     "(algoperf_lab/target_setting/): AlgoPerf's rules (DOCUMENTATION.md, "
                     "'Defining Target Performance and max_runtime'; arXiv:2306.07179 Sec. 4) "
                     f"with {plan.trials} tuning trials per baseline (AlgoPerf: 200) and "
-                    f"{plan.seeds} seeds (AlgoPerf: 20); variants re-run their base's "
-                    "target-setting configuration instead of being tuned again."),
+                    f"{plan.seeds} seeds (AlgoPerf: 20); " + _variants_about(plan)),
           "size": plan.size, "baselines": dict(plan.baselines), "trials": plan.trials,
           "seeds": plan.seeds, "evals_per_run": plan.evals_per_run,
           "timing_runs": plan.timing_runs,
           "budget_over_runtime": rules.BUDGET_OVER_RUNTIME,
           "resolution_fraction": rules.RESOLUTION_FRACTION, "workloads": entries}
+
+
+def _variants_about(plan: TargetSettingPlan) -> str:
+  untuned = sorted(v for base in plan.workloads for v in base.variants
+                   if not plan.is_tuned_variant(v))
+  if not plan.tune_variants:
+    return "variants re-run their base's target-setting configuration instead of being tuned."
+  return ("each variant's target-setting algorithm is tuned again on it (its base's), like "
+          "AlgoPerf's" + (f"; {', '.join(untuned)} re-run their base's configuration instead"
+                          if untuned else "") + ".")
 
 
 def _timing_cores(out: Path, workload: str, setter: str) -> list[int | None]:
@@ -459,11 +538,12 @@ def _finish(plan: TargetSettingPlan, out: Path, report: Callable[[str], None],
 
 def render_report(targets: Mapping[str, Any]) -> str:
   lines = ["# Targets set by `algoperf-lab set-targets`", "", str(targets["about"]), "",
-           "| workload | target-setting algorithm | validation target | test target | "
-           "CPU budget (s) | wall budget (s) | step hint | eval period (s) |",
-           "|---|---|---|---|---|---|---|---|"]
+           "| workload | target-setting algorithm | its configuration | validation target | "
+           "test target | CPU budget (s) | wall budget (s) | step hint | eval period (s) |",
+           "|---|---|---|---|---|---|---|---|---|"]
   for name, entry in targets["workloads"].items():
-    lines.append(f"| {name} | {entry['target_setting_algorithm']} | {entry['validation']} | "
+    lines.append(f"| {name} | {entry['target_setting_algorithm']} | "
+                 f"{entry['target_setting_trial']} | {entry['validation']} | "
                  f"{entry['test']} | {entry['max_allowed_cpu_sec']} | "
                  f"{entry['max_allowed_runtime_sec']} | {entry['step_hint']} | "
                  f"{entry['eval_period_time_sec']} |")

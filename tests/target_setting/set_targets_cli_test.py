@@ -138,3 +138,43 @@ def test_processes_started_while_targets_are_ignored_ignore_them_too(tmp_path, m
   with tiny_targets.ignored():
     assert child() != 0.001
   assert child() == 0.001
+
+
+def test_tuned_variants_get_their_own_configuration_and_stale_seeds_are_refused(
+    tmp_path, capsys):
+  """With tune_variants, a variant's target-setting algorithm is tuned again on it and its
+  seeds re-run its own best trial; seeds of another configuration are never used."""
+  study = tmp_path / "tuned.py"
+  study.write_text(STUDY.format(root=REPO_ROOT).replace(
+      "timing_runs=1,", "timing_runs=1, tune_variants=True,").replace("seeds=2", "seeds=1"))
+  out = tmp_path / "targets"
+  argv = ["set-targets", f"--study={study}", f"--out={out}", "--no_progress"]
+  assert cli.main(argv) == 0
+  targets = json.loads((out / "targets.json").read_text())
+  setter = targets["workloads"]["gnn"]["target_setting_algorithm"]
+  variant = targets["workloads"]["gnn_silu"]
+  assert variant["target_setting_algorithm"] == setter
+  assert variant["target_setting_trial"].startswith(f"gnn_silu/tuning/{setter}/study_0/trial_")
+  assert sorted(p.name for p in (out / "gnn_silu" / "tuning" / setter / "study_0").iterdir()) == [
+      "trial_0", "trial_1"]
+  best = json.loads((out / variant["target_setting_trial"] / "result.json").read_text())["hparams"]
+  seed_result = out / "gnn_silu" / "seeds" / setter / "study_0" / "trial_0" / "result.json"
+  assert json.loads(seed_result.read_text())["hparams"] == best
+  assert "re-run their base" not in targets["about"] and "tuned again" in targets["about"]
+  # A seed run of another configuration (e.g. made before the variant was tuned) is refused.
+  record = json.loads(seed_result.read_text())
+  record["hparams"]["learning_rate"] *= 2
+  seed_result.write_text(json.dumps(record))
+  plan = procedure.plan_from_config(procedure.load_study_config(study))
+  assert "gnn_silu" not in procedure.collect_targets(plan, out)["workloads"]
+  assert cli.main(argv) == 2
+  err = capsys.readouterr().err
+  assert "gnn_silu: 1 seed/timing runs were made with another configuration" in err
+  assert f"rm -r` {out / 'gnn_silu' / 'seeds' / setter}" in err
+
+
+def test_untuned_variants_must_be_variants(tmp_path):
+  config = procedure.load_study_config(REPO_ROOT / "configs" / "studies" / "target_setting_tiny.py")
+  config["workloads"]["gnn"]["untuned_variants"] = ["lm_moe"]
+  with pytest.raises(procedure.PlanError, match=r"untuned_variants \['lm_moe'\] are not among"):
+    procedure.plan_from_config(config)
