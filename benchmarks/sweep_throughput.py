@@ -5,7 +5,8 @@ evals every `--steps`/2 steps, never stopping at a target) runs once per executo
 its own fresh folder, in one invocation: `local` (one trial at a time in this process, XLA's
 own threads), `processes` with 2 one-thread workers, and `processes` with 1 two-thread worker
 (what a single `algoperf-lab run-trial` costs over an in-process trial), and with `--ray` the
-`ray` executor on a local cluster of one and of two one-CPU nodes (sweeps/local_ray_cluster.py):
+`ray` executor on a local cluster of one and of two one-CPU nodes, each node kept to its own
+core and one thread like a separate machine (sweeps/local_ray_cluster.py, `pin_nodes`):
 its scaling efficiency (trials per hour on two nodes over twice those on one; the aim is
 >= 0.95) and its per-trial overhead against `processes` with one one-thread worker (the same
 work per trial). Prints wall seconds, trials per hour and the ratio to `local`. Run it on an
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     from algoperf_lab.sweeps.ray_executor import RayExecutor
 
     for nodes in (1, 2):
-      with local_ray_cluster(num_nodes=nodes) as cluster:
+      with local_ray_cluster(num_nodes=nodes, pin_nodes=True) as cluster:
         show(f"ray ({nodes} node(s) x 1 CPU)", sweep_seconds(
             lambda: RayExecutor(address=cluster.address), args.trials, args.steps,
             tuple(args.override)))

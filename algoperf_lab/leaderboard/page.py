@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from algoperf_lab.atomic_files import write_text_atomically
+from algoperf_lab.leaderboard import markdown
 
 ASSETS = ("index.html", "page.css", "page.js")
 PLOTLY_FILE = "plotly.min.js"
 DATA_FILE = "data.js"
 JSON_FILE = "leaderboard.json"
+TABLE_FILE = "table.md"  # the table as Markdown, for a README
 
 
 class PlotlyMissingError(RuntimeError):
@@ -56,6 +58,7 @@ def write_site(data: Mapping[str, Any], out_dir: Path) -> Path:
   payload = json.dumps(data, indent=1, allow_nan=False, sort_keys=False)
   write_text_atomically(out_dir / JSON_FILE, payload + "\n")
   write_text_atomically(out_dir / DATA_FILE, f"window.LEADERBOARD = {payload};\n")
+  write_text_atomically(out_dir / TABLE_FILE, markdown.leaderboard_table(data))
   return out_dir / "index.html"
 
 

@@ -127,3 +127,23 @@ def test_a_run_without_a_spec_is_reproduced_by_a_run_command(tmp_path):
   assert command.startswith("algoperf-lab run --workload=gnn --size=tiny ")
   assert f"--seed={result['seed']}" in command and f"--workdir={copy}" in command
   assert f"--submission={result['submission_path']}" in command
+
+
+def test_the_markdown_table_is_the_page_s_numbers(tmp_path):
+  """table.md (the README's leaderboard table) says what leaderboard.json says."""
+  from algoperf_lab.leaderboard import markdown
+
+  board = model.build([SEEDS], tmp_path, bootstrap_samples=200)
+  lines = markdown.leaderboard_table(board).splitlines()
+  assert lines[0].startswith("| submission | family | form | score (time) | score (steps) |")
+  assert lines[0].endswith("| gnn/tiny: median time / steps (reached/n) |")
+  rows = {line.split(" | ")[0].lstrip("| "): line for line in lines[2:]}
+  assert list(rows) == list(board["clocks"]["time"])  # ranked on the time clock
+  adamw = board["clocks"]["time"]["adamw"]
+  low, high = adamw["interval"]
+  assert f"| {adamw['score']:.3f} [{low:.3f}, {high:.3f}] |" in rows["adamw"]
+  cell = adamw["workloads"]["gnn/tiny"]
+  steps = board["clocks"]["steps"]["adamw"]["workloads"]["gnn/tiny"]["median"]
+  assert rows["adamw"].endswith(
+      f"| {cell['median']:.1f} s / {steps:.0f} ({cell['reached']}/5) |")
+  assert rows["nesterov"].endswith("| miss (0/5) |")

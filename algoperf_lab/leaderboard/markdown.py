@@ -1,0 +1,52 @@
+"""The leaderboard's table as Markdown, from the page's data (`leaderboard.json`): what the
+README shows, generated, never typed. A test re-reads the committed sites and checks the
+README holds exactly this text."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+  return "miss" if value is None else f"{value:.{digits}f}"
+
+
+def _score(row: Mapping[str, Any]) -> str:
+  interval = row.get("interval")
+  if interval is None:
+    return f"{row['score']:.3f} (n/a, n={row['min_studies']})"
+  low, high = interval
+  return f"{row['score']:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def _cell(time_row: Mapping[str, Any] | None, step_row: Mapping[str, Any] | None) -> str:
+  """Median time and steps to target over studies, with reached/n: "41.2 s / 610 (5/5)"."""
+  if time_row is None:
+    return "–"
+  time = time_row["median"]
+  steps = step_row["median"] if step_row else None
+  if time is None:
+    return f"miss ({time_row['reached']}/{time_row['n']})"
+  return (f"{time:.1f} s / {_number(steps, 0)} ({time_row['reached']}/{time_row['n']})")
+
+
+def leaderboard_table(data: Mapping[str, Any]) -> str:
+  """One row per submission, ranked on the time clock: family, form, score on each clock with
+  its 95% interval (n/a below the interval's minimum studies), ranks, and per workload the
+  median time and steps to target over studies with how many studies reached it."""
+  workloads: Sequence[str] = data["workloads"]
+  time_table, step_table = data["clocks"]["time"], data["clocks"]["steps"]
+  header = ["submission", "family", "form", "score (time)", "score (steps)", "rank time / steps",
+            *[f"{w}: median time / steps (reached/n)" for w in workloads]]
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  for name, row in time_table.items():
+    about = data["submissions"].get(name, {})
+    steps = step_table.get(name)
+    ranks = data["ranks"][name]
+    cells = [name, about.get("family", "?"), about.get("form", "?"), _score(row),
+             _score(steps) if steps else "–", f"{ranks['time']} / {ranks['steps']}",
+             *[_cell(row["workloads"].get(w), steps["workloads"].get(w) if steps else None)
+               for w in workloads]]
+    lines.append("| " + " | ".join(cells) + " |")
+  return "\n".join(lines) + "\n"
