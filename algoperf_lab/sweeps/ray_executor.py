@@ -34,10 +34,18 @@ def _ray() -> Any:
   return ray
 
 
-def _trial_task(spec_json: dict[str, Any]) -> dict[str, Any]:
-  """Runs in a Ray worker: one trial, in this process; returns how it ended."""
+def _trial_task(spec_json: dict[str, Any], ignore_tiny_targets: bool = False) -> dict[str, Any]:
+  """Runs in a Ray worker: one trial, in this process; returns how it ended. A Ray worker does
+  not inherit the driver's environment, so `set-targets`' "build the configs without the
+  installed targets" (tiny_targets.IGNORE_ENV) travels as an argument."""
   ray = _ray()
   os.environ[NODE_ENV] = ray.get_runtime_context().get_node_id()
+  from configs import tiny_targets  # pylint: disable=import-outside-toplevel
+
+  if ignore_tiny_targets:
+    os.environ[tiny_targets.IGNORE_ENV] = "1"
+  else:  # workers are reused: a previous task's setting must not leak into this one
+    os.environ.pop(tiny_targets.IGNORE_ENV, None)
   from algoperf_lab import runtime  # pylint: disable=import-outside-toplevel
   from algoperf_lab.sweeps.worker import run_trial  # pylint: disable=import-outside-toplevel
 
@@ -71,7 +79,10 @@ class RayExecutor:
     self._running: dict[Any, TrialSpec] = {}
 
   def submit(self, spec: TrialSpec) -> None:
-    self._running[self._task.remote(spec.to_json())] = spec
+    from configs import tiny_targets  # pylint: disable=import-outside-toplevel
+
+    ignore = bool(os.environ.get(tiny_targets.IGNORE_ENV))
+    self._running[self._task.remote(spec.to_json(), ignore_tiny_targets=ignore)] = spec
 
   def poll(self, timeout_sec: float) -> list[TrialResult]:
     if not self._running:
