@@ -49,4 +49,9 @@ def leaderboard_table(data: Mapping[str, Any]) -> str:
              *[_cell(row["workloads"].get(w), steps["workloads"].get(w) if steps else None)
                for w in workloads]]
     lines.append("| " + " | ".join(cells) + " |")
+  cost = data.get("compute")
+  if cost:
+    lines += ["", f"{cost['runs']} runs, {cost['core_hours']:.1f} core-hours ({cost['wall_hours']:.1f} "
+              f"wall-hours of runs), from {cost['first_started']} to {cost['last_ended']}, on: "
+              + "; ".join(data.get("hardware", []))]
   return "\n".join(lines) + "\n"

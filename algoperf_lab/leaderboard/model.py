@@ -100,6 +100,23 @@ def _submission_pages(studies: Sequence[Any], out_dir: Path) -> dict[str, Any]:
   return pages
 
 
+def compute(studies: Sequence[Any]) -> dict[str, Any]:
+  """What the scored runs cost: their number, wall hours, core hours (wall time times the
+  cores each run could use) and process-CPU hours of the submissions' own work, and when the
+  first started and the last ended (from each record)."""
+  results = [submission_info.raw_result(r) for s in studies for r in s.runs]
+  wall = [float(r.get("wall_time_sec") or 0.0) for r in results]
+  cores = [int(r.get("hardware", {}).get("usable_cpu_cores") or 1) for r in results]
+  times = [(r.get("started") or {}).get("utc") for r in results] + [
+      (r.get("ended") or {}).get("utc") for r in results]
+  times = sorted(t for t in times if t)
+  return {"runs": len(results), "wall_hours": sum(wall) / 3600.0,
+          "core_hours": sum(w * c for w, c in zip(wall, cores)) / 3600.0,
+          "submission_cpu_hours": sum(float(r.get("submission_time_sec") or 0.0)
+                                      for r in results if r.get("clock") == "process_cpu") / 3600,
+          "first_started": times[0] if times else None, "last_ended": times[-1] if times else None}
+
+
 def _curves(studies: Sequence[Any], read: Mapping[str, Any]) -> dict[str, Any]:
   """Per workload: the target, its metric and direction, and each submission's band over the
   runs that count (one per study)."""
@@ -154,6 +171,7 @@ def build(paths: Sequence[Path], out_dir: Path, *, allow_mixed_hardware: bool = 
       "curves": _curves(studies, read),
       "anytime": _anytime(studies, read, time_report.workloads, time_report.tau_max),
       "submissions": _submission_pages(studies, out_dir),
+      "compute": compute(studies),
       "skipped": [{"path": k.path, "reason": k.reason} for k in time_report.skipped],
       "warnings": list(time_report.warnings),
       "min_studies_for_interval": MIN_STUDIES_FOR_INTERVAL,

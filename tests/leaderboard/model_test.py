@@ -137,7 +137,7 @@ def test_the_markdown_table_is_the_page_s_numbers(tmp_path):
   lines = markdown.leaderboard_table(board).splitlines()
   assert lines[0].startswith("| submission | family | form | score (time) | score (steps) |")
   assert lines[0].endswith("| gnn/tiny: median time / steps (reached/n) |")
-  rows = {line.split(" | ")[0].lstrip("| "): line for line in lines[2:]}
+  rows = {line.split(" | ")[0].lstrip("| "): line for line in lines[2:lines.index("")]}
   assert list(rows) == list(board["clocks"]["time"])  # ranked on the time clock
   adamw = board["clocks"]["time"]["adamw"]
   low, high = adamw["interval"]
@@ -147,3 +147,8 @@ def test_the_markdown_table_is_the_page_s_numbers(tmp_path):
   assert rows["adamw"].endswith(
       f"| {cell['median']:.1f} s / {steps:.0f} ({cell['reached']}/5) |")
   assert rows["nesterov"].endswith("| miss (0/5) |")
+  results = _results(SEEDS)
+  wall = sum(r["wall_time_sec"] for r in results) / 3600
+  assert board["compute"]["runs"] == len(results) == 15
+  assert board["compute"]["core_hours"] == pytest.approx(wall)  # one core per run
+  assert lines[-1].startswith(f"15 runs, {wall:.1f} core-hours")

@@ -197,7 +197,10 @@ function submissionDetails() {
 
 function provenance() {
   $("summary").textContent = `${D.num_runs} runs, ${Object.keys(D.clocks.time).length} submissions, ` +
-    `${D.workloads.length} workload(s): ${D.workloads.join(", ")}. τ_max = ${D.tau_max}.`;
+    `${D.workloads.length} workload(s): ${D.workloads.join(", ")}. τ_max = ${D.tau_max}.` +
+    (D.compute ? ` Compute: ${D.compute.core_hours.toFixed(1)} core-hours ` +
+      `(${D.compute.wall_hours.toFixed(1)} wall-hours of runs), ${D.compute.first_started} to ` +
+      `${D.compute.last_ended}.` : "");
   $("min-studies").textContent = String(D.min_studies_for_interval);
   for (const line of D.hardware) $("hardware").append(el("li", {}, line));
   for (const k of D.skipped) $("skipped").append(el("li", {}, `${k.path}: ${k.reason}`));
