@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="build even when some records are corrupt, preempted, running or "
                            "capped (their gaps are marked)")
   leaderboard.add_argument("--bootstrap_samples", type=config.positive_int, default=1000)
+  leaderboard.add_argument("--screenshots", type=Path, default=None,
+                           help="also save a PNG of each view of the page into this folder "
+                           "(headless Chromium through playwright, as scripts/setup.sh installs)")
   score.add_argument("--clock", choices=("time", "steps"), default="time",
                      help="score lab records by submission time to target (time) or by steps "
                      "to target (steps); report.md gives the ranks on both")
@@ -455,12 +458,19 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
+  from algoperf_lab.leaderboard import browser
   from algoperf_lab.leaderboard.page import build_site
 
+  if args.screenshots is not None and (missing := browser.missing()) is not None:
+    raise config.ConfigError(f"--screenshots: {missing}; leave --screenshots out to build the "
+                             "page alone.")
   index = build_site(list(args.dirs), args.out, allow_mixed_hardware=args.allow_mixed_hardware,
                      allow_incomplete=args.allow_incomplete,
                      bootstrap_samples=args.bootstrap_samples)
   print(f"leaderboard: {index} (open it in a browser; it works from file://)")
+  if args.screenshots is not None:
+    for shot in browser.screenshot_views(index, args.screenshots):
+      print(f"screenshot: {shot}")
   return 0
 
 

@@ -152,3 +152,15 @@ def test_the_markdown_table_is_the_page_s_numbers(tmp_path):
   assert board["compute"]["runs"] == len(results) == 15
   assert board["compute"]["core_hours"] == pytest.approx(wall)  # one core per run
   assert lines[-1].startswith(f"15 runs, {wall:.1f} core-hours")
+
+
+def test_screenshots_without_a_browser_is_a_one_line_error_before_any_work(
+    tmp_path, capsys, monkeypatch):
+  from algoperf_lab.leaderboard import browser
+
+  monkeypatch.setattr(browser, "missing", lambda: "no Chromium at /usr/bin/chromium")
+  out = tmp_path / "site"
+  assert cli.main(["leaderboard", str(TABLE), f"--out={out}",
+                   f"--screenshots={tmp_path / 'shots'}"]) == 2
+  assert "--screenshots: no Chromium at /usr/bin/chromium" in capsys.readouterr().err
+  assert not out.exists()
