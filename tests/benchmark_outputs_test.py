@@ -50,8 +50,7 @@ def test_the_readme_nadamw_step_ratios_are_the_committed_benchmark_output():
     assert f"AdamW {reference.group(1)} ms/step" in readme
 
 
-SWEEP_THROUGHPUT = [REPO_ROOT / "results" / "benchmarks" / name for name in (
-    "sweep_throughput_gnn_2026-12-06.txt", "sweep_throughput_ray_gnn_2026-12-06.txt")]
+SWEEP_THROUGHPUT = [REPO_ROOT / "results" / "benchmarks" / "sweep_throughput_8trials_gnn_2026-12-06.txt"]
 
 
 @pytest.mark.parametrize("output", SWEEP_THROUGHPUT, ids=lambda p: p.name)
@@ -70,6 +69,10 @@ def test_the_readme_sweep_throughput_is_the_committed_benchmark_output(output):
     one, two = rows["ray (1 node(s) x 1 CPU)"][0], rows["ray (2 node(s) x 1 CPU)"][0]
     assert abs(one / (2 * two) - float(efficiency.group(1))) < 0.001
     assert f"**Ray scaling efficiency {float(efficiency.group(1)):.2f}**" in readme
+  overhead = re.search(r"ray per-trial overhead against processes \(1 x 1 thread\): ([-+\d.]+) s", text)
+  if overhead:
+    value = f"{float(overhead.group(1)):.1f}".replace("-", "−")  # the README's minus sign
+    assert f"**Ray per-trial overhead {value} s**" in readme
 
 
 EVAL_RESOLUTION = REPO_ROOT / "results" / "benchmarks" / "eval_resolution_2026-12-06.txt"
