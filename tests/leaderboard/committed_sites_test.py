@@ -52,3 +52,33 @@ def test_the_leaderboard_command_rebuilds_the_site_from_the_records(board, tmp_p
   rebuilt = json.loads((out / "leaderboard.json").read_text())
   assert {k: rebuilt[k] for k in NUMBERS} == {k: committed[k] for k in NUMBERS}
   assert rebuilt["compute"] == committed["compute"]
+
+
+def test_the_multi_task_reading_is_the_records():
+  """The README's reading of the multi-task board, recomputed from its records."""
+  import statistics
+
+  if "multi_task" not in SITES:
+    pytest.skip("the multi-task board has no committed site")
+  readme = (REPO_ROOT / "README.md").read_text()
+  best, steps = {}, {}
+  for path in sorted((RECORDS / "multi_task" / "gnn").glob("*/study_*/trial_0/result.json")):
+    name = path.parents[2].name
+    history = [json.loads(line) for line in (path.parent / "metrics.jsonl").read_text().splitlines()
+               if line.strip()]
+    best.setdefault(name, []).append(min(e["validation/mae"] for e in history
+                                         if "validation/mae" in e))
+    steps.setdefault(name, []).append(json.loads(path.read_text())["steps"])
+  assert all(len(v) == 5 for v in best.values()) and len(best) == 7
+  ls = best["linear_scalarisation"]
+  assert (f"median best validation MAE {statistics.median(ls):.3f} over the 5\nstudies "
+          f"({min(ls):.4f}–{max(ls):.4f}), in {min(steps['linear_scalarisation'])}–"
+          f"{max(steps['linear_scalarisation'])} steps") in readme
+  surgery = ("pcgrad", "cagrad", "imtl_g", "mgda")
+  assert (f"take {min(min(steps[n]) for n in surgery)}–{max(max(steps[n]) for n in surgery)} "
+          "steps") in readme
+  medians = [statistics.median(best[n]) for n in surgery]
+  assert f"stay at\n{min(medians):.2f}–{max(medians):.2f}" in readme
+  pair = ("sam_mtl", "sam_mtl_cagrad")
+  assert f"takes {min(min(steps[n]) for n in pair)}–{max(max(steps[n]) for n in pair)} steps" in readme
+  assert f"stays at {statistics.median(best['sam_mtl']):.2f}" in readme
