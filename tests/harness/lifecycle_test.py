@@ -192,14 +192,21 @@ def test_ctrl_c_records_interrupted_without_a_traceback(tmp_path):
   import time
 
   workdir = tmp_path / "run"
+  # PYTHONFAULTHANDLER: a run that ignores the Ctrl-C is made to print where it sits (SIGABRT).
   process = subprocess.Popen([CLI, *BASE, f"--submission={ADAMW}", f"--workdir={workdir}",
                               "--max_steps=100000", "--eval_every_steps=1"], cwd=REPO_ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONFAULTHANDLER": "1"})
   deadline = time.monotonic() + 300
   while not (workdir / "metrics.jsonl").exists() and time.monotonic() < deadline:
     time.sleep(0.1)
   process.send_signal(signal.SIGINT)
-  _, stderr = process.communicate(timeout=300)
+  try:
+    _, stderr = process.communicate(timeout=300)
+  except subprocess.TimeoutExpired:
+    process.send_signal(signal.SIGABRT)
+    _, stderr = process.communicate(timeout=60)
+    pytest.fail(f"the run did not stop within 300 s of SIGINT; where it sat:\n{stderr[-6000:]}")
   assert process.returncode == 130, stderr[-2000:]
   assert "Traceback" not in stderr and "interrupted (Ctrl-C)" in stderr
   assert json.loads((workdir / "result.json").read_text())["status"] == "interrupted"
