@@ -59,7 +59,7 @@ def reproduce_command(record: RunRecord, result: dict[str, Any]) -> str:
   than the submission's defaults go in a JSON file named by --hparams)."""
   spec = record.run_dir / SPEC_FILE
   if spec.is_file():
-    return f"algoperf-lab run-trial --spec={shlex.quote(str(spec))}"
+    return f"algoperf-lab run-trial --spec={shlex.quote(_from_here(spec))}"
   parts = ["algoperf-lab", "run", f"--workload={record.workload}", f"--size={record.size}",
            f"--submission={result.get('submission_path', record.submission)}",
            f"--seed={record.seed}", f"--workdir={record.run_dir}"]
@@ -68,6 +68,13 @@ def reproduce_command(record: RunRecord, result: dict[str, Any]) -> str:
   if record.hparams:
     parts.append("--hparams=HPARAMS.json")
   return " ".join(shlex.quote(p) for p in parts)
+
+
+def _from_here(path: Path) -> str:
+  """The path relative to the working directory when it lies inside it (a spec names its run
+  folder relative to where the sweep ran, so its command runs from there), else absolute."""
+  here, full = Path.cwd().resolve(), path.resolve()
+  return str(full.relative_to(here)) if full.is_relative_to(here) else str(full)
 
 
 def record_link(record: RunRecord, out_dir: Path) -> str:

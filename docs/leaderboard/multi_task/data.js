@@ -3796,7 +3796,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/cagrad/study_0/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/cagrad/study_0/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/cagrad/study_0/trial_0"
      },
      {
@@ -3817,7 +3817,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/cagrad/study_1/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/cagrad/study_1/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/cagrad/study_1/trial_0"
      },
      {
@@ -3838,7 +3838,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/cagrad/study_2/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/cagrad/study_2/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/cagrad/study_2/trial_0"
      },
      {
@@ -3859,7 +3859,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/cagrad/study_3/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/cagrad/study_3/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/cagrad/study_3/trial_0"
      },
      {
@@ -3880,7 +3880,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/cagrad/study_4/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/cagrad/study_4/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/cagrad/study_4/trial_0"
      }
     ]
@@ -3910,7 +3910,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/imtl_g/study_0/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/imtl_g/study_0/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/imtl_g/study_0/trial_0"
      },
      {
@@ -3930,7 +3930,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/imtl_g/study_1/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/imtl_g/study_1/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/imtl_g/study_1/trial_0"
      },
      {
@@ -3950,7 +3950,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/imtl_g/study_2/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/imtl_g/study_2/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/imtl_g/study_2/trial_0"
      },
      {
@@ -3970,7 +3970,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/imtl_g/study_3/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/imtl_g/study_3/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/imtl_g/study_3/trial_0"
      },
      {
@@ -3990,7 +3990,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/imtl_g/study_4/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/imtl_g/study_4/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/imtl_g/study_4/trial_0"
      }
     ]
@@ -4020,7 +4020,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/linear_scalarisation/study_0/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/linear_scalarisation/study_0/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/linear_scalarisation/study_0/trial_0"
      },
      {
@@ -4040,7 +4040,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/linear_scalarisation/study_1/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/linear_scalarisation/study_1/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/linear_scalarisation/study_1/trial_0"
      },
      {
@@ -4060,7 +4060,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/linear_scalarisation/study_2/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/linear_scalarisation/study_2/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/linear_scalarisation/study_2/trial_0"
      },
      {
@@ -4080,7 +4080,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/linear_scalarisation/study_3/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/linear_scalarisation/study_3/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/linear_scalarisation/study_3/trial_0"
      },
      {
@@ -4100,7 +4100,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/linear_scalarisation/study_4/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/linear_scalarisation/study_4/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/linear_scalarisation/study_4/trial_0"
      }
     ]
@@ -4130,7 +4130,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/mgda/study_0/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/mgda/study_0/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/mgda/study_0/trial_0"
      },
      {
@@ -4150,7 +4150,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/mgda/study_1/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/mgda/study_1/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/mgda/study_1/trial_0"
      },
      {
@@ -4170,7 +4170,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/mgda/study_2/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/mgda/study_2/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/mgda/study_2/trial_0"
      },
      {
@@ -4190,7 +4190,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/mgda/study_3/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/mgda/study_3/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/mgda/study_3/trial_0"
      },
      {
@@ -4210,7 +4210,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/mgda/study_4/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/mgda/study_4/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/mgda/study_4/trial_0"
      }
     ]
@@ -4240,7 +4240,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/pcgrad/study_0/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/pcgrad/study_0/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/pcgrad/study_0/trial_0"
      },
      {
@@ -4260,7 +4260,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/pcgrad/study_1/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/pcgrad/study_1/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/pcgrad/study_1/trial_0"
      },
      {
@@ -4280,7 +4280,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/pcgrad/study_2/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/pcgrad/study_2/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/pcgrad/study_2/trial_0"
      },
      {
@@ -4300,7 +4300,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/pcgrad/study_3/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/pcgrad/study_3/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/pcgrad/study_3/trial_0"
      },
      {
@@ -4320,7 +4320,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/pcgrad/study_4/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/pcgrad/study_4/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/pcgrad/study_4/trial_0"
      }
     ]
@@ -4354,7 +4354,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/sam_mtl/study_0/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/sam_mtl/study_0/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/sam_mtl/study_0/trial_0"
      },
      {
@@ -4378,7 +4378,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/sam_mtl/study_1/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/sam_mtl/study_1/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/sam_mtl/study_1/trial_0"
      },
      {
@@ -4402,7 +4402,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/sam_mtl/study_2/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/sam_mtl/study_2/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/sam_mtl/study_2/trial_0"
      },
      {
@@ -4426,7 +4426,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/sam_mtl/study_3/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/sam_mtl/study_3/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/sam_mtl/study_3/trial_0"
      },
      {
@@ -4450,7 +4450,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/sam_mtl/study_4/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/sam_mtl/study_4/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/sam_mtl/study_4/trial_0"
      }
     ]
@@ -4484,7 +4484,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/sam_mtl_cagrad/study_0/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/sam_mtl_cagrad/study_0/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/sam_mtl_cagrad/study_0/trial_0"
      },
      {
@@ -4508,7 +4508,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/sam_mtl_cagrad/study_1/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/sam_mtl_cagrad/study_1/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/sam_mtl_cagrad/study_1/trial_0"
      },
      {
@@ -4532,7 +4532,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/sam_mtl_cagrad/study_2/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/sam_mtl_cagrad/study_2/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/sam_mtl_cagrad/study_2/trial_0"
      },
      {
@@ -4556,7 +4556,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/sam_mtl_cagrad/study_3/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/sam_mtl_cagrad/study_3/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/sam_mtl_cagrad/study_3/trial_0"
      },
      {
@@ -4580,7 +4580,7 @@ window.LEADERBOARD = {
        "warmup_factor": 0.05,
        "weight_decay": 0.05
       },
-      "command": "algoperf-lab run-trial --spec=/work/main/results/leaderboard_tiny/multi_task/gnn/sam_mtl_cagrad/study_4/trial_0/spec.json",
+      "command": "algoperf-lab run-trial --spec=results/leaderboard_tiny/multi_task/gnn/sam_mtl_cagrad/study_4/trial_0/spec.json",
       "record": "../../../results/leaderboard_tiny/multi_task/gnn/sam_mtl_cagrad/study_4/trial_0"
      }
     ]
