@@ -222,6 +222,15 @@ def parse_record(data: object, run_dir: Path) -> RunRecord:
   )
 
 
+def refuse_contradicted_record(result_path: Path) -> None:
+  """Raises RecordError when a finished result.json contradicts its own metrics.jsonl; a run
+  capped by --max_steps passes (finished as asked, only not scored)."""
+  try:
+    read_record(result_path)
+  except CappedRunError:
+    return
+
+
 def read_record(result_path: Path) -> RunRecord:
   """Read and validate one result.json; any problem raises RecordError with the reason."""
   try:

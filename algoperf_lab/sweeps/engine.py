@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from algoperf_lab.harness.preemption import sigterm_requests_preemption
+from algoperf_lab.harness.records import RESULT_FILE
 from algoperf_lab.scoring import records as scoring_records
 from algoperf_lab.sweeps.executors import Executor
 from algoperf_lab.sweeps.spec import SPEC_FILE, TrialSpec, spec_hash
@@ -70,15 +71,13 @@ def finished_before(spec: TrialSpec) -> TrialResult | None:
   finished record of this trial that predates spec.json)."""
   try:
     stored = json.loads((spec.run_dir / SPEC_FILE).read_text()).get("spec_hash")
-    record = json.loads((spec.run_dir / "result.json").read_text())
+    record = json.loads((spec.run_dir / RESULT_FILE).read_text())
   except (OSError, ValueError, AttributeError):
     return None
   if stored != spec_hash(spec) or record.get("status") not in FINISHED:
     return None
   try:
-    scoring_records.read_record(spec.run_dir / "result.json")
-  except scoring_records.CappedRunError:
-    pass  # finished under a --max_steps cap: a trial of this request, not redone
+    scoring_records.refuse_contradicted_record(spec.run_dir / RESULT_FILE)
   except scoring_records.RecordError:
     return None  # its history contradicts it: the worker refuses it, naming the path
   return TrialResult(spec, record["status"], record.get("time_to_target_sec"), skipped=True)

@@ -280,9 +280,7 @@ def run_or_skip_trial(request: TuneRequest, plan: TrialPlan, workload_config: An
 def _check_record_against_history(run_dir: Path) -> None:
   """A finished trial whose result.json its metrics.jsonl contradicts is refused by path."""
   try:
-    scoring_records.read_record(run_dir / records.RESULT_FILE)
-  except scoring_records.CappedRunError:
-    return  # finished under a --max_steps cap: a trial of this request, not scored, not redone
+    scoring_records.refuse_contradicted_record(run_dir / records.RESULT_FILE)
   except scoring_records.RecordError as error:
     raise TuningError(f"{run_dir}: {error}") from error
 
