@@ -568,7 +568,7 @@ def _study(args: argparse.Namespace, overrides: list[str]) -> int:
   outcome = run_sweep(specs, executor_from_args(args), rerun_hint=_rerun_hint())
   score = " ".join(["algoperf-lab score", str(args.workdir / "runs"),
                     f"--out={args.workdir / 'report'}", *chosen.score_args])
-  print(f"study {chosen.name}: {len(outcome.results)} of {len(specs)} runs ended; records in "
+  print(f"study {chosen.name}: {outcome.finished_line(len(specs))}; records in "
         f"{args.workdir / 'runs'}; score them with `{score}`")
   return 0
 
@@ -593,7 +593,7 @@ def _board_study(args: argparse.Namespace, overrides: list[str],
                                   extra_overrides=tuple(overrides), settings=settings,
                                   max_studies=args.studies)
   outcome = run_sweep(specs, executor_from_args(args), rerun_hint=_rerun_hint())
-  print(f"study {chosen.name}: {len(outcome.results)} of {len(specs)} runs ended; records in "
+  print(f"study {chosen.name}: {outcome.finished_line(len(specs))}; records in "
         f"{args.workdir}/<board>/. Build each board's page with:")
   for board in chosen.boards:
     if args.boards is None or board.name in split(args.boards):

@@ -43,6 +43,14 @@ class SweepOutcome:
   def count(self, status: str) -> int:
     return sum(r.status == status for r in self.results)
 
+  def finished_line(self, total: int) -> str:
+    """'F of N runs finished', then what did not finish (preempted, failed, ...) and what is left."""
+    counts = collections.Counter(r.status for r in self.results if r.status not in FINISHED)
+    rest = [f"{n} {status}" for status, n in sorted(counts.items())]
+    rest += [f"{len(self.left)} left"] if self.left else []
+    return (f"{sum(self.count(s) for s in FINISHED)} of {total} runs finished"
+            + (f" ({', '.join(rest)})" if rest else ""))
+
 
 def _table(outcome: SweepOutcome) -> str:
   counts = collections.Counter(r.status for r in outcome.results)

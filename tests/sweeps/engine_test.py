@@ -90,3 +90,14 @@ def test_a_folder_holding_another_trials_spec_is_refused_and_left_as_it_was(tmp_
     run_trial(other, report=lambda line: None)
   assert sorted(p.name for p in run_dir.iterdir()) == ["spec.json"]
   assert (run_dir / "spec.json").read_text() == before
+
+
+def test_the_end_line_counts_only_finished_runs_and_names_the_rest():
+  a, b, c, d = (_spec(t) for t in range(4))
+  outcome = engine.SweepOutcome(
+      results=(TrialResult(a, "reached", 3.0), TrialResult(b, "missed"),
+               TrialResult(c, "preempted")),
+      left=(c, d), stopped=True)
+  assert outcome.finished_line(5) == "2 of 5 runs finished (1 preempted, 2 left)"
+  done = engine.SweepOutcome(results=(TrialResult(a, "diverged"),), left=(), stopped=False)
+  assert done.finished_line(1) == "1 of 1 runs finished"

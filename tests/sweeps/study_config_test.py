@@ -22,7 +22,7 @@ def test_the_bundled_mtl_study_runs_a_subset_and_reuses_it(tmp_path, capsys):
                        "result.json").read_text())
   assert record["status"] in ("missed", "reached") and record["ruleset"] == "none"
   assert record["study"] is None and record["seed"] == 0
-  assert "--mtl_reference=linear_scalarisation" in out and "1 of 1 runs ended" in out
+  assert "--mtl_reference=linear_scalarisation" in out and "1 of 1 runs finished;" in out
   assert cli.main(args) == 0
   assert "already finished" in capsys.readouterr().out
 
