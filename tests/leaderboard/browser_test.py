@@ -73,7 +73,7 @@ def test_the_anytime_slider_changes_the_ranking(site):
     expected = sorted(data["anytime"]["by_budget"]["0.5"].items(), key=lambda kv: (-kv[1], kv[0]))
     assert half == [name for name, _ in expected] and half != full
     page.select_option("#anytime-mode", "target")
-    assert page.text_content("#anytime-level") == "target loosened by 5%"
+    assert page.text_content("#anytime-level") == "target loosened by 20%"
 
 
 def test_screenshots_of_every_view(tmp_path, capsys):

@@ -74,6 +74,7 @@ def test_the_multi_task_reading_is_the_records():
   assert (f"median best validation MAE {statistics.median(ls):.3f} over the 5\nstudies "
           f"({min(ls):.4f}–{max(ls):.4f}), in {min(steps['linear_scalarisation'])}–"
           f"{max(steps['linear_scalarisation'])} steps") in readme
+  assert max(ls) <= 0.1512 * 1.1  # "loosened by 10% ... reaches it, in every study"
   surgery = ("pcgrad", "cagrad", "imtl_g", "mgda")
   assert (f"take {min(min(steps[n]) for n in surgery)}–{max(max(steps[n]) for n in surgery)} "
           "steps") in readme
@@ -82,3 +83,21 @@ def test_the_multi_task_reading_is_the_records():
   pair = ("sam_mtl", "sam_mtl_cagrad")
   assert f"takes {min(min(steps[n]) for n in pair)}–{max(max(steps[n]) for n in pair)} steps" in readme
   assert f"stays at {statistics.median(best['sam_mtl']):.2f}" in readme
+
+
+def test_the_multi_task_anytime_reading_is_the_site_s():
+  """The reading's anytime sentence, from the committed site (rebuilt from the records, slow)."""
+  if "multi_task" not in SITES:
+    pytest.skip("the multi-task board has no committed site")
+  readme = (REPO_ROOT / "README.md").read_text()
+  anytime = json.loads((readme_blocks.SITES / "multi_task" / "leaderboard.json").read_text())[
+      "anytime"]
+  assert all(score == 0 for scores in anytime["by_budget"].values() for score in scores.values())
+  for loosening in ("0.0", "0.01", "0.02", "0.05"):
+    assert set(anytime["by_target"][loosening].values()) == {0.0}
+  at_ten = anytime["by_target"]["0.1"]
+  assert at_ten["linear_scalarisation"] == 1.0
+  assert all(score == 0 for name, score in at_ten.items() if name != "linear_scalarisation")
+  assert ("no score above 0 at 25–100% of the budget or with the target loosened by up to 5%; "
+          "loosened by 10%\n(MAE 0.1663) linear scalarisation alone reaches it") in readme
+  assert f"{0.1512 * 1.1:.4f}" == "0.1663"

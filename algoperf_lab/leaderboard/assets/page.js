@@ -215,6 +215,11 @@ drawProfile("steps", "profile-steps");
 rankChanges();
 drawCurves();
 submissionDetails();
-$("anytime-mode").addEventListener("change", () => { $("anytime-slider").value = "3"; renderAnytime(); });
+$("anytime-mode").addEventListener("change", () => {  // a new mode starts at its last level
+  const last = String(anytimeLevels($("anytime-mode").value).length - 1);
+  $("anytime-slider").max = last;
+  $("anytime-slider").value = last;
+  renderAnytime();
+});
 $("anytime-slider").addEventListener("input", renderAnytime);
 renderAnytime();

@@ -3729,7 +3729,9 @@ window.LEADERBOARD = {
    0.0,
    0.01,
    0.02,
-   0.05
+   0.05,
+   0.1,
+   0.2
   ],
   "by_target": {
    "0.0": {
@@ -3763,6 +3765,24 @@ window.LEADERBOARD = {
     "cagrad": 0.0,
     "imtl_g": 0.0,
     "linear_scalarisation": 0.0,
+    "mgda": 0.0,
+    "pcgrad": 0.0,
+    "sam_mtl": 0.0,
+    "sam_mtl_cagrad": 0.0
+   },
+   "0.1": {
+    "cagrad": 0.0,
+    "imtl_g": 0.0,
+    "linear_scalarisation": 1.0,
+    "mgda": 0.0,
+    "pcgrad": 0.0,
+    "sam_mtl": 0.0,
+    "sam_mtl_cagrad": 0.0
+   },
+   "0.2": {
+    "cagrad": 0.0,
+    "imtl_g": 0.0,
+    "linear_scalarisation": 1.0,
     "mgda": 0.0,
     "pcgrad": 0.0,
     "sam_mtl": 0.0,
