@@ -63,7 +63,8 @@ def open_page(index: Path, width: int = 1400, height: int = 1000) -> Iterator[tu
 
 
 def screenshot_views(index: Path, out_dir: Path) -> list[Path]:
-  """A PNG of each view of the page (table, profiles, curves, anytime, a submission)."""
+  """A PNG of each view of the page (table, profiles, curves, anytime by budget, a submission),
+  and of the anytime view by target looseness at its loosest level (anytime_target)."""
   out_dir.mkdir(parents=True, exist_ok=True)
   shots = []
   with open_page(index) as (page, _):
@@ -72,4 +73,9 @@ def screenshot_views(index: Path, out_dir: Path) -> list[Path]:
       path = out_dir / f"leaderboard_{section}.png"
       page.locator(f"#{section}").screenshot(path=str(path))
       shots.append(path)
+    page.select_option("#anytime-mode", "target")
+    page.wait_for_timeout(300)  # plotly redraws the chart
+    path = out_dir / "leaderboard_anytime_target.png"
+    page.locator("#anytime").screenshot(path=str(path))
+    shots.append(path)
   return shots

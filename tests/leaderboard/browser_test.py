@@ -81,7 +81,8 @@ def test_screenshots_of_every_view(tmp_path, capsys):
   shots_dir = tmp_path / "shots"
   assert cli.main(["leaderboard", str(TABLE), f"--out={tmp_path / 'site'}",
                    "--bootstrap_samples=50", f"--screenshots={shots_dir}"]) == 0
-  names = [f"leaderboard_{v}.png" for v in ("table", "profiles", "curves", "anytime", "submissions")]
+  names = [f"leaderboard_{v}.png" for v in ("table", "profiles", "curves", "anytime", "submissions",
+                                            "anytime_target")]
   assert [line.split("/")[-1] for line in capsys.readouterr().out.splitlines()
           if line.startswith("screenshot: ")] == names
   assert all((shots_dir / name).stat().st_size > 5_000 for name in names)

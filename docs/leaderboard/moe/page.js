@@ -1,0 +1,225 @@
+// Renders the leaderboard from window.LEADERBOARD (data.js, written by `algoperf-lab leaderboard`).
+"use strict";
+const D = window.LEADERBOARD;
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child instanceof Node ? child : String(child));
+  return node;
+}
+const fmt = (v, digits = 3) => (v === null || v === undefined ? "miss" : Number(v).toFixed(digits));
+const fmtTime = (v, clock) => (v === null ? "miss" : clock === "steps" ? String(Math.round(v)) : Number(v).toFixed(1));
+const anchor = (name) => "sub-" + name.replace(/[^A-Za-z0-9_-]/g, "_");
+
+function intervalText(interval, n, clock, isScore) {
+  if (!interval) return `n/a (n=${n})`;
+  const f = isScore ? (v) => fmt(v) : (v) => fmtTime(v, clock);
+  return `[${f(interval[0])}, ${f(interval[1])}]`;
+}
+
+// ---- the sortable table ----
+function buildTable() {
+  const time = D.clocks.time, steps = D.clocks.steps;
+  const names = Object.keys(time);
+  const columns = [
+    { label: "submission", cls: "name", value: (n) => n, cell: (n) => el("a", { href: "#" + anchor(n) }, n) },
+    { label: "family", cls: "name", value: (n) => D.submissions[n].family, cell: (n) => D.submissions[n].family },
+    { label: "form", cls: "name", value: (n) => D.submissions[n].form, cell: (n) => D.submissions[n].form },
+    { label: "score (time)", value: (n) => time[n].score,
+      cell: (n) => scoreCell(time[n]) },
+    { label: "score (steps)", value: (n) => (steps[n] ? steps[n].score : -1),
+      cell: (n) => (steps[n] ? scoreCell(steps[n]) : "n/a") },
+    { label: "rank time → steps", value: (n) => D.ranks[n].time,
+      cell: (n) => `${D.ranks[n].time} → ${D.ranks[n].steps ?? "n/a"}` },
+  ];
+  for (const w of D.workloads) {
+    for (const [clock, table, unit] of [["time", time, "s"], ["steps", steps, "steps"]]) {
+      columns.push({
+        label: `${w} ${unit}`,
+        value: (n) => { const c = table[n] && table[n].workloads[w]; return c && c.median !== null ? c.median : Infinity; },
+        cell: (n) => workloadCell(table[n] && table[n].workloads[w], clock),
+      });
+    }
+  }
+  const head = $("leaderboard-table").querySelector("thead");
+  const row = el("tr");
+  columns.forEach((column, index) => {
+    const th = el("th", { class: column.cls || "", dataset: { column: String(index) } }, column.label);
+    th.addEventListener("click", () => sortBy(index));
+    row.append(th);
+  });
+  head.append(row);
+  const body = $("leaderboard-table").querySelector("tbody");
+  for (const n of names) {
+    const tr = el("tr", { dataset: { submission: n } });
+    columns.forEach((column) => {
+      const value = column.value(n);
+      tr.append(el("td", { class: column.cls || "", dataset: { sort: typeof value === "number" ? String(value) : value } }, column.cell(n)));
+    });
+    body.append(tr);
+  }
+  let state = { index: 3, descending: true };
+  function sortBy(index) {
+    state = { index, descending: state.index === index ? !state.descending : index >= 3 && index <= 4 };
+    const rows = Array.from(body.querySelectorAll("tr"));
+    rows.sort((a, b) => {
+      const x = a.children[index].dataset.sort, y = b.children[index].dataset.sort;
+      const nx = Number(x), ny = Number(y);
+      const order = !isNaN(nx) && !isNaN(ny) ? nx - ny : String(x).localeCompare(String(y));
+      return state.descending ? -order : order;
+    });
+    rows.forEach((r) => body.append(r));
+    head.querySelectorAll("th").forEach((th) => th.classList.remove("sorted-asc", "sorted-desc"));
+    head.querySelectorAll("th")[index].classList.add(state.descending ? "sorted-desc" : "sorted-asc");
+  }
+}
+
+function scoreCell(entry) {
+  return el("span", {}, fmt(entry.score), " ",
+    el("span", { class: "interval" }, intervalText(entry.interval, entry.min_studies, "time", true)));
+}
+
+function workloadCell(cell, clock) {
+  if (!cell) return "—";
+  const span = el("span", { class: cell.median === null ? "miss" : "" }, fmtTime(cell.median, clock),
+    el("span", { class: "interval" }, ` n=${cell.n} (${cell.reached}/${cell.n}) ${intervalText(cell.interval, cell.n, clock, false)}`));
+  return span;
+}
+
+// ---- performance profiles ----
+function drawProfile(clock, target) {
+  const p = D.profiles[clock];
+  const traces = Object.entries(p.submissions).map(([name, rho]) => ({
+    x: p.tau, y: rho, name, mode: "lines", line: { shape: "hv" },
+    hovertemplate: `${name}<br>τ=%{x:.2f}<br>ρ=%{y:.2f}<extra></extra>` }));
+  Plotly.newPlot(target, traces, {
+    title: { text: `Performance profile (${clock === "time" ? "time" : "step"} clock)` },
+    xaxis: { title: { text: "τ (ratio to the best)" }, type: "log" }, yaxis: { title: { text: "ρ(τ)" }, range: [0, 1.05] },
+    margin: { t: 40, r: 10 }, legend: { font: { size: 10 } } }, { displaylogo: false, responsive: true });
+}
+
+function rankChanges() {
+  const list = $("rank-changes");
+  const moved = Object.entries(D.ranks).filter(([, r]) => r.steps !== null && r.steps !== r.time);
+  if (!moved.length) list.append(el("li", {}, "No submission changes rank between the time and the step clock."));
+  for (const [name, r] of moved) list.append(el("li", {}, `${name}: rank ${r.time} on time, ${r.steps} on steps`));
+}
+
+// ---- validation curves ----
+function drawCurves() {
+  const container = $("curve-charts");
+  const top = Object.keys(D.clocks.time).slice(0, 5);
+  const palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+  Object.entries(D.curves).forEach(([workload, c], wi) => {
+    const id = "curves-" + wi;
+    container.append(el("div", { id, class: "chart", "data-workload": workload }));
+    const traces = [];
+    Object.entries(c.submissions).forEach(([name, band], i) => {
+      const color = palette[i % palette.length];
+      const visible = top.includes(name) ? true : "legendonly";
+      traces.push({ x: c.grid, y: band.high, mode: "lines", line: { width: 0, color }, legendgroup: name,
+        showlegend: false, hoverinfo: "skip", visible, name: name + " max" });
+      traces.push({ x: c.grid, y: band.low, mode: "lines", line: { width: 0, color }, fill: "tonexty",
+        fillcolor: color + "33", legendgroup: name, showlegend: false, hoverinfo: "skip", visible, name: name + " min" });
+      traces.push({ x: c.grid, y: band.median, mode: "lines", line: { color }, legendgroup: name,
+        name: `${name} (n=${band.n})`, visible, connectgaps: false,
+        hovertemplate: `${name}<br>t=%{x:.1f}<br>${c.metric}=%{y:.4f}<extra></extra>` });
+    });
+    traces.push({ x: [c.grid[0], c.grid[c.grid.length - 1]], y: [c.target, c.target], mode: "lines",
+      line: { dash: "dash", color: "#000" }, name: `target ${c.target}`, hoverinfo: "name" });
+    Plotly.newPlot(id, traces, { title: { text: workload }, xaxis: { title: { text: `submission time (${c.clock === "process_cpu" ? "process CPU s" : "s"})` } },
+      yaxis: { title: { text: c.metric } }, margin: { t: 40, r: 10 }, legend: { font: { size: 10 } } },
+      { displaylogo: false, responsive: true });
+  });
+}
+
+// ---- anytime view ----
+function anytimeLevels(mode) {
+  return mode === "budget" ? D.anytime.budget_fractions : D.anytime.loosenings;
+}
+function keyOf(v) { return Number.isInteger(v) ? v.toFixed(1) : String(v); }
+function renderAnytime() {
+  const mode = $("anytime-mode").value;
+  const levels = anytimeLevels(mode);
+  const slider = $("anytime-slider");
+  slider.max = String(levels.length - 1);
+  const level = levels[Math.min(Number(slider.value), levels.length - 1)];
+  $("anytime-level").textContent = mode === "budget" ? `${Math.round(level * 100)}% of the budget`
+    : `target loosened by ${Math.round(level * 100)}%`;
+  const scores = (mode === "budget" ? D.anytime.by_budget : D.anytime.by_target)[keyOf(level)] || {};
+  const body = $("anytime-table").querySelector("tbody");
+  body.replaceChildren();
+  Object.entries(scores).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).forEach(([name, score], i) => {
+    body.append(el("tr", { dataset: { submission: name } }, el("td", {}, String(i + 1)),
+      el("td", { class: "name" }, name), el("td", {}, fmt(score))));
+  });
+  const traces = Object.keys(D.clocks.time).map((name) => ({
+    x: levels.map((l) => l * 100),
+    y: levels.map((l) => ((mode === "budget" ? D.anytime.by_budget : D.anytime.by_target)[keyOf(l)] || {})[name]),
+    name, mode: "lines+markers",
+    hovertemplate: `${name}<br>%{x}%<br>score=%{y:.3f}<extra></extra>` }));
+  Plotly.react("anytime-chart", traces, {
+    title: { text: mode === "budget" ? "Score against the budget" : "Score against the target's looseness" },
+    xaxis: { title: { text: mode === "budget" ? "% of the budget" : "% looser target" } }, yaxis: { title: { text: "benchmark score" }, range: [0, 1.05] },
+    margin: { t: 40, r: 10 }, legend: { font: { size: 10 } } }, { displaylogo: false, responsive: true });
+}
+
+// ---- submissions ----
+function submissionDetails() {
+  const container = $("submission-details");
+  for (const name of Object.keys(D.clocks.time)) {
+    const s = D.submissions[name];
+    const section = el("details", { id: anchor(name) }, el("summary", {}, `${name} — ${s.family}, ${s.form} form (${s.path || "?"})`));
+    if (s.doc) section.append(el("pre", {}, s.doc));
+    for (const [workload, runs] of Object.entries(s.runs)) {
+      section.append(el("h4", {}, workload));
+      const table = el("table", {}, el("tr", {}, ...["study", "trial", "seed", "ruleset", "status", "counts", "time to target", "steps", "hyperparameters", "command", "record"].map((h) => el("th", { class: "name" }, h))));
+      for (const r of runs) {
+        table.append(el("tr", {}, el("td", {}, r.study ?? "—"), el("td", {}, r.trial ?? "—"), el("td", {}, r.seed),
+          el("td", { class: "name" }, r.ruleset), el("td", { class: "name" }, r.status), el("td", {}, r.counts ? "yes" : ""),
+          el("td", {}, fmtTime(r.time_to_target, "time")), el("td", {}, r.steps_to_target ?? "—"),
+          el("td", { class: "name" }, el("code", {}, JSON.stringify(r.hparams))),
+          el("td", { class: "name" }, el("code", { class: "command" }, r.command)),
+          el("td", { class: "name" }, el("a", { href: r.record + "/result.json" }, "result.json"), " ",
+            el("a", { href: r.record + "/metrics.jsonl" }, "metrics.jsonl"))));
+      }
+      section.append(el("div", { class: "scroll" }, table));
+    }
+    container.append(section);
+  }
+}
+
+function provenance() {
+  $("summary").textContent = `${D.num_runs} runs, ${Object.keys(D.clocks.time).length} submissions, ` +
+    `${D.workloads.length} workload(s): ${D.workloads.join(", ")}. τ_max = ${D.tau_max}.` +
+    (D.compute ? ` Compute: ${D.compute.core_hours.toFixed(1)} core-hours ` +
+      `(${D.compute.wall_hours.toFixed(1)} wall-hours of runs), ${D.compute.first_started} to ` +
+      `${D.compute.last_ended}.` : "");
+  $("min-studies").textContent = String(D.min_studies_for_interval);
+  for (const line of D.hardware) $("hardware").append(el("li", {}, line));
+  for (const k of D.skipped) $("skipped").append(el("li", {}, `${k.path}: ${k.reason}`));
+  for (const w of D.warnings) $("skipped").append(el("li", {}, `warning: ${w}`));
+  if (!D.skipped.length && !D.warnings.length) $("skipped").append(el("li", {}, "none"));
+}
+
+provenance();
+buildTable();
+drawProfile("time", "profile-time");
+drawProfile("steps", "profile-steps");
+rankChanges();
+drawCurves();
+submissionDetails();
+$("anytime-mode").addEventListener("change", () => {  // a new mode starts at its last level
+  const last = String(anytimeLevels($("anytime-mode").value).length - 1);
+  $("anytime-slider").max = last;
+  $("anytime-slider").value = last;
+  renderAnytime();
+});
+$("anytime-slider").addEventListener("input", renderAnytime);
+renderAnytime();
