@@ -12,6 +12,10 @@ def _number(value: float | None, digits: int = 3) -> str:
   return "miss" if value is None else f"{value:.{digits}f}"
 
 
+def _metric(data: Mapping[str, Any], workload: str) -> str:
+  return data.get("curves", {}).get(workload, {}).get("metric", "validation value")
+
+
 def _score(row: Mapping[str, Any]) -> str:
   interval = row.get("interval")
   if interval is None:
@@ -20,25 +24,37 @@ def _score(row: Mapping[str, Any]) -> str:
   return f"{row['score']:.3f} [{low:.3f}, {high:.3f}]"
 
 
-def _cell(time_row: Mapping[str, Any] | None, step_row: Mapping[str, Any] | None) -> str:
-  """Median time and steps to target over studies, with reached/n: "41.2 s / 610 (5/5)"."""
+def _best(best: Mapping[str, Any] | None) -> str:
+  """", best 2.784 (2.758–2.827)": the median and range over studies of each study's best
+  validation value (empty when unknown)."""
+  if not best or best.get("median") is None:
+    return ""
+  return f", best {best['median']:#.4g} ({best['low']:#.4g}–{best['high']:#.4g})"
+
+
+def _cell(time_row: Mapping[str, Any] | None, step_row: Mapping[str, Any] | None,
+          best: Mapping[str, Any] | None = None) -> str:
+  """Median time and steps to target over studies, with reached/n: "41.2 s / 610 (5/5)"; a
+  miss adds how close the studies came: "miss (0/5), best 2.784 (2.758–2.827)"."""
   if time_row is None:
     return "–"
   time = time_row["median"]
   steps = step_row["median"] if step_row else None
   if time is None:
-    return f"miss ({time_row['reached']}/{time_row['n']})"
+    return f"miss ({time_row['reached']}/{time_row['n']}){_best(best)}"
   return (f"{time:.1f} s / {_number(steps, 0)} ({time_row['reached']}/{time_row['n']})")
 
 
 def leaderboard_table(data: Mapping[str, Any]) -> str:
   """One row per submission, ranked on the time clock: family, form, score on each clock with
   its 95% interval (n/a below the interval's minimum studies), ranks, and per workload the
-  median time and steps to target over studies with how many studies reached it."""
+  median time and steps to target over studies with how many studies reached it (on a miss,
+  the median and range of the studies' best validation values)."""
   workloads: Sequence[str] = data["workloads"]
   time_table, step_table = data["clocks"]["time"], data["clocks"]["steps"]
   header = ["submission", "family", "form", "score (time)", "score (steps)", "rank time / steps",
-            *[f"{w}: median time / steps (reached/n)" for w in workloads]]
+            *[f"{w}: median time / steps (reached/n); a miss: best {_metric(data, w)}"
+              for w in workloads]]
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   for name, row in time_table.items():
     about = data["submissions"].get(name, {})
@@ -46,8 +62,8 @@ def leaderboard_table(data: Mapping[str, Any]) -> str:
     ranks = data["ranks"][name]
     cells = [name, about.get("family", "?"), about.get("form", "?"), _score(row),
              _score(steps) if steps else "–", f"{ranks['time']} / {ranks['steps']}",
-             *[_cell(row["workloads"].get(w), steps["workloads"].get(w) if steps else None)
-               for w in workloads]]
+             *[_cell(row["workloads"].get(w), steps["workloads"].get(w) if steps else None,
+                     data.get("closest", {}).get(w, {}).get(name)) for w in workloads]]
     lines.append("| " + " | ".join(cells) + " |")
   cost = data.get("compute")
   if cost:

@@ -3,7 +3,8 @@
 Scores on the time clock and on the step clock come from `score_directories` itself (so every
 refusal and rule of `score` holds here, and its scores.json / report.md sit beside the page);
 this module adds the per-workload intervals, the profiles on a grid, the rank changes, the
-validation curves over seeds, the anytime view and what the page says about each submission.
+validation curves over seeds, the anytime view, how close each came to the target (`closest`)
+and what the page says about each submission.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from algoperf_lab.leaderboard import anytime, curves, submission_info
+from algoperf_lab.leaderboard import anytime, closest, curves, submission_info
 from algoperf_lab.scoring.profiles import profile
 from algoperf_lab.scoring.records import load_records, read_curve
 from algoperf_lab.scoring.report import (
@@ -170,6 +171,7 @@ def build(paths: Sequence[Path], out_dir: Path, *, allow_mixed_hardware: bool = 
                 for name in time_ranks},
       "curves": _curves(studies, read),
       "anytime": _anytime(studies, read, time_report.workloads, time_report.tau_max),
+      "closest": closest.closest(studies, read),
       "submissions": _submission_pages(studies, out_dir),
       "compute": compute(studies),
       "skipped": [{"path": k.path, "reason": k.reason} for k in time_report.skipped],

@@ -50,6 +50,9 @@ def test_clicking_a_column_sorts_the_table(site):
     assert _names(page, "#leaderboard-table tbody tr") == sorted(lm, key=lm.get, reverse=True)
     page.click("#leaderboard-table th:has-text('submission')")
     assert _names(page, "#leaderboard-table tbody tr") == sorted(lm)
+    best = {n: cell["median"] for n, cell in data["closest"]["lm/tiny"].items()}
+    page.click("#leaderboard-table th:has-text('lm/tiny best')")
+    assert _names(page, "#leaderboard-table tbody tr") == sorted(best, key=best.get)
 
 
 def test_a_legend_click_hides_a_curve(site):

@@ -2329,6 +2329,34 @@ window.LEADERBOARD = {
    }
   }
  },
+ "closest": {
+  "lm_moe/tiny": {
+   "adamw_aux_free": {
+    "median": 2.8247077232474935,
+    "low": 2.782769409869296,
+    "high": 2.8446111034491954,
+    "n": 5
+   },
+   "adamw_global_lbl": {
+    "median": 2.783976556095702,
+    "low": 2.7577779229418176,
+    "high": 2.8266996263097868,
+    "n": 5
+   },
+   "adamw_micro_lbl": {
+    "median": 2.7883390680174878,
+    "low": 2.7700332346596506,
+    "high": 2.814061309228482,
+    "n": 5
+   },
+   "adamw_none": {
+    "median": 2.7953623235307723,
+    "low": 2.7648446900657704,
+    "high": 2.8264113833869406,
+    "n": 5
+   }
+  }
+ },
  "submissions": {
   "adamw_aux_free": {
    "path": "/work/main/submissions/moe/adamw_aux_free.py",

@@ -46,6 +46,13 @@ function buildTable() {
         cell: (n) => workloadCell(table[n] && table[n].workloads[w], clock),
       });
     }
+    const best = (D.closest || {})[w] || {};
+    const worst = (D.curves[w] || {}).direction === "higher" ? -Infinity : Infinity;
+    columns.push({
+      label: `${w} best`,
+      value: (n) => (best[n] && best[n].median !== null ? best[n].median : worst),
+      cell: (n) => bestCell(best[n]),
+    });
   }
   const head = $("leaderboard-table").querySelector("thead");
   const row = el("tr");
@@ -92,6 +99,13 @@ function workloadCell(cell, clock) {
   return span;
 }
 
+function bestCell(best) {  // the studies' best validation values: median (range)
+  if (!best || best.median === null) return "—";
+  const g = (v) => Number(v).toPrecision(4);
+  return el("span", {}, String(g(best.median)),
+    el("span", { class: "interval" }, ` (${g(best.low)}–${g(best.high)}) n=${best.n}`));
+}
+
 // ---- performance profiles ----
 function drawProfile(clock, target) {
   const p = D.profiles[clock];
@@ -114,15 +128,28 @@ function rankChanges() {
 // ---- validation curves ----
 function drawCurves() {
   const container = $("curve-charts");
-  const top = Object.keys(D.clocks.time).slice(0, 5);
+  const top = (workload, direction) => {  // fastest median time, then closest best value
+    const best = (D.closest || {})[workload] || {};
+    const sign = direction === "higher" ? -1 : 1;
+    const key = (n) => {
+      const cell = D.clocks.time[n] && D.clocks.time[n].workloads[workload];
+      const b = best[n] && best[n].median !== null ? sign * best[n].median : Infinity;
+      return [cell && cell.median !== null ? cell.median : Infinity, b];
+    };
+    return Object.keys(D.clocks.time).sort((x, y) => {
+      const [tx, bx] = key(x), [ty, by] = key(y);
+      return tx - ty || bx - by || x.localeCompare(y);
+    }).slice(0, 5);
+  };
   const palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
   Object.entries(D.curves).forEach(([workload, c], wi) => {
     const id = "curves-" + wi;
     container.append(el("div", { id, class: "chart", "data-workload": workload }));
     const traces = [];
+    const shown = top(workload, c.direction);
     Object.entries(c.submissions).forEach(([name, band], i) => {
       const color = palette[i % palette.length];
-      const visible = top.includes(name) ? true : "legendonly";
+      const visible = shown.includes(name) ? true : "legendonly";
       traces.push({ x: c.grid, y: band.high, mode: "lines", line: { width: 0, color }, legendgroup: name,
         showlegend: false, hoverinfo: "skip", visible, name: name + " max" });
       traces.push({ x: c.grid, y: band.low, mode: "lines", line: { width: 0, color }, fill: "tonexty",
