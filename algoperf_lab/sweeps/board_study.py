@@ -110,8 +110,9 @@ def board_specs(study: BoardStudy, workdir: Path, *, boards: Sequence[str] | Non
                 extra_overrides: Sequence[str] = (),
                 settings: Mapping[str, Any] | None = None,
                 max_studies: int | None = None) -> list[TrialSpec]:
-  """Every chosen board's trials as sweep specs (boards, workloads and submissions may be
-  narrowed, a name no board has is refused; max_studies caps each cell's studies)."""
+  """Every chosen board's trials as sweep specs, study by study (boards, workloads and
+  submissions may be narrowed, a name no board has is refused; max_studies caps each cell's
+  studies)."""
   names = {b.name for b in study.boards}
   for kind, chosen, known in (
       ("boards", boards, names),
@@ -142,4 +143,6 @@ def board_specs(study: BoardStudy, workdir: Path, *, boards: Sequence[str] | Non
         _, made = tuning.tuning_specs(request)
         specs += [dataclasses.replace(s, label=f"{board.name}: {name} on {workload} {s.label}")
                   for s in made]
-  return specs
+  # Study-major: study 0 of every cell, then study 1, ...; a sweep stopped part-way (a session's
+  # end, a killed job) leaves every cell with the same number of studies, give or take one.
+  return sorted(specs, key=lambda s: s.study)

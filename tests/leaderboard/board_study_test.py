@@ -88,3 +88,16 @@ def test_narrowing_to_what_the_study_lacks_is_refused(tmp_path, capsys):
   assert "--boards: ['moe'] are not in study 'leaderboard_smoke'" in capsys.readouterr().err
   assert cli.main(["study", f"--study={SMOKE}", f"--workdir={tmp_path}", "--seeds=0,1"]) == 2
   assert "a board study's seeds follow from its studies" in capsys.readouterr().err
+
+
+def test_the_sweep_runs_study_by_study_so_a_stopped_sweep_leaves_balanced_cells(tmp_path):
+  path = REPO_ROOT / "configs" / "studies" / "leaderboard_tiny.py"
+  study = board_study.load_board_study(path, read_get_config(path, StudyConfigError, "", ""))
+  specs = board_study.board_specs(study, tmp_path, boards=("self_tuning", "external"))
+  assert len(specs) == 450 + 270
+  assert [s.study for s in specs] == sorted(s.study for s in specs)
+  first = specs[:90 + 90]  # study 0: 90 self-tuning cells, 18 external cells x 5 trials
+  assert {s.study for s in first} == {0}
+  cells = {(Path(s.workdir).parts[-5], Path(s.workdir).parts[-4], Path(s.workdir).parts[-3])
+           for s in first}
+  assert len(cells) == 90 + 18
