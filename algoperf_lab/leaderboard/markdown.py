@@ -26,9 +26,11 @@ def _score(row: Mapping[str, Any]) -> str:
 
 def _best(best: Mapping[str, Any] | None) -> str:
   """", best 2.784 (2.758–2.827)": the median and range over studies of each study's best
-  validation value (empty when unknown)."""
+  validation value (one study: its value alone; empty when unknown)."""
   if not best or best.get("median") is None:
     return ""
+  if best["n"] == 1:
+    return f", best {best['median']:#.4g}"
   return f", best {best['median']:#.4g} ({best['low']:#.4g}–{best['high']:#.4g})"
 
 

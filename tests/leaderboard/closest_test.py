@@ -71,3 +71,11 @@ def test_a_run_without_a_finite_eval_in_its_budget_has_no_best():
   full = closest.RunCurve(record, read_curve(record.run_dir, record.target_metric))
   assert closest.run_best(full) == pytest.approx(_best_from_metrics(
       record.run_dir, record.target_metric, record.max_allowed_runtime_sec, True))
+
+
+def test_one_study_s_best_is_shown_without_a_range():
+  one = {"median": 2.7413, "low": 2.7413, "high": 2.7413, "n": 1}
+  assert markdown._best(one) == ", best 2.741"
+  assert markdown._best({"median": 0.159, "low": 0.1553, "high": 0.1596, "n": 5}) == (
+      ", best 0.1590 (0.1553–0.1596)")
+  assert markdown._best(None) == markdown._best({"median": None, "n": 0}) == ""

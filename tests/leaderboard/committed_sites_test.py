@@ -43,6 +43,23 @@ def test_the_table_is_the_site_s_numbers(board):
     assert (site / "screenshots" / f"leaderboard_{shot}.png").is_file()
 
 
+@pytest.mark.parametrize("board", SITES)
+def test_the_site_s_page_is_the_lab_s_current_page(board):
+  """A committed site carries the page's files as the leaderboard command writes them now, and
+  data.js holds leaderboard.json."""
+  from importlib import resources
+
+  from algoperf_lab.leaderboard import page
+
+  site = readme_blocks.SITES / board
+  for name in page.ASSETS:
+    current = resources.files("algoperf_lab.leaderboard").joinpath("assets", name).read_text()
+    assert (site / name).read_text() == current, f"{site / name}: rebuild the site"
+  data = (site / page.DATA_FILE).read_text()
+  assert json.loads(data.removeprefix("window.LEADERBOARD = ").removesuffix(";\n")) == json.loads(
+      (site / page.JSON_FILE).read_text())
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("board", SITES)
 def test_the_leaderboard_command_rebuilds_the_site_from_the_records(board, tmp_path):

@@ -102,8 +102,8 @@ function workloadCell(cell, clock) {
 function bestCell(best) {  // the studies' best validation values: median (range)
   if (!best || best.median === null) return "—";
   const g = (v) => Number(v).toPrecision(4);
-  return el("span", {}, String(g(best.median)),
-    el("span", { class: "interval" }, ` (${g(best.low)}–${g(best.high)}) n=${best.n}`));
+  const range = best.n > 1 ? ` (${g(best.low)}–${g(best.high)})` : "";
+  return el("span", {}, String(g(best.median)), el("span", { class: "interval" }, `${range} n=${best.n}`));
 }
 
 // ---- performance profiles ----
