@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="build even when some records are corrupt, preempted, running or "
                            "capped (their gaps are marked)")
   leaderboard.add_argument("--bootstrap_samples", type=config.positive_int, default=1000)
+  leaderboard.add_argument("--baseline", default=None, metavar="SUBMISSION",
+                           help="compare every other submission with this one study by study "
+                           "(same seeds): faster/slower pairs, sign test, time ratio interval")
   leaderboard.add_argument("--screenshots", type=Path, default=None,
                            help="also save a PNG of each view of the page into this folder "
                            "(headless Chromium through playwright, as scripts/setup.sh installs)")
@@ -466,7 +469,7 @@ def _leaderboard(args: argparse.Namespace) -> int:
                              "page alone.")
   index = build_site(list(args.dirs), args.out, allow_mixed_hardware=args.allow_mixed_hardware,
                      allow_incomplete=args.allow_incomplete,
-                     bootstrap_samples=args.bootstrap_samples)
+                     bootstrap_samples=args.bootstrap_samples, baseline=args.baseline)
   print(f"leaderboard: {index} (open it in a browser; it works from file://)")
   if args.screenshots is not None:
     for shot in browser.screenshot_views(index, args.screenshots):
@@ -598,7 +601,8 @@ def _board_study(args: argparse.Namespace, overrides: list[str],
   for board in chosen.boards:
     if args.boards is None or board.name in split(args.boards):
       print(f"  algoperf-lab leaderboard {board_study.board_dir(args.workdir, board.name)} "
-            f"--out={args.workdir / 'site' / board.name}")
+            f"--out={args.workdir / 'site' / board.name}"
+            + (f" --baseline={board.baseline}" if board.baseline else ""))
   return 0
 
 

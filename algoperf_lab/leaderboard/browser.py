@@ -63,13 +63,14 @@ def open_page(index: Path, width: int = 1400, height: int = 1000) -> Iterator[tu
 
 
 def screenshot_views(index: Path, out_dir: Path) -> list[Path]:
-  """A PNG of each view of the page (table, profiles, curves, anytime by budget, a submission),
+  """A PNG of each view of the page (table, profiles, paired comparisons, curves, anytime by
+  budget, a submission),
   and of the anytime view by target looseness at its loosest level (anytime_target)."""
   out_dir.mkdir(parents=True, exist_ok=True)
   shots = []
   with open_page(index) as (page, _):
     page.evaluate("document.querySelectorAll('details')[0]?.setAttribute('open', '')")
-    for section in ("table", "profiles", "curves", "anytime", "submissions"):
+    for section in ("table", "profiles", "paired", "curves", "anytime", "submissions"):
       path = out_dir / f"leaderboard_{section}.png"
       page.locator(f"#{section}").screenshot(path=str(path))
       shots.append(path)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from algoperf_lab.leaderboard import anytime, closest, curves, submission_info
+from algoperf_lab.scoring import paired
 from algoperf_lab.scoring.profiles import profile
 from algoperf_lab.scoring.records import load_records, read_curve
 from algoperf_lab.scoring.report import (
@@ -146,11 +147,13 @@ def _anytime(studies: Sequence[Any], read: Mapping[str, Any], workloads: Sequenc
 
 def build(paths: Sequence[Path], out_dir: Path, *, allow_mixed_hardware: bool = False,
           allow_incomplete: bool = False, bootstrap_samples: int = 1000,
-          seed: int = 0) -> dict[str, Any]:
+          seed: int = 0, baseline: str | None = None) -> dict[str, Any]:
   """The leaderboard of the records under `paths`; writes `score`'s files for both clocks
-  under out_dir/scores/{time,steps}/ and returns the page's data."""
+  under out_dir/scores/{time,steps}/ and returns the page's data. With a baseline, every
+  other submission is compared with it study by study (`score --baseline`'s paired
+  comparisons, on both clocks)."""
   reports = {clock: score_directories(
-      list(paths), out_dir / SCORES_DIR / clock, clock=clock,
+      list(paths), out_dir / SCORES_DIR / clock, clock=clock, baseline=baseline,
       allow_mixed_hardware=allow_mixed_hardware, allow_incomplete=allow_incomplete,
       bootstrap_samples=bootstrap_samples, seed=seed)
       for clock in ("time", "steps")}
@@ -172,6 +175,9 @@ def build(paths: Sequence[Path], out_dir: Path, *, allow_mixed_hardware: bool = 
       "curves": _curves(studies, read),
       "anytime": _anytime(studies, read, time_report.workloads, time_report.tau_max),
       "closest": closest.closest(studies, read),
+      "baseline": baseline,
+      "paired": {clock: [paired.to_json(c) for c in report.paired]
+                 for clock, report in reports.items()},
       "submissions": _submission_pages(studies, out_dir),
       "compute": compute(studies),
       "skipped": [{"path": k.path, "reason": k.reason} for k in time_report.skipped],

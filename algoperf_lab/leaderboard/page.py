@@ -63,7 +63,8 @@ def write_site(data: Mapping[str, Any], out_dir: Path) -> Path:
 
 
 def build_site(paths: list[Path], out_dir: Path, *, allow_mixed_hardware: bool = False,
-               allow_incomplete: bool = False, bootstrap_samples: int = 1000) -> Path:
+               allow_incomplete: bool = False, bootstrap_samples: int = 1000,
+               baseline: str | None = None) -> Path:
   """Scores the records under `paths` on both clocks and writes the site into out_dir (locked
   while it is written: a second command writing the same folder is refused, not raced)."""
   from algoperf_lab.harness.workdir_lock import hold_output_dir
@@ -72,5 +73,6 @@ def build_site(paths: list[Path], out_dir: Path, *, allow_mixed_hardware: bool =
   plotly_js()  # before any work: a missing extra is the first thing said
   with hold_output_dir(out_dir, "--out"):
     data = model.build(paths, out_dir, allow_mixed_hardware=allow_mixed_hardware,
-                       allow_incomplete=allow_incomplete, bootstrap_samples=bootstrap_samples)
+                       allow_incomplete=allow_incomplete, bootstrap_samples=bootstrap_samples,
+                       baseline=baseline)
     return write_site(data, out_dir)

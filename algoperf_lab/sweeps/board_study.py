@@ -4,7 +4,8 @@ A board study config (`configs/studies/leaderboard_tiny.py`) is a study config w
 
     name, size, seed (the tuning seed every board derives its study/trial seeds from),
     boards: {board: {ruleset: "self" | "external", studies, trials (external), workloads,
-             submissions: {name: file}, search_spaces: {name: file} (external)}}
+             submissions: {name: file}, search_spaces: {name: file} (external),
+             baseline: a submission's name (optional: the page's paired comparisons)}}
 
 Each board is scored on its own (a board's submissions all run on its workloads: a submission
 missing a workload would count as a miss). Every (board, workload, submission) is a `tune`
@@ -24,7 +25,8 @@ from algoperf_lab.harness.loop import RunSettings
 from algoperf_lab.sweeps.spec import TrialSpec
 from algoperf_lab.sweeps.study_config import REPO_ROOT, StudyConfigError
 
-BOARD_KEYS = {"ruleset", "studies", "trials", "workloads", "submissions", "search_spaces"}
+BOARD_KEYS = {"ruleset", "studies", "trials", "workloads", "submissions", "search_spaces",
+              "baseline"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Board:
   workloads: tuple[str, ...]
   submissions: Mapping[str, str]
   search_spaces: Mapping[str, str]
+  baseline: str | None = None  # the submission the page compares the others with, seed by seed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,12 +84,16 @@ def _board(source: str, name: str, data: Mapping[str, Any]) -> Board:
     raise StudyConfigError(f"{where}: no such file(s): {', '.join(missing)}")
   if not submissions or not data.get("workloads"):
     raise StudyConfigError(f"{where}: needs workloads and submissions")
+  baseline = data.get("baseline")
+  if baseline is not None and baseline not in submissions:
+    raise StudyConfigError(f"{where}: baseline {baseline!r} is not one of its submissions "
+                           f"({', '.join(sorted(submissions))})")
   studies = int(data.get("studies", 5))
   if studies < 1 or trials < 1:
     raise StudyConfigError(f"{where}: studies and trials must be at least 1")
   return Board(name=name, ruleset=ruleset, studies=studies, trials=trials,
                workloads=tuple(data["workloads"]), submissions=submissions,
-               search_spaces=spaces)
+               search_spaces=spaces, baseline=None if baseline is None else str(baseline))
 
 
 def load_board_study(source: str | Path, data: Mapping[str, Any]) -> BoardStudy:

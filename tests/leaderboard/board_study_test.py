@@ -58,6 +58,9 @@ def test_the_bundled_leaderboard_study_is_every_cell():
              if p.stem != "__init__" and p.parent.name != "lib"}
   on_boards = {n for b in ("self_tuning", "multi_task", "moe") for n in boards[b].submissions}
   assert on_boards == bundled  # every bundled submission is on a self-tuning board
+  assert {b: boards[b].baseline for b in boards} == {
+      "self_tuning": "adamw", "multi_task": "linear_scalarisation", "moe": "adamw_none",
+      "external": "adamw"}
   assert all(b.studies == 5 for n, b in boards.items() if n != "external")
   assert boards["external"].studies == 3 and boards["external"].trials == 5
   assert set(boards["external"].submissions) == {"adamw", "nadamw_optax", "sgd_momentum",
@@ -76,6 +79,9 @@ def test_the_bundled_leaderboard_study_is_every_cell():
     ({"ruleset": "self", "workloads": ["gnn"], "submissions": {"x": "submissions/none.py"}},
      "no such file(s)"),
     ({"ruleset": "self", "workload": ["gnn"], "submissions": {}}, "unknown keys ['workload']"),
+    ({"ruleset": "self", "workloads": ["gnn"], "baseline": "sgd",
+      "submissions": {"adamw": "submissions/baselines/adamw.py"}},
+     "baseline 'sgd' is not one of its submissions (adamw)"),
 ])
 def test_bad_boards_are_one_clear_error(board, message):
   with pytest.raises(StudyConfigError, match=None) as error:

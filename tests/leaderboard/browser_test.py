@@ -79,13 +79,34 @@ def test_the_anytime_slider_changes_the_ranking(site):
     assert page.text_content("#anytime-level") == "target loosened by 20%"
 
 
+def test_the_paired_table_follows_the_clock(tmp_path):
+  out = tmp_path / "site"
+  assert cli.main(["leaderboard", str(TABLE), f"--out={out}", "--bootstrap_samples=50",
+                   "--baseline=nadamw"]) == 0
+  data = json.loads((out / "leaderboard.json").read_text())
+  with browser.open_page(out / "index.html") as (page, errors):
+    assert page.text_content("#paired-baseline") == "nadamw"
+    rows = page.locator("#paired-table tbody tr")
+    assert rows.count() == len(data["paired"]["time"]) == 9  # 3 submissions x 3 workloads
+    first = data["paired"]["time"][0]
+    assert rows.first.locator("td").nth(3).text_content() == (
+        f"{first['faster']} / {first['slower']} / {first['ties']}")
+    page.select_option("#paired-clock", "steps")
+    ratio = data["paired"]["steps"][0]["time_ratio_geomean"]
+    shown = rows.first.locator("td").nth(5).text_content()
+    assert shown == ("n/a (a miss)" if ratio is None else f"{ratio:.3f}")
+    assert errors == []
+  with browser.open_page(REPO_ROOT / "docs" / "leaderboard" / "moe" / "index.html") as (page, _):
+    assert page.locator("#paired-table tbody tr").count() >= 1
+
+
 def test_screenshots_of_every_view(tmp_path, capsys):
   """`leaderboard --screenshots=DIR`, as the README builds the committed views."""
   shots_dir = tmp_path / "shots"
   assert cli.main(["leaderboard", str(TABLE), f"--out={tmp_path / 'site'}",
                    "--bootstrap_samples=50", f"--screenshots={shots_dir}"]) == 0
-  names = [f"leaderboard_{v}.png" for v in ("table", "profiles", "curves", "anytime", "submissions",
-                                            "anytime_target")]
+  names = [f"leaderboard_{v}.png" for v in ("table", "profiles", "paired", "curves", "anytime",
+                                            "submissions", "anytime_target")]
   assert [line.split("/")[-1] for line in capsys.readouterr().out.splitlines()
           if line.startswith("screenshot: ")] == names
   assert all((shots_dir / name).stat().st_size > 5_000 for name in names)

@@ -15,7 +15,22 @@ from tests.helpers import REPO_ROOT
 
 SITES = sorted(p.parent.name for p in readme_blocks.SITES.glob("*/leaderboard.json"))
 RECORDS = REPO_ROOT / "results" / "leaderboard_tiny"
-NUMBERS = ("workloads", "tau_max", "num_runs", "clocks", "profiles", "ranks", "anytime", "closest")
+NUMBERS = ("workloads", "tau_max", "num_runs", "clocks", "profiles", "ranks", "anytime", "closest",
+           "baseline", "paired")
+
+
+def test_each_committed_site_compares_with_its_board_s_baseline():
+  from algoperf_lab.config_files import read_get_config
+  from algoperf_lab.sweeps import board_study
+  from algoperf_lab.sweeps.study_config import StudyConfigError
+
+  path = REPO_ROOT / "configs" / "studies" / "leaderboard_tiny.py"
+  study = board_study.load_board_study(path, read_get_config(path, StudyConfigError, "", ""))
+  baselines = {b.name: b.baseline for b in study.boards}
+  for board in SITES:
+    data = json.loads((readme_blocks.SITES / board / "leaderboard.json").read_text())
+    assert data["baseline"] == baselines[board]
+    assert data["paired"]["time"], board
 
 
 def test_every_readme_block_is_its_committed_site_s_table():
@@ -39,7 +54,8 @@ def test_the_table_is_the_site_s_numbers(board):
   site = readme_blocks.SITES / board
   data = json.loads((site / "leaderboard.json").read_text())
   assert (site / "table.md").read_text() == markdown.leaderboard_table(data)
-  for shot in ("table", "profiles", "curves", "anytime", "submissions", "anytime_target"):
+  for shot in ("table", "profiles", "paired", "curves", "anytime", "submissions",
+               "anytime_target"):
     assert (site / "screenshots" / f"leaderboard_{shot}.png").is_file()
 
 
@@ -65,7 +81,8 @@ def test_the_site_s_page_is_the_lab_s_current_page(board):
 def test_the_leaderboard_command_rebuilds_the_site_from_the_records(board, tmp_path):
   committed = json.loads((readme_blocks.SITES / board / "leaderboard.json").read_text())
   out = tmp_path / board
-  assert cli.main(["leaderboard", str(RECORDS / board), f"--out={out}"]) == 0
+  baseline = [f"--baseline={committed['baseline']}"] if committed.get("baseline") else []
+  assert cli.main(["leaderboard", str(RECORDS / board), f"--out={out}", *baseline]) == 0
   rebuilt = json.loads((out / "leaderboard.json").read_text())
   assert {k: rebuilt[k] for k in NUMBERS} == {k: committed[k] for k in NUMBERS}
   assert rebuilt["compute"] == committed["compute"]

@@ -168,3 +168,39 @@ def test_screenshots_without_a_browser_is_a_one_line_error_before_any_work(
                    f"--screenshots={tmp_path / 'shots'}"]) == 2
   assert "--screenshots: no Chromium at /usr/bin/chromium" in capsys.readouterr().err
   assert not out.exists()
+
+
+def test_paired_comparisons_against_the_baseline_are_the_records(tmp_path):
+  """--baseline: each submission against it study by study, on both clocks, from result.json."""
+  board = model.build([SEEDS], tmp_path, bootstrap_samples=50, baseline="adamw")
+  assert board["baseline"] == "adamw"
+  by_study: dict[str, dict[int, dict]] = {}
+  for result in _results(SEEDS):
+    by_study.setdefault(result["submission"], {})[result["study"]] = result
+  for clock, key in (("time", "time_to_target_sec"), ("steps", "steps_to_target")):
+    rows = {c["submission"]: c for c in board["paired"][clock]}
+    assert set(rows) == {"nadamw_optax", "nesterov"}
+    for name, row in rows.items():
+      def time(result):
+        return result[key] if result["status"] == "reached" else math.inf
+      pairs = [(time(by_study[name][k]), time(by_study["adamw"][k])) for k in by_study["adamw"]]
+      assert row["pairs"] == len(pairs) == 5
+      assert (row["faster"], row["slower"]) == (sum(a < b for a, b in pairs),
+                                                sum(a > b for a, b in pairs)), (clock, name)
+      if all(math.isfinite(a) for a, _ in pairs):
+        ratio = math.exp(sum(math.log(a / b) for a, b in pairs) / 5)
+        assert row["time_ratio_geomean"] == pytest.approx(ratio)
+        low, high = row["time_ratio_ci95"]
+        assert low < ratio < high
+      else:
+        assert row["time_ratio_geomean"] is None
+  assert model.build([SEEDS], tmp_path / "none", bootstrap_samples=50)["paired"] == {
+      "time": [], "steps": []}
+
+
+def test_an_unknown_baseline_is_one_line_before_the_page(tmp_path, capsys):
+  assert cli.main(["leaderboard", str(SEEDS), f"--out={tmp_path / 'site'}",
+                   "--baseline=sgd"]) == 2
+  err = capsys.readouterr().err
+  assert "baseline 'sgd' is not among the scored submissions" in err
+  assert not (tmp_path / "site" / "index.html").exists()

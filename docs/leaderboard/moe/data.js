@@ -2357,6 +2357,91 @@ window.LEADERBOARD = {
    }
   }
  },
+ "baseline": "adamw_none",
+ "paired": {
+  "time": [
+   {
+    "submission": "adamw_aux_free",
+    "baseline": "adamw_none",
+    "workload": "lm_moe/tiny",
+    "pairs": 5,
+    "faster": 0,
+    "slower": 0,
+    "ties": 5,
+    "test": "exact two-sided sign test",
+    "sign_test_p": null,
+    "time_ratio_geomean": null,
+    "time_ratio_ci95": null
+   },
+   {
+    "submission": "adamw_global_lbl",
+    "baseline": "adamw_none",
+    "workload": "lm_moe/tiny",
+    "pairs": 5,
+    "faster": 0,
+    "slower": 0,
+    "ties": 5,
+    "test": "exact two-sided sign test",
+    "sign_test_p": null,
+    "time_ratio_geomean": null,
+    "time_ratio_ci95": null
+   },
+   {
+    "submission": "adamw_micro_lbl",
+    "baseline": "adamw_none",
+    "workload": "lm_moe/tiny",
+    "pairs": 5,
+    "faster": 0,
+    "slower": 0,
+    "ties": 5,
+    "test": "exact two-sided sign test",
+    "sign_test_p": null,
+    "time_ratio_geomean": null,
+    "time_ratio_ci95": null
+   }
+  ],
+  "steps": [
+   {
+    "submission": "adamw_aux_free",
+    "baseline": "adamw_none",
+    "workload": "lm_moe/tiny",
+    "pairs": 5,
+    "faster": 0,
+    "slower": 0,
+    "ties": 5,
+    "test": "exact two-sided sign test",
+    "sign_test_p": null,
+    "time_ratio_geomean": null,
+    "time_ratio_ci95": null
+   },
+   {
+    "submission": "adamw_global_lbl",
+    "baseline": "adamw_none",
+    "workload": "lm_moe/tiny",
+    "pairs": 5,
+    "faster": 0,
+    "slower": 0,
+    "ties": 5,
+    "test": "exact two-sided sign test",
+    "sign_test_p": null,
+    "time_ratio_geomean": null,
+    "time_ratio_ci95": null
+   },
+   {
+    "submission": "adamw_micro_lbl",
+    "baseline": "adamw_none",
+    "workload": "lm_moe/tiny",
+    "pairs": 5,
+    "faster": 0,
+    "slower": 0,
+    "ties": 5,
+    "test": "exact two-sided sign test",
+    "sign_test_p": null,
+    "time_ratio_geomean": null,
+    "time_ratio_ci95": null
+   }
+  ]
+ },
  "submissions": {
   "adamw_aux_free": {
    "path": "/work/main/submissions/moe/adamw_aux_free.py",

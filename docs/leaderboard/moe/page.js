@@ -125,6 +125,29 @@ function rankChanges() {
   for (const [name, r] of moved) list.append(el("li", {}, `${name}: rank ${r.time} on time, ${r.steps} on steps`));
 }
 
+// ---- paired comparisons against the baseline ----
+function renderPaired() {
+  $("paired-baseline").textContent = D.baseline || "none chosen";
+  const body = $("paired-table").querySelector("tbody");
+  body.replaceChildren();
+  const rows = ((D.paired || {})[$("paired-clock").value]) || [];
+  if (!rows.length) {
+    body.append(el("tr", {}, el("td", { colspan: "7", class: "name" },
+      D.baseline ? "No study is shared with the baseline." : "No baseline: build the page with --baseline=SUBMISSION.")));
+    return;
+  }
+  const num = (v, digits) => (v === null || v === undefined ? "n/a" : Number(v).toFixed(digits));
+  for (const c of rows) {
+    const interval = c.time_ratio_ci95 ? `[${num(c.time_ratio_ci95[0], 3)}, ${num(c.time_ratio_ci95[1], 3)}]` : "n/a";
+    body.append(el("tr", { dataset: { submission: c.submission, workload: c.workload } },
+      el("td", { class: "name" }, c.workload), el("td", { class: "name" }, c.submission),
+      el("td", {}, String(c.pairs)), el("td", {}, `${c.faster} / ${c.slower} / ${c.ties}`),
+      el("td", {}, num(c.sign_test_p, 3)),
+      el("td", {}, c.time_ratio_geomean === null ? "n/a (a miss)" : num(c.time_ratio_geomean, 3)),
+      el("td", {}, interval)));
+  }
+}
+
 // ---- validation curves ----
 function drawCurves() {
   const container = $("curve-charts");
@@ -240,6 +263,8 @@ buildTable();
 drawProfile("time", "profile-time");
 drawProfile("steps", "profile-steps");
 rankChanges();
+renderPaired();
+$("paired-clock").addEventListener("change", renderPaired);
 drawCurves();
 submissionDetails();
 $("anytime-mode").addEventListener("change", () => {  // a new mode starts at its last level

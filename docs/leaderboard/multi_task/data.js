@@ -3836,6 +3836,169 @@ window.LEADERBOARD = {
    }
   }
  },
+ "baseline": "linear_scalarisation",
+ "paired": {
+  "time": [
+   {
+    "submission": "cagrad",
+    "baseline": "linear_scalarisation",
+    "workload": "gnn/tiny",
+    "pairs": 5,
+    "faster": 0,
+    "slower": 0,
+    "ties": 5,
+    "test": "exact two-sided sign test",
+    "sign_test_p": null,
+    "time_ratio_geomean": null,
+    "time_ratio_ci95": null
+   },
+   {
+    "submission": "imtl_g",
+    "baseline": "linear_scalarisation",
+    "workload": "gnn/tiny",
+    "pairs": 5,
+    "faster": 0,
+    "slower": 0,
+    "ties": 5,
+    "test": "exact two-sided sign test",
+    "sign_test_p": null,
+    "time_ratio_geomean": null,
+    "time_ratio_ci95": null
+   },
+   {
+    "submission": "mgda",
+    "baseline": "linear_scalarisation",
+    "workload": "gnn/tiny",
+    "pairs": 5,
+    "faster": 0,
+    "slower": 0,
+    "ties": 5,
+    "test": "exact two-sided sign test",
+    "sign_test_p": null,
+    "time_ratio_geomean": null,
+    "time_ratio_ci95": null
+   },
+   {
+    "submission": "pcgrad",
+    "baseline": "linear_scalarisation",
+    "workload": "gnn/tiny",
+    "pairs": 5,
+    "faster": 0,
+    "slower": 0,
+    "ties": 5,
+    "test": "exact two-sided sign test",
+    "sign_test_p": null,
+    "time_ratio_geomean": null,
+    "time_ratio_ci95": null
+   },
+   {
+    "submission": "sam_mtl",
+    "baseline": "linear_scalarisation",
+    "workload": "gnn/tiny",
+    "pairs": 5,
+    "faster": 0,
+    "slower": 0,
+    "ties": 5,
+    "test": "exact two-sided sign test",
+    "sign_test_p": null,
+    "time_ratio_geomean": null,
+    "time_ratio_ci95": null
+   },
+   {
+    "submission": "sam_mtl_cagrad",
+    "baseline": "linear_scalarisation",
+    "workload": "gnn/tiny",
+    "pairs": 5,
+    "faster": 0,
+    "slower": 0,
+    "ties": 5,
+    "test": "exact two-sided sign test",
+    "sign_test_p": null,
+    "time_ratio_geomean": null,
+    "time_ratio_ci95": null
+   }
+  ],
+  "steps": [
+   {
+    "submission": "cagrad",
+    "baseline": "linear_scalarisation",
+    "workload": "gnn/tiny",
+    "pairs": 5,
+    "faster": 0,
+    "slower": 0,
+    "ties": 5,
+    "test": "exact two-sided sign test",
+    "sign_test_p": null,
+    "time_ratio_geomean": null,
+    "time_ratio_ci95": null
+   },
+   {
+    "submission": "imtl_g",
+    "baseline": "linear_scalarisation",
+    "workload": "gnn/tiny",
+    "pairs": 5,
+    "faster": 0,
+    "slower": 0,
+    "ties": 5,
+    "test": "exact two-sided sign test",
+    "sign_test_p": null,
+    "time_ratio_geomean": null,
+    "time_ratio_ci95": null
+   },
+   {
+    "submission": "mgda",
+    "baseline": "linear_scalarisation",
+    "workload": "gnn/tiny",
+    "pairs": 5,
+    "faster": 0,
+    "slower": 0,
+    "ties": 5,
+    "test": "exact two-sided sign test",
+    "sign_test_p": null,
+    "time_ratio_geomean": null,
+    "time_ratio_ci95": null
+   },
+   {
+    "submission": "pcgrad",
+    "baseline": "linear_scalarisation",
+    "workload": "gnn/tiny",
+    "pairs": 5,
+    "faster": 0,
+    "slower": 0,
+    "ties": 5,
+    "test": "exact two-sided sign test",
+    "sign_test_p": null,
+    "time_ratio_geomean": null,
+    "time_ratio_ci95": null
+   },
+   {
+    "submission": "sam_mtl",
+    "baseline": "linear_scalarisation",
+    "workload": "gnn/tiny",
+    "pairs": 5,
+    "faster": 0,
+    "slower": 0,
+    "ties": 5,
+    "test": "exact two-sided sign test",
+    "sign_test_p": null,
+    "time_ratio_geomean": null,
+    "time_ratio_ci95": null
+   },
+   {
+    "submission": "sam_mtl_cagrad",
+    "baseline": "linear_scalarisation",
+    "workload": "gnn/tiny",
+    "pairs": 5,
+    "faster": 0,
+    "slower": 0,
+    "ties": 5,
+    "test": "exact two-sided sign test",
+    "sign_test_p": null,
+    "time_ratio_geomean": null,
+    "time_ratio_ci95": null
+   }
+  ]
+ },
  "submissions": {
   "cagrad": {
    "path": "/work/main/submissions/mtl/cagrad.py",
