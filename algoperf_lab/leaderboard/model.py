@@ -88,7 +88,8 @@ def _submission_pages(studies: Sequence[Any], out_dir: Path) -> dict[str, Any]:
       result = submission_info.raw_result(record)
       path = submission_info.submission_file(result)
       page = pages.setdefault(record.submission, {
-          "path": result.get("submission_path"), "family": submission_info.family(path),
+          "path": submission_info.shown_path(path, result),
+          "family": submission_info.family(path),
           "form": result.get("submission_form", "unknown"),
           "doc": submission_info.docstring(path), "runs": {}})
       page["runs"].setdefault(study.workload, []).append({

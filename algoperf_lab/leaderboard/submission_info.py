@@ -31,6 +31,14 @@ def submission_file(result: dict[str, Any]) -> Path | None:
   return None
 
 
+def shown_path(path: Path | None, result: dict[str, Any]) -> str | None:
+  """The submission's file as the page names it: relative to the lab's root for a bundled one
+  (a committed page names no machine's folders), else as the record names it."""
+  if path is not None and path.is_relative_to(BUNDLED_ROOT.parent):
+    return str(path.relative_to(BUNDLED_ROOT.parent))
+  return result.get("submission_path")
+
+
 def family(path: Path | None) -> str:
   """The bundled submission's folder (baselines, lr_free, sam, ...), or "user" for one outside
   the lab's submissions/."""

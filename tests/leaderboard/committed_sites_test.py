@@ -202,3 +202,15 @@ def test_the_moe_reading_is_the_records():
   assert all(v == 0 for key in ("0.0", "0.01", "0.02", "0.05")
              for v in site["by_target"][key].values())
   assert all(v == 0 for scores in site["by_budget"].values() for v in scores.values())
+
+
+@pytest.mark.parametrize("board", SITES)
+def test_a_committed_site_names_no_folder_of_the_machine_that_built_it(board):
+  """Submission files, records and reproduce commands are named relative to the lab (a clone
+  elsewhere shows the same page)."""
+  site = readme_blocks.SITES / board
+  data = json.loads((site / "leaderboard.json").read_text())
+  assert all(page["path"].startswith("submissions/") for page in data["submissions"].values())
+  text = "\n".join(p.read_text() for p in site.rglob("*") if p.suffix in (".json", ".md", ".js")
+                   and p.name != "plotly.min.js")
+  assert str(REPO_ROOT) not in text

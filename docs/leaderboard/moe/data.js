@@ -2444,7 +2444,7 @@ window.LEADERBOARD = {
  },
  "submissions": {
   "adamw_aux_free": {
-   "path": "/work/main/submissions/moe/adamw_aux_free.py",
+   "path": "submissions/moe/adamw_aux_free.py",
    "family": "moe",
    "form": "optax",
    "doc": "AdamW on lm_moe with DeepSeek-V3's auxiliary-loss-free balancing (a per-expert routing bias).\n\nNo balancing loss: a bias added to the routing scores for the top-k choice only moves by\n\u00b1bias_update_rate after each step, towards the mean load (arXiv 2412.19437, \u00a72.1.2; Wang et\nal. 2024, arXiv 2408.15664; the workload keeps it in model_state, outside the gradients). The\nupdate is Megatron-LM's `get_updated_expert_bias` (loads summed over the whole batch, one step\nper optimizer step), checked in tests/reference/moe_routing_test.py.\n\nRouting, as the authors' code routes: `score_function=\"sigmoid\"`. DeepSeek-V3's `Gate`\n(inference/model.py, commit 9b4e978; its 671B config's `score_func`) scores experts with a\nsigmoid, adds the bias to the sigmoid scores for the top-k choice only and normalises the\nchosen unbiased scores to sum to 1; Megatron-LM (d98e8a6) refuses the expert bias with softmax\nscores (transformer_config.py). The workload's layer calls `routing.top_k_routing(...,\n\"sigmoid\")`, the function the reference test runs beside the DeepSeek-V3 and Megatron-LM ports.\n\nDefaults and their origin:\n- `score_function` \"sigmoid\": DeepSeek-V3's config (config_671B.json) and Megatron-LM's\n  requirement for the expert bias, above. (lm_moe's default, softmax, is what the other\n  three baselines route with, and what this rule routed with in the measured study of\n  results/moe_study_tiny.)\n- `bias_update_rate` 0.001: DeepSeek-V3's \u03b3 (paper, \u00a74.2) and Megatron-LM's\n  `moe_router_bias_update_rate` default.\n- Bias at 0 at initialisation, one sign step per optimizer step from the load summed over the\n  whole batch: Megatron-LM's `get_updated_expert_bias` with `_update_router_expert_bias`.\n- The z-loss 1e-3 is the lab's, shared by the four baselines (submissions/lib/moe_routing.py);\n  DeepSeek-V3 has none.\n- The optimizer is the lab's AdamW baseline (submissions/baselines/adamw.py), as in the other\n  three baselines.\n\nDepartures from DeepSeek-V3 that remain:\n- No complementary sequence-wise balance loss. DeepSeek-V3 trains with one beside the bias\n  (\u00a72.1.2), \u03b1 = 0.0001 (\u00a74.2); that loss is `micro_batch_lbl` with one sequence per\n  micro-batch (Megatron-LM's `seq_aux_loss`; checked in the reference test), but the lab's\n  aux-free baseline is the loss-free strategy alone, as in Wang et al. 2024 (and the\n  workload's `balance` options are exclusive).\n- Gates sum to 1: DeepSeek-V3's 671B config multiplies them by `route_scale` 2.5 (ModelArgs'\n  default is 1.0).\n- No node-limited routing: DeepSeek-V3's 671B config picks the top 4 of 8 expert groups first\n  (`n_expert_groups`, `n_limited_groups`); lm_moe's 8 experts are one group (ModelArgs'\n  default).",
@@ -2559,7 +2559,7 @@ window.LEADERBOARD = {
    }
   },
   "adamw_global_lbl": {
-   "path": "/work/main/submissions/moe/adamw_global_lbl.py",
+   "path": "submissions/moe/adamw_global_lbl.py",
    "family": "moe",
    "form": "optax",
    "doc": "AdamW on lm_moe with the load-balancing loss over the global batch (\"Demons in the Detail\").\n\nf_i is counted over the whole batch (an all-reduce over the data axis on a mesh) before\nLBL = N_E \u03a3 f_i p_i, weight 0.01: balance is asked of the batch, not of every sequence, so\nexperts may specialise by domain (Qiu et al. 2025, arXiv 2501.11873).\n\nDefaults: `lbl_coef` 0.01, as the micro-batch baseline (Switch Transformer's \u03b1; Megatron-LM's\nrecommended `moe_aux_loss_coeff`), so the two differ in where f_i is counted only.\n`lbl_micro_batches` 8 only mirrors the distributed computation (per-shard p_i, all-reduced\nf_i); the value is the whole batch's LBL for any divisor. The z-loss:\nsubmissions/lib/moe_routing.py.\n\nWhere the lab departs from Megatron-LM's `global_aux_loss` (router.py `_apply_global_aux_loss`,\nthe implementation the paper's method has in Megatron): each rank there divides its local\nprobability sums by the global token count and the data-parallel average then divides again,\nso its gradient is 1/dp_size of the paper's loss at the same coefficient (Megatron-LM issue\n#3672, open; the value it logs, the sum over ranks, is the paper's). The lab follows the\npaper's loss; Megatron as it is equals this rule at lbl_coef / dp_size (checked to 2.5e-16 in\ntests/reference/moe_routing_test.py; at 8 ranks the router weights end 15% apart after 40\nsteps of the test's toy). Megatron also averages f_i over gradient-accumulation steps; the lab\ntakes one batch per step, so there is nothing to average.",
@@ -2674,7 +2674,7 @@ window.LEADERBOARD = {
    }
   },
   "adamw_micro_lbl": {
-   "path": "/work/main/submissions/moe/adamw_micro_lbl.py",
+   "path": "submissions/moe/adamw_micro_lbl.py",
    "family": "moe",
    "form": "optax",
    "doc": "AdamW on lm_moe with the load-balancing loss per micro-batch (the common implementation).\n\nLBL = N_E \u03a3 f_i p_i computed on each of 8 micro-batches (2 sequences each at the tiny batch\nof 16; one data-parallel shard each on an 8-device mesh) and averaged: what \"Demons in the\nDetail\" (arXiv 2501.11873) finds pushes every sequence to use all experts and stops them from\nspecialising by domain. It is Megatron-LM's `aux_loss` (`switch_load_balancing_loss_func`\nwith f_i over one rank's micro-batch, gradients averaged over the data-parallel ranks).\n\nDefaults: `lbl_coef` 0.01 is the Switch Transformer's \u03b1 = 10\u207b\u00b2 (Fedus et al. 2021) and\nMegatron-LM's recommended starting value for `moe_aux_loss_coeff` (which defaults to 0).\n`lbl_micro_batches` 8 is the lab's choice (the tiny batch on the 8-device mesh, a micro-batch\nof a couple of sequences as in the paper's setting). The z-loss: submissions/lib/moe_routing.py.",
@@ -2789,7 +2789,7 @@ window.LEADERBOARD = {
    }
   },
   "adamw_none": {
-   "path": "/work/main/submissions/moe/adamw_none.py",
+   "path": "submissions/moe/adamw_none.py",
    "family": "moe",
    "form": "optax",
    "doc": "AdamW on lm_moe with no load balancing (router z-loss only): the baseline the balancing rules beat.\n\nThe router is free to collapse onto a few experts; MaxVio in metrics.jsonl shows how far it\ngoes. WORKLOAD_OPTIONS are refused by every workload but lm_moe. Megatron-LM's equivalent is\n`moe_router_load_balancing_type=\"none\"` with `moe_z_loss_coeff=1e-3` (softmax router, its\ndefault); the z-loss weight's origin is in submissions/lib/moe_routing.py.",

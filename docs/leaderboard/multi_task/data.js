@@ -4001,7 +4001,7 @@ window.LEADERBOARD = {
  },
  "submissions": {
   "cagrad": {
-   "path": "/work/main/submissions/mtl/cagrad.py",
+   "path": "submissions/mtl/cagrad.py",
    "family": "mtl",
    "form": "optax",
    "doc": "CAGrad (Liu et al. 2021): the conflict-averse direction near the mean gradient, then AdamW.\n\nThe direction maximises the worst task's improvement within a ball of radius c\u2016g\u2080\u2016 around\nthe mean gradient g\u2080; its dual over the task weights is solved exactly (submissions/lib/\naggregators.py). Checked step by step against a port of the authors' code (Cranial-XIX/CAGrad\nnyuv2/utils.py, SciPy's SLSQP for the dual) in tests/reference/cagrad_test.py on 2, 3 and 12\ntasks.\n\nDefaults and departures: `cagrad_c` = 0.4, the c of the authors' NYUv2 runs (nyuv2/run.sh,\n`--alpha 0.4`; their argparse default and LibMTL's is 0.5); the rescaling d / (1 + c\u00b2) is\ntheirs (`rescale=1`). Other HPARAMS are the AdamW baseline's (submissions/baselines/adamw.py),\nthe base the lab gives every aggregator (the authors train with Adam). The lab's direction has\nthe mean task gradient's scale where the authors multiply by T \"to match the sum loss\": the\nbaseline's learning rate carries over (AdamW sees it only through its \u03b5; measured in the test).\nThe aggregated direction feeds the AdamW baseline (submissions/lib/mtl.py). Multi-task\nworkloads only (gnn and its variants): a single-task workload is refused at once. Step\nmetrics: `conflicting_pairs` (task pairs with g_i \u00b7 g_j < 0) and the task weights `weight_<k>`.",
@@ -4116,7 +4116,7 @@ window.LEADERBOARD = {
    }
   },
   "imtl_g": {
-   "path": "/work/main/submissions/mtl/imtl_g.py",
+   "path": "submissions/mtl/imtl_g.py",
    "family": "mtl",
    "form": "optax",
    "doc": "IMTL-G (Liu et al. 2021, impartial MTL): equal projections on every task gradient, then AdamW.\n\nClosed-form weights summing to one whose direction has the same projection on each unit task\ngradient; checked step by step against a port of LibMTL's IMTL (LibMTL/weighting/IMTL.py; the\nIMTL authors released no code) in tests/reference/imtl_g_test.py on 2, 3 and 12 tasks.\n\nDefaults and departures: IMTL-G has no hyperparameter of its own; HPARAMS are the AdamW\nbaseline's (submissions/baselines/adamw.py), the base the lab gives every aggregator. LibMTL's\nIMTL is the hybrid IMTL-L + IMTL-G (task losses scaled by learnt e^{s_k}); this is the\ngradient half alone, the paper's IMTL-G. The weights sum to one in both, so no rescaling.\nThe aggregated direction feeds the AdamW baseline (submissions/lib/mtl.py). Multi-task\nworkloads only (gnn and its variants): a single-task workload is refused at once. Step\nmetrics: `conflicting_pairs` (task pairs with g_i \u00b7 g_j < 0) and the task weights `weight_<k>`.",
@@ -4226,7 +4226,7 @@ window.LEADERBOARD = {
    }
   },
   "linear_scalarisation": {
-   "path": "/work/main/submissions/mtl/linear_scalarisation.py",
+   "path": "submissions/mtl/linear_scalarisation.py",
    "family": "mtl",
    "form": "optax",
    "doc": "Linear scalarisation: AdamW on the mean of the per-task losses (the multi-task baseline).\n\nEvery task weighs 1/T, whatever its label count (the workload's own loss weighs tasks by\ntheir labels). LibMTL's equal weighting (`LibMTL/weighting/EW.py`) sums the task losses,\nweight 1 each; the lab takes their mean, 1/T of that direction, so that the AdamW baseline's\nlearning rate and weight decay carry over (AdamW is invariant to the scale up to its \u03b5; the\ndifference is measured in tests/reference/linear_scalarisation_test.py, which checks the\ntrajectory against a port of EW composed with AdamW on 2, 3 and 12 tasks).\n\nWith uniform weights no per-task gradient is needed. Where the workload declares that its loss\nis already the mean of its task losses (`loss_is_mean_of_task_losses`: gnn and gnn_noisy_task,\nwhere every molecule labels all 12 tasks) the step's own loss gradient is the direction and the\nstep costs what plain AdamW's costs; elsewhere (gnn_low_resource_task masks one task's labels)\nthe direction is one extra backward pass of the mean task loss (`mtl.mean_task_gradient`), not\nT. Multi-task workloads only (gnn and its variants): a single-task workload is refused at once.\nNo step metrics of its own (the weights are 1/T; task conflicts are logged by the aggregators\nthat compute task gradients).\n\nDefaults: HPARAMS are the AdamW baseline's (submissions/baselines/adamw.py); EW has none.",
@@ -4336,7 +4336,7 @@ window.LEADERBOARD = {
    }
   },
   "mgda": {
-   "path": "/work/main/submissions/mtl/mgda.py",
+   "path": "submissions/mtl/mgda.py",
    "family": "mtl",
    "form": "optax",
    "doc": "MGDA (Sener & Koltun 2018): the min-norm convex combination of task gradients, then AdamW.\n\nThe exact min-norm point of the task gradients' convex hull, by Wolfe's min-norm point\nalgorithm on their Gram matrix (submissions/lib/aggregators.py); checked in\ntests/reference/mgda_test.py on 2, 3 and 12 tasks against the exact point (every support\ntried) and against a port of the authors' MinNormSolver (isl-org/MultiObjectiveOptimization\nmulti_task/min_norm_solvers.py), which stops when its weights move less than 1e-5 and on 12\ntasks can stop far from the optimum (measured there). MGDA-UB's bound on a shared\nrepresentation is not exposed by the step, so the min-norm problem is solved on the parameter\ngradients.\n\nDefaults and departures: HPARAMS are the AdamW baseline's (submissions/baselines/adamw.py),\nthe base the lab gives every aggregator (the authors' sample config trains with Adam). The\ntask gradients are not normalised (the paper's algorithm and LibMTL's default\n`mgda_gn='none'`; the authors' code offers 'l2', 'loss' and 'loss+', which their comment calls\n\"optional and not included in the paper\", and their sample.json uses 'loss+'). The weights\nsum to one as theirs do, so no rescaling.\nThe aggregated direction feeds the AdamW baseline (submissions/lib/mtl.py). Multi-task\nworkloads only (gnn and its variants): a single-task workload is refused at once. Step\nmetrics: `conflicting_pairs` (task pairs with g_i \u00b7 g_j < 0) and the task weights `weight_<k>`.",
@@ -4446,7 +4446,7 @@ window.LEADERBOARD = {
    }
   },
   "pcgrad": {
-   "path": "/work/main/submissions/mtl/pcgrad.py",
+   "path": "submissions/mtl/pcgrad.py",
    "family": "mtl",
    "form": "optax",
    "doc": "PCGrad (Yu et al. 2020, gradient surgery): conflicting task gradients projected apart, then AdamW.\n\nEach task gradient drops its component along every task gradient it conflicts with (its own\nincluded, as in the authors' loop), in a random order drawn from the step count\n(deterministic); checked step by step against a port of the authors' code (tianheyu927/PCGrad\nPCGrad_tf.py) in tests/reference/pcgrad_test.py on 2, 3 and 12 tasks.\n\nDefaults and departures: PCGrad has no hyperparameter of its own; HPARAMS are the AdamW\nbaseline's (submissions/baselines/adamw.py), the base the lab gives every aggregator (the\nauthors wrap any optimizer). The lab averages the projected gradients where the authors' code\nsums them: the mean keeps linear scalarisation's scale, so the baseline's learning rate and\nweight decay carry over (AdamW sees the sum only through its \u03b5; measured in the test). The\nrandom order is the paper's (Alg. 1; LibMTL and Pytorch-PCGrad shuffle too): the authors' TF\ncode calls `tf.random.shuffle` but discards its result.\nThe aggregated direction feeds the AdamW baseline (submissions/lib/mtl.py). Multi-task\nworkloads only (gnn and its variants): a single-task workload is refused at once. Step\nmetrics: `conflicting_pairs` (task pairs with g_i \u00b7 g_j < 0) and the task weights `weight_<k>`.",
@@ -4556,7 +4556,7 @@ window.LEADERBOARD = {
    }
   },
   "sam_mtl": {
-   "path": "/work/main/submissions/mtl/sam_mtl.py",
+   "path": "submissions/mtl/sam_mtl.py",
    "family": "mtl",
    "form": "optax",
    "doc": "SAM-MTL (Phan et al. 2022): per-task SAM, task and flat components aggregated (PCGrad), AdamW.\n\nEach task k is perturbed along its own gradient (adaptively, \u03b5_k = \u03c1 |\u03b8|\u00b2 g_k / \u2016|\u03b8| g_k\u2016, by\ndefault), the shared parameters' task components g_k and flat components \u2207L_k(\u03b8 + \u03b5_k) \u2212 g_k\nare aggregated apart with the `aggregator` hyperparameter (any of\nsubmissions/lib/aggregators.py; `cagrad_c` is CAGrad's c) and summed; the output layer's\nper-task heads step along their own task's SAM gradient (submissions/lib/sam_mtl.py).\nChecked against a port of the authors' step in tests/reference/sam_mtl_test.py (PCGrad and\nCAGrad, the two bundled; the authors' MGDA and IMTL variants normalise the components first\nand are not what `aggregator` = \"mgda\" / \"imtl_g\" gives here); with one task and linear\nscalarisation it is SAM (tests/submissions/sam_mtl_test.py). Multi-task workloads\nonly. Step metrics: `perturbation_norm`, `sharpness` (means over tasks), `conflicting_pairs`\nand `flat_conflicting_pairs`.\n\nDefaults, from the authors' code (VietHoang1512/FS-MTL, commit 1371ec5): `adaptive` = True\nand `rho` = 2 are the `--adaptive`/`--rho` defaults of nyuv2/, city2scape/ and celeba/\n`train.py` and what multi-mnist/run.sh passes (multi-mnist/train.py's own defaults are False\nand 0.05); `adaptive` = False is their flag off, plain SAM's \u03b5_k = \u03c1 g_k / \u2016g_k\u2016.\nPCGrad sums the projected gradients, as the authors' `PCGrad(..., reduction=\"sum\")` that\ntheir step calls (the lab's PCGrad submission takes the mean); `cagrad_c` = 0.4 is their\n`--c` default. The lab departs in the base optimizer: the authors step Adam without weight\ndecay (lr 1e-4 to 1e-3 by dataset); here the direction feeds the lab's AdamW baseline\n(submissions/baselines/adamw.py, its HPARAMS), as every multi-task submission here does.",
@@ -4686,7 +4686,7 @@ window.LEADERBOARD = {
    }
   },
   "sam_mtl_cagrad": {
-   "path": "/work/main/submissions/mtl/sam_mtl_cagrad.py",
+   "path": "submissions/mtl/sam_mtl_cagrad.py",
    "family": "mtl",
    "form": "optax",
    "doc": "SAM-MTL (Phan et al. 2022) with CAGrad as the aggregator of both components, then AdamW.\n\nsubmissions/mtl/sam_mtl.py with `aggregator` = \"cagrad\" by default (the authors'\n`--method cagrad`, c = 0.4, CAGrad's rescaling by 1 / (1 + c\u00b2) as their `CAGrad(...,\nrescale=1)`): a file of its own so that scoring tells the two apart (records are named by\nsubmission file). Its other defaults and the lab's departures are sam_mtl.py's.",
