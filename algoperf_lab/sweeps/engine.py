@@ -44,7 +44,8 @@ class SweepOutcome:
     return sum(r.status == status for r in self.results)
 
   def finished_line(self, total: int) -> str:
-    """'F of N runs finished', then what did not finish (preempted, failed, ...) and what is left."""
+    """'F of N runs finished', then what did not finish (preempted, failed, ...) and what is
+    left."""
     counts = collections.Counter(r.status for r in self.results if r.status not in FINISHED)
     rest = [f"{n} {status}" for status, n in sorted(counts.items())]
     rest += [f"{len(self.left)} left"] if self.left else []

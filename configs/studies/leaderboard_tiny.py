@@ -2,7 +2,8 @@
 
     algoperf-lab study --study=configs/studies/leaderboard_tiny.py --workdir=results/leaderboard_tiny \\
         --executor=processes --workers=2 --threads_per_worker=1
-    algoperf-lab leaderboard results/leaderboard_tiny/self_tuning --out=docs/leaderboard/self_tuning --baseline=adamw
+    algoperf-lab leaderboard results/leaderboard_tiny/self_tuning \\
+        --out=docs/leaderboard/self_tuning --baseline=adamw
 
 Boards are scored apart: a board's submissions all run on its workloads.
 - self_tuning: AlgoPerf's self-tuning ruleset (defaults only, 1.5x budget), every single-task
