@@ -70,6 +70,8 @@ def leaderboard_table(data: Mapping[str, Any]) -> str:
   cost = data.get("compute")
   if cost:
     lines += ["", f"{cost['runs']} runs, {cost['core_hours']:.1f} core-hours ({cost['wall_hours']:.1f} "
-              f"wall-hours of runs), from {cost['first_started']} to {cost['last_ended']}, on: "
-              + "; ".join(data.get("hardware", []))]
+              f"wall-hours of runs), from {cost['first_started']} to {cost['last_ended']}"
+              + (f" (1-minute load average at run starts and ends {cost['load_1min'][0]:.2f}–"
+                 f"{cost['load_1min'][1]:.2f})" if cost.get("load_1min") else "")
+              + ", on: " + "; ".join(data.get("hardware", []))]
   return "\n".join(lines) + "\n"

@@ -105,15 +105,20 @@ def _submission_pages(studies: Sequence[Any], out_dir: Path) -> dict[str, Any]:
 
 def compute(studies: Sequence[Any]) -> dict[str, Any]:
   """What the scored runs cost: their number, wall hours, core hours (wall time times the
-  cores each run could use) and process-CPU hours of the submissions' own work, and when the
-  first started and the last ended (from each record)."""
+  cores each run could use) and process-CPU hours of the submissions' own work, when the
+  first started and the last ended, and the range of the 1-minute load average at their starts
+  and ends (from each record)."""
   results = [submission_info.raw_result(r) for s in studies for r in s.runs]
   wall = [float(r.get("wall_time_sec") or 0.0) for r in results]
   cores = [int(r.get("hardware", {}).get("usable_cpu_cores") or 1) for r in results]
   times = [(r.get("started") or {}).get("utc") for r in results] + [
       (r.get("ended") or {}).get("utc") for r in results]
   times = sorted(t for t in times if t)
+  loads = [moment["load_average"][0] for r in results for key in ("started", "ended")
+           if (moment := r.get(key) or {}).get("load_average")]
   return {"runs": len(results), "wall_hours": sum(wall) / 3600.0,
+          # how busy the machine was: the 1-minute load average at the runs' starts and ends
+          "load_1min": [min(loads), max(loads)] if loads else None,
           "core_hours": sum(w * c for w, c in zip(wall, cores)) / 3600.0,
           "submission_cpu_hours": sum(float(r.get("submission_time_sec") or 0.0)
                                       for r in results if r.get("clock") == "process_cpu") / 3600,

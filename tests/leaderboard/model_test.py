@@ -156,6 +156,10 @@ def test_the_markdown_table_is_the_page_s_numbers(tmp_path):
   assert board["compute"]["runs"] == len(results) == 15
   assert board["compute"]["core_hours"] == pytest.approx(wall)  # one core per run
   assert lines[-1].startswith(f"15 runs, {wall:.1f} core-hours")
+  loads = [r[k]["load_average"][0] for r in results for k in ("started", "ended")]
+  assert board["compute"]["load_1min"] == [min(loads), max(loads)]
+  assert f"(1-minute load average at run starts and ends {min(loads):.2f}–{max(loads):.2f})" in (
+      lines[-1])
 
 
 def test_screenshots_without_a_browser_is_a_one_line_error_before_any_work(

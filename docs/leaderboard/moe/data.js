@@ -2902,6 +2902,10 @@ window.LEADERBOARD = {
  "compute": {
   "runs": 20,
   "wall_hours": 2.263323094085004,
+  "load_1min": [
+   1.12,
+   4.94
+  ],
   "core_hours": 2.263323094085004,
   "submission_cpu_hours": 1.255921784085,
   "first_started": "2026-12-06T10:49:02+00:00",

@@ -4819,6 +4819,10 @@ window.LEADERBOARD = {
  "compute": {
   "runs": 35,
   "wall_hours": 1.0288130327988882,
+  "load_1min": [
+   1.53,
+   6.26
+  ],
   "core_hours": 1.0288130327988882,
   "submission_cpu_hours": 0.5675294779852779,
   "first_started": "2026-12-06T10:15:42+00:00",

@@ -250,7 +250,8 @@ function provenance() {
     `${D.workloads.length} workload(s): ${D.workloads.join(", ")}. τ_max = ${D.tau_max}.` +
     (D.compute ? ` Compute: ${D.compute.core_hours.toFixed(1)} core-hours ` +
       `(${D.compute.wall_hours.toFixed(1)} wall-hours of runs), ${D.compute.first_started} to ` +
-      `${D.compute.last_ended}.` : "");
+      `${D.compute.last_ended}` + (D.compute.load_1min ? `; 1-minute load average at run starts and ends ` +
+      `${D.compute.load_1min[0].toFixed(2)}–${D.compute.load_1min[1].toFixed(2)}` : "") + "." : "");
   $("min-studies").textContent = String(D.min_studies_for_interval);
   for (const line of D.hardware) $("hardware").append(el("li", {}, line));
   for (const k of D.skipped) $("skipped").append(el("li", {}, `${k.path}: ${k.reason}`));
