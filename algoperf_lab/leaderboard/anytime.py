@@ -36,6 +36,13 @@ def loosened_target(target: float, direction: str, loosening: float) -> float:
   return target + shift if direction == "lower" else target - shift
 
 
+def time_limit(record: RunRecord, budget_fraction: float = 1.0) -> float:
+  """The submission time within which a run's evals count: that fraction of its budget (a run
+  with no budget is held to none)."""
+  budget = record.max_allowed_runtime_sec
+  return math.inf if budget is None else budget_fraction * budget
+
+
 def time_to(run: RunCurve, budget_fraction: float, loosening: float) -> float:
   """Seconds to the (loosened) target within budget_fraction of the run's budget; inf if not.
 
@@ -45,8 +52,7 @@ def time_to(run: RunCurve, budget_fraction: float, loosening: float) -> float:
   if record.status == "diverged":
     return math.inf
   target = loosened_target(record.target_value, record.target_direction, loosening)
-  budget = record.max_allowed_runtime_sec
-  limit = math.inf if budget is None else budget_fraction * budget
+  limit = time_limit(record, budget_fraction)
   for t, value in zip(run.curve.times, run.curve.values):
     if t > limit:
       return math.inf

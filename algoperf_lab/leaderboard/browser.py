@@ -64,8 +64,8 @@ def open_page(index: Path, width: int = 1400, height: int = 1000) -> Iterator[tu
 
 def screenshot_views(index: Path, out_dir: Path) -> list[Path]:
   """A PNG of each view of the page (table, profiles, paired comparisons, curves, anytime by
-  budget, a submission),
-  and of the anytime view by target looseness at its loosest level (anytime_target)."""
+  budget, a submission), and of the anytime view by target looseness at its loosest level
+  (anytime_target)."""
   out_dir.mkdir(parents=True, exist_ok=True)
   shots = []
   with open_page(index) as (page, _):

@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from algoperf_lab.leaderboard.anytime import RunCurve
+from algoperf_lab.leaderboard.anytime import RunCurve, time_limit
 from algoperf_lab.scoring.records import MetricsCurve
 from algoperf_lab.scoring.time_to_target import StudyOutcome
 
@@ -25,8 +25,7 @@ def _better(direction: str) -> Any:
 def run_best(run: RunCurve) -> float | None:
   """The run's best finite target-metric value among its evals within its budget (None: no
   such eval)."""
-  budget = run.record.max_allowed_runtime_sec
-  limit = math.inf if budget is None else budget
+  limit = time_limit(run.record)
   values = [v for t, v in zip(run.curve.times, run.curve.values) if t <= limit and math.isfinite(v)]
   return _better(run.record.target_direction)(values) if values else None
 
