@@ -46,12 +46,11 @@ function buildTable() {
         cell: (n) => workloadCell(table[n] && table[n].workloads[w], clock),
       });
     }
-    const best = (D.closest || {})[w] || {};
     const worst = (D.curves[w] || {}).direction === "higher" ? -Infinity : Infinity;
     columns.push({
       label: `${w} best`,
-      value: (n) => (best[n] && best[n].median !== null ? best[n].median : worst),
-      cell: (n) => bestCell(best[n]),
+      value: (n) => bestMedian(w, n) ?? worst,
+      cell: (n) => bestCell(((D.closest || {})[w] || {})[n]),
     });
   }
   const head = $("leaderboard-table").querySelector("thead");
@@ -97,6 +96,11 @@ function workloadCell(cell, clock) {
   const span = el("span", { class: cell.median === null ? "miss" : "" }, fmtTime(cell.median, clock),
     el("span", { class: "interval" }, ` n=${cell.n} (${cell.reached}/${cell.n}) ${intervalText(cell.interval, cell.n, clock, false)}`));
   return span;
+}
+
+function bestMedian(workload, name) {  // the median of the studies' best values, or null
+  const best = ((D.closest || {})[workload] || {})[name];
+  return best && best.median !== null ? best.median : null;
 }
 
 function bestCell(best) {  // the studies' best validation values: median (range)
@@ -152,12 +156,11 @@ function renderPaired() {
 function drawCurves() {
   const container = $("curve-charts");
   const top = (workload, direction) => {  // fastest median time, then closest best value
-    const best = (D.closest || {})[workload] || {};
     const sign = direction === "higher" ? -1 : 1;
     const key = (n) => {
       const cell = D.clocks.time[n] && D.clocks.time[n].workloads[workload];
-      const b = best[n] && best[n].median !== null ? sign * best[n].median : Infinity;
-      return [cell && cell.median !== null ? cell.median : Infinity, b];
+      const best = bestMedian(workload, n);
+      return [cell && cell.median !== null ? cell.median : Infinity, best === null ? Infinity : sign * best];
     };
     return Object.keys(D.clocks.time).sort((x, y) => {
       const [tx, bx] = key(x), [ty, by] = key(y);
