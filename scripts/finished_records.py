@@ -16,8 +16,16 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-FINISHED = ("reached", "missed", "diverged")
-LEFT_OUT = ("checkpoints", ".algoperf_lab.lock")
+from algoperf_lab.harness.records import RESULT_FILE
+from algoperf_lab.harness.resume import CHECKPOINT_DIR
+from algoperf_lab.harness.workdir_lock import LOCK_FILE
+from algoperf_lab.sweeps.engine import FINISHED as ENGINE_FINISHED
+from algoperf_lab.sweeps.spec import submitted_spec_name
+
+# What the engine counts as finished, less "capped" (a --max_steps debugging stop, not a record
+# the lab keeps).
+FINISHED = tuple(status for status in ENGINE_FINISHED if status != "capped")
+LEFT_OUT = (CHECKPOINT_DIR, LOCK_FILE)
 
 
 def is_finished(result_file: Path) -> bool:
@@ -32,12 +40,12 @@ def run_files(run_dir: Path) -> Iterator[Path]:
   for path in sorted(run_dir.rglob("*")):
     if path.is_file() and not set(path.relative_to(run_dir).parts) & set(LEFT_OUT):
       yield path
-  yield from sorted(run_dir.parent.glob(f"{run_dir.name}.*.spec.json"))
+  yield from sorted(run_dir.parent.glob(submitted_spec_name(run_dir.name, "*")))
 
 
 def finished_files(roots: list[Path]) -> list[Path]:
-  found = {path for root in roots for result in root.rglob("result.json")
-           if "checkpoints" not in result.parts and is_finished(result)
+  found = {path for root in roots for result in root.rglob(RESULT_FILE)
+           if CHECKPOINT_DIR not in result.parts and is_finished(result)
            for path in run_files(result.parent)}
   return sorted(found, key=str)  # as git lists them
 

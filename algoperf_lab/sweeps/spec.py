@@ -88,10 +88,15 @@ def spec_hash(spec: TrialSpec) -> str:
   return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def submitted_spec_name(run_name: str, digest: str) -> str:
+  """The file name of a submitted spec beside run folder `run_name` ("*" as digest: a glob)."""
+  return f"{run_name}.{digest}.spec.json"
+
+
 def submitted_spec_path(spec: TrialSpec) -> Path:
   """Where an executor leaves the spec for a worker elsewhere: beside the run folder, named by
   its hash, so it never overwrites what a folder holds."""
-  return spec.run_dir.parent / f"{spec.run_dir.name}.{spec_hash(spec)}.spec.json"
+  return spec.run_dir.parent / submitted_spec_name(spec.run_dir.name, spec_hash(spec))
 
 
 def write_spec(spec: TrialSpec, path: Path | None = None) -> Path:
