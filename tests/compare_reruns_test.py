@@ -1,0 +1,57 @@
+"""scripts/compare_reruns.py pairs the same runs made twice and compares their CPU time per step."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scripts.compare_reruns import pair_reruns, time_at_step
+from algoperf_lab.scoring.records import MetricsCurve
+from tests.helpers import REPO_ROOT
+
+SCRIPT = REPO_ROOT / "scripts" / "compare_reruns.py"
+WITHDRAWN = REPO_ROOT / "results" / "leaderboard_tiny_withdrawn"
+BOARD = REPO_ROOT / "results" / "leaderboard_tiny"
+
+
+def test_time_at_a_step_is_read_off_the_evals_around_it():
+  curve = MetricsCurve(times=(10.0, 20.0, 40.0), values=(3.0, 2.0, 1.0), warnings=(),
+                       steps=(10, 30, 50))
+  assert time_at_step(curve, 30) == 20.0
+  assert time_at_step(curve, 40) == pytest.approx(30.0)
+  with pytest.raises(ValueError, match="outside the evals"):
+    time_at_step(curve, 60)
+
+
+def test_the_withdrawn_runs_pair_with_their_quiet_reruns():
+  pairs, left_out = pair_reruns(WITHDRAWN, BOARD)
+  withdrawn = sorted(p.parent.relative_to(WITHDRAWN).as_posix()
+                     for p in WITHDRAWN.rglob("result.json"))
+  assert len(withdrawn) == 19
+  assert sorted(p.name for p in pairs) + sorted(r.split(":")[0] for r in left_out) == withdrawn
+  for p in pairs:
+    first = json.loads((p.first.run_dir / "spec.json").read_text())
+    second = json.loads((p.second.run_dir / "spec.json").read_text())
+    assert first == second, p.name  # the same run, made twice
+    assert 0 < p.steps and p.first_cpu_sec > 0 and p.second_cpu_sec > 0
+    # Same seed and code: wherever both evaluated at one step, they computed the same value.
+    if p.largest_metric_difference is not None:
+      assert p.largest_metric_difference < 1e-5, p.name
+
+
+def test_the_script_prints_a_line_per_pair_and_a_summary(tmp_path: Path):
+  done = subprocess.run([sys.executable, str(SCRIPT), str(WITHDRAWN), str(BOARD)],
+                        capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+  pairs, _ = pair_reruns(WITHDRAWN, BOARD)
+  assert done.returncode == (0 if pairs else 1), done.stderr
+  lines = done.stdout.splitlines()
+  assert sum(line.startswith("self_tuning/lm/") for line in lines) == len(pairs)
+  if pairs:
+    assert any(line.startswith(f"{len(pairs)} pairs: CPU-time ratio") for line in lines)
+  missing = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "nowhere"), str(BOARD)],
+                           capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
+  assert missing.returncode == 2 and "no such folder" in missing.stderr
