@@ -607,7 +607,6 @@ def _board_study(args: argparse.Namespace, overrides: list[str],
 
 
 def _run_trial(args: argparse.Namespace, overrides: list[str]) -> int:
-  from algoperf_lab import runtime
   from algoperf_lab.sweeps import spec as spec_lib
   from algoperf_lab.sweeps.worker import run_trial
 
@@ -616,8 +615,7 @@ def _run_trial(args: argparse.Namespace, overrides: list[str]) -> int:
   if overrides:
     raise SystemExit("`run-trial` takes no --config overrides: the spec holds them.")
   pin_to_assigned_cpus()
-  _start_jax()
-  runtime.enable_compilation_cache()
+  _start_jax()  # the spec says whether the persistent compilation cache is used (worker.py)
   from algoperf_lab.sweeps import slurm
 
   if (args.spec is None) == (args.sweep is None) or (args.sweep is None) != (args.index is None):

@@ -3,8 +3,10 @@
 Two record trees that hold the same runs (same relative path, same submission, seed and
 budget) differ only in the conditions they ran in, say one beside a test suite and one on a
 quiet machine. For each pair this prints the process-CPU seconds each took for the same
-steps (the first `S` steps, `S` the smaller of the two runs' last eval steps, the time read
-off each run's evals by linear interpolation), their ratio, both outcomes and time to target,
+steps (from step `F`, the later of the two runs' first evals, to step `S`, the earlier of their
+last, each time read off the run's evals by linear interpolation), their ratio, the seconds each
+took to reach step `F` (compilation, which the persistent compilation cache shortens for a
+program compiled before, plus the first steps), both outcomes and time to target,
 the 1-minute load averages at start and end, and, where both runs evaluated at the same step,
 the largest difference of the target metric there (0 when the runs computed the same thing).
 The last lines give the median and range of the ratio over the pairs.
@@ -39,11 +41,15 @@ class RunSide:
 
 @dataclass(frozen=True)
 class RerunPair:
-  """The same run made twice; `steps` is the step count both runs' times are compared at."""
+  """The same run made twice; both runs' CPU seconds are compared over steps from_step..steps,
+  and `*_start_sec` is the time each took to reach from_step."""
   name: str
   first: RunSide
   second: RunSide
+  from_step: int
   steps: int
+  first_start_sec: float
+  second_start_sec: float
   first_cpu_sec: float
   second_cpu_sec: float
   shared_eval_steps: int
@@ -88,12 +94,18 @@ def _metric_by_step(curve: MetricsCurve) -> dict[int, float]:
 
 
 def pair(name: str, first: RunSide, second: RunSide) -> RerunPair:
-  last = [max(s for s in side.curve.steps if s is not None) for side in (first, second)]
-  steps = min(last)
+  evals = [[s for s in side.curve.steps if s is not None] for side in (first, second)]
+  if not all(evals):
+    raise ValueError("a run has no evals with steps")
+  start, steps = max(min(e) for e in evals), min(max(e) for e in evals)
+  if start >= steps:
+    raise ValueError(f"the runs share no span of steps (first evals end at {steps})")
+  starts = [time_at_step(side.curve, start) for side in (first, second)]
+  ends = [time_at_step(side.curve, steps) for side in (first, second)]
   a, b = _metric_by_step(first.curve), _metric_by_step(second.curve)
   shared = sorted(set(a) & set(b))
-  return RerunPair(name, first, second, steps, time_at_step(first.curve, steps),
-                   time_at_step(second.curve, steps), len(shared),
+  return RerunPair(name, first, second, start, steps, *starts, ends[0] - starts[0],
+                   ends[1] - starts[1], len(shared),
                    max((abs(a[s] - b[s]) for s in shared), default=None))
 
 
@@ -120,20 +132,25 @@ def _load(side: RunSide) -> str:
 
 
 def format_pairs(pairs: list[RerunPair], left_out: list[str]) -> str:
-  lines = ["run | steps | first CPU s | second CPU s | ratio | first (ttt, load) | "
+  lines = ["run | steps | to the first: first, second CPU s | first CPU s | second CPU s | "
+           "ratio | first (ttt, load) | "
            "second (ttt, load) | shared evals, largest metric difference"]
   for p in pairs:
     difference = "-" if p.largest_metric_difference is None else f"{p.largest_metric_difference:.2g}"
     lines.append(
-        f"{p.name} | {p.steps} | {p.first_cpu_sec:.1f} | {p.second_cpu_sec:.1f} | "
+        f"{p.name} | {p.from_step}-{p.steps} | {p.first_start_sec:.1f}, "
+        f"{p.second_start_sec:.1f} | {p.first_cpu_sec:.1f} | {p.second_cpu_sec:.1f} | "
         f"{p.ratio:.3f} | {p.first.status} ({_seconds(p.first.time_to_target_sec)}, "
         f"{_load(p.first)}) | {p.second.status} ({_seconds(p.second.time_to_target_sec)}, "
         f"{_load(p.second)}) | {p.shared_eval_steps}, {difference}")
   if pairs:
     ratios = [p.ratio for p in pairs]
     same_outcome = sum(p.first.status == p.second.status for p in pairs)
+    head = [p.first_start_sec - p.second_start_sec for p in pairs]
     lines.append(f"{len(pairs)} pairs: CPU-time ratio first/second for the same steps, median "
                  f"{statistics.median(ratios):.3f}, range {min(ratios):.3f}-{max(ratios):.3f}; "
+                 f"to the first compared step, first minus second: median "
+                 f"{statistics.median(head):.1f} s, range {min(head):.1f}-{max(head):.1f} s; "
                  f"same outcome in {same_outcome} of {len(pairs)}")
   lines.extend(f"left out: {reason}" for reason in left_out)
   return "\n".join(lines)

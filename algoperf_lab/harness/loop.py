@@ -23,7 +23,7 @@ from typing import Any
 
 import jax
 
-from algoperf_lab import spec
+from algoperf_lab import runtime, spec
 from algoperf_lab.harness import optax_form, pmap_form, records, resume
 from algoperf_lab.harness.cadence import EvalCadence
 from algoperf_lab.harness.checkpoints import RunCheckpointer
@@ -148,6 +148,8 @@ def _record_header(workload: spec.Workload, settings: RunSettings, identity: Run
                        else f"every {workload.eval_period_time_sec:g}s of submission time"),
       "sharding": settings.sharding, "mesh": dataclasses.asdict(settings.mesh),
       "lab_commit": records.lab_commit(), "started": records.moment(),
+      # whether compilation, which submission time counts, could load programs compiled before
+      "compilation_cache": runtime.compilation_cache_on(),
   }
 
 

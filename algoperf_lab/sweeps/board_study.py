@@ -3,6 +3,9 @@
 A board study config (`configs/studies/leaderboard_tiny.py`) is a study config with `boards`:
 
     name, size, seed (the tuning seed every board derives its study/trial seeds from),
+    compilation_cache (default False: every run compiles from scratch and pays for it, as each
+    AlgoPerf run does, not less because an earlier run of the same program filled JAX's
+    persistent cache; True lets runs load what earlier ones compiled),
     boards: {board: {ruleset: "self" | "external", studies, trials (external), workloads,
              submissions: {name: file}, search_spaces: {name: file} (external),
              baseline: a submission's name (optional: the page's paired comparisons)}}
@@ -47,6 +50,7 @@ class BoardStudy:
   size: str
   seed: int
   boards: tuple[Board, ...]
+  compilation_cache: bool = False
 
 
 def is_board_study(data: Mapping[str, Any]) -> bool:
@@ -97,14 +101,17 @@ def _board(source: str, name: str, data: Mapping[str, Any]) -> Board:
 
 
 def load_board_study(source: str | Path, data: Mapping[str, Any]) -> BoardStudy:
-  unknown = sorted(set(data) - {"name", "size", "seed", "boards"})
+  unknown = sorted(set(data) - {"name", "size", "seed", "boards", "compilation_cache"})
   if unknown:
     raise StudyConfigError(f"{source}: unknown keys {unknown} (a board study has name, size, "
-                           "seed and boards)")
+                           "seed, compilation_cache and boards)")
+  cache = data.get("compilation_cache", False)
+  if not isinstance(cache, bool):
+    raise StudyConfigError(f"{source}: compilation_cache must be True or False, got {cache!r}")
   boards = tuple(_board(str(source), str(name), board)
                  for name, board in dict(data["boards"]).items())
   return BoardStudy(name=str(data.get("name", Path(source).stem)), size=str(data.get("size", "tiny")),
-                    seed=int(data.get("seed", 0)), boards=boards)
+                    seed=int(data.get("seed", 0)), boards=boards, compilation_cache=cache)
 
 
 def board_dir(workdir: Path, board: str) -> Path:
@@ -148,7 +155,8 @@ def board_specs(study: BoardStudy, workdir: Path, *, boards: Sequence[str] | Non
             search_space=board.search_spaces.get(name), seed=study.seed,
             config_overrides=tuple(extra_overrides), settings=run_settings)
         _, made = tuning.tuning_specs(request)
-        specs += [dataclasses.replace(s, label=f"{board.name}: {name} on {workload} {s.label}")
+        specs += [dataclasses.replace(s, label=f"{board.name}: {name} on {workload} {s.label}",
+                                      compilation_cache=study.compilation_cache)
                   for s in made]
   # Study-major: study 0 of every cell, then study 1, ...; a sweep stopped part-way (a session's
   # end, a killed job) leaves every cell with the same number of studies, give or take one.

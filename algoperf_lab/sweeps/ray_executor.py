@@ -46,10 +46,8 @@ def _trial_task(spec_json: dict[str, Any], ignore_tiny_targets: bool = False) ->
     os.environ[tiny_targets.IGNORE_ENV] = "1"
   else:  # workers are reused: a previous task's setting must not leak into this one
     os.environ.pop(tiny_targets.IGNORE_ENV, None)
-  from algoperf_lab import runtime  # pylint: disable=import-outside-toplevel
   from algoperf_lab.sweeps.worker import run_trial  # pylint: disable=import-outside-toplevel
 
-  runtime.enable_compilation_cache()
   spec = TrialSpec.from_json(spec_json)
   try:
     result = run_trial(spec, report=lambda line: print(line, flush=True))

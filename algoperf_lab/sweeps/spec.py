@@ -3,8 +3,10 @@
 A spec is what a worker anywhere (this process, a subprocess, a Ray task, a SLURM array task)
 needs to run one trial exactly as `tune` would: the workload and size, the submission file,
 the hyperparameters and seed, the ruleset/study/trial labels, the config overrides and the run
-settings that change the result, and the run folder. `spec_hash` covers every field that
-changes what the trial computes (not its folder, progress display or data location), so a
+settings that change the result, the run folder, and whether it compiles through the
+persistent compilation cache. `spec_hash` covers every field that changes what the trial
+computes (not its folder, progress display, data location or compilation cache, which moves
+its compile time, not its numbers), so a
 finished record is reused only for the very same trial (the harness and `tune` also check
 hyperparameters, seed, config and settings against the record itself).
 """
@@ -24,7 +26,8 @@ SPEC_FILE = "spec.json"
 # RunSettings fields a spec carries (mesh and sharding stay at their defaults in sweeps).
 SETTING_FIELDS = ("eval_every_steps", "max_steps", "max_runtime_sec", "stop_at_target",
                   "checkpoint_every_sec", "clock", "data_dir", "progress")
-_NOT_HASHED = ("workdir", "label", "settings.data_dir", "settings.progress")
+_NOT_HASHED = ("workdir", "label", "settings.data_dir", "settings.progress",
+               "compilation_cache")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +46,9 @@ class TrialSpec:
   extra_known_hparams: tuple[str, ...] = ()
   label: str = ""  # how progress lines name it, e.g. "study 0 trial 1"
   budget_sec: float = 0.0  # the trial's budget on its clock (trial.json's max_runtime_sec)
+  # False: the run compiles from scratch, whatever this machine compiled before (the record's
+  # `compilation_cache` says which it was).
+  compilation_cache: bool = True
 
   def to_json(self) -> dict[str, Any]:
     data = dataclasses.asdict(self)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import json
 
-from algoperf_lab import registry
+from algoperf_lab import registry, runtime
 from algoperf_lab.sweeps.spec import SPEC_FILE, TrialSpec, spec_hash, write_spec
 
 
@@ -39,6 +39,7 @@ def run_trial(spec: TrialSpec, report: Callable[[str], None] = print) -> TrialRe
   if spec.label and not spec.label.startswith("study "):  # e.g. a calibration run's name
     report(spec.label)
   _check_spec(spec, tuning.TuningError)
+  runtime.use_compilation_cache(spec.compilation_cache)
   request = tuning.TuneRequest(
       workload=spec.workload, size=spec.size, submission=spec.submission,
       workdir=spec.run_dir.parent.parent, ruleset=tuning.Ruleset(spec.ruleset),

@@ -3,6 +3,7 @@ gnn/tiny with a few-second budget, then its page; and the config errors a user m
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from algoperf_lab import cli
 from algoperf_lab.config_files import read_get_config
 from algoperf_lab.sweeps import board_study
+from algoperf_lab.sweeps.spec import spec_hash
 from algoperf_lab.sweeps.study_config import StudyConfigError
 from tests.helpers import REPO_ROOT
 
@@ -31,6 +33,7 @@ def test_board_study_runs_each_board_resumes_and_builds_pages(tmp_path, capsys):
                            / "result.json").read_text())
       assert record["ruleset"] == "self" and record["study"] == study
       assert record["max_allowed_runtime_sec"] == pytest.approx(3.0)  # 1.5 x the 2 s budget
+      assert record["compilation_cache"] is False  # a board's runs each compile from scratch
   trials = sorted(p.name for p in (work / "external" / "gnn" / "adamw" / "study_0").iterdir())
   assert trials == ["trial_0", "trial_1"]
   hparams = [json.loads((work / "external" / "gnn" / "adamw" / "study_0" / t / "result.json")
@@ -65,6 +68,11 @@ def test_the_bundled_leaderboard_study_is_every_cell():
   assert boards["external"].studies == 3 and boards["external"].trials == 5
   assert set(boards["external"].submissions) == {"adamw", "nadamw_optax", "sgd_momentum",
                                                  "nesterov", "lion", "muon"}
+  # Every run pays its own compilation; the cache choice is not part of what a run computes,
+  # so records made before the choice existed still count as the same trials.
+  specs = board_study.board_specs(study, Path("board"), boards=("moe",))
+  assert study.compilation_cache is False and not any(s.compilation_cache for s in specs)
+  assert spec_hash(specs[0]) == spec_hash(dataclasses.replace(specs[0], compilation_cache=True))
 
 
 @pytest.mark.parametrize("board, message", [
@@ -107,3 +115,16 @@ def test_the_sweep_runs_study_by_study_so_a_stopped_sweep_leaves_balanced_cells(
   cells = {(Path(s.workdir).parts[-5], Path(s.workdir).parts[-4], Path(s.workdir).parts[-3])
            for s in first}
   assert len(cells) == 90 + 18
+
+
+def test_a_board_study_takes_a_boolean_compilation_cache():
+  board = {"ruleset": "self", "workloads": ["gnn"],
+           "submissions": {"adamw": "submissions/baselines/adamw.py"}}
+  cached = board_study.load_board_study("s.py", {"compilation_cache": True, "boards": {"b": board}})
+  assert cached.compilation_cache is True
+  assert all(s.compilation_cache for s in board_study.board_specs(cached, Path("w")))
+  with pytest.raises(StudyConfigError, match="compilation_cache must be True or False, got 'no'"):
+    board_study.load_board_study("s.py", {"compilation_cache": "no", "boards": {"b": board}})
+  with pytest.raises(StudyConfigError, match="a board study has name, size, seed, "
+                     "compilation_cache and boards"):
+    board_study.load_board_study("s.py", {"cache": True, "boards": {"b": board}})

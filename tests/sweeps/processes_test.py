@@ -73,6 +73,9 @@ def test_processes_match_local_and_a_killed_worker_resumes_to_the_same_metrics(t
              for line in lines), lines
   for trial in (0, 1):
     assert _metrics(tmp_path / "processes", trial) == _metrics(tmp_path / "local", trial)
+    for where in ("local", "processes"):  # tune's trials may load what was compiled before
+      record = tmp_path / where / "study_0" / f"trial_{trial}" / "result.json"
+      assert json.loads(record.read_text())["compilation_cache"] is True
   log = (tmp_path / "processes" / "study_0" / "trial_1" / "worker.log").read_text()
   assert "resuming from the checkpoint at step" in log
   assert "sweep: 2 done (2 capped), 0 left" in lines
