@@ -16,6 +16,7 @@ from tests.helpers import REPO_ROOT
 SCRIPT = REPO_ROOT / "scripts" / "compare_reruns.py"
 WITHDRAWN = REPO_ROOT / "results" / "leaderboard_tiny_withdrawn"
 BOARD = REPO_ROOT / "results" / "leaderboard_tiny"
+CACHED = REPO_ROOT / "results" / "leaderboard_tiny_cached"  # made on the quiet machine
 
 
 def test_time_at_a_step_is_read_off_the_evals_around_it():
@@ -27,8 +28,9 @@ def test_time_at_a_step_is_read_off_the_evals_around_it():
     time_at_step(curve, 60)
 
 
-def test_the_withdrawn_runs_pair_with_their_quiet_reruns():
-  pairs, left_out = pair_reruns(WITHDRAWN, BOARD)
+@pytest.mark.parametrize("quiet", [BOARD, CACHED])
+def test_the_withdrawn_runs_pair_with_their_quiet_reruns(quiet):
+  pairs, left_out = pair_reruns(WITHDRAWN, quiet)
   withdrawn = sorted(p.parent.relative_to(WITHDRAWN).as_posix()
                      for p in WITHDRAWN.rglob("result.json"))
   assert len(withdrawn) == 19
@@ -44,9 +46,11 @@ def test_the_withdrawn_runs_pair_with_their_quiet_reruns():
 
 
 def test_the_script_prints_a_line_per_pair_and_a_summary(tmp_path: Path):
-  done = subprocess.run([sys.executable, str(SCRIPT), str(WITHDRAWN), str(BOARD)],
-                        capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
-  pairs, _ = pair_reruns(WITHDRAWN, BOARD)
+  done = subprocess.run(  # the README's command
+      [sys.executable, "scripts/compare_reruns.py", "results/leaderboard_tiny_withdrawn",
+       "results/leaderboard_tiny_cached"], capture_output=True, text=True, cwd=REPO_ROOT,
+      timeout=120)
+  pairs, _ = pair_reruns(WITHDRAWN, CACHED)
   assert done.returncode == (0 if pairs else 1), done.stderr
   lines = done.stdout.splitlines()
   assert sum(line.startswith("self_tuning/lm/") for line in lines) == len(pairs)
@@ -55,3 +59,17 @@ def test_the_script_prints_a_line_per_pair_and_a_summary(tmp_path: Path):
   missing = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "nowhere"), str(BOARD)],
                            capture_output=True, text=True, cwd=REPO_ROOT, timeout=120)
   assert missing.returncode == 2 and "no such folder" in missing.stderr
+
+
+def test_the_readme_s_load_effect_is_the_records():
+  import statistics
+
+  pairs, _ = pair_reruns(WITHDRAWN, CACHED)
+  ratios = [p.ratio for p in pairs]
+  assert len(pairs) >= 4 and all(p.largest_metric_difference == 0.0 for p in pairs)
+  readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+  assert (f"the loaded ones had taken {min(ratios):.3f}–{max(ratios):.3f}× the process-CPU time "
+          f"for the same steps (median {statistics.median(ratios):.3f}, {len(pairs)} pairs so "
+          "far;") in readme
+  assert ("python scripts/compare_reruns.py results/leaderboard_tiny_withdrawn "
+          "results/leaderboard_tiny_cached") in readme
