@@ -595,6 +595,9 @@ def _board_study(args: argparse.Namespace, overrides: list[str],
                                   submissions=split(args.submissions),
                                   extra_overrides=tuple(overrides), settings=settings,
                                   max_studies=args.studies)
+  print(f"study {chosen.name}: {len(specs)} runs; " + (
+      "runs may load programs earlier runs compiled (compilation_cache True)"
+      if chosen.compilation_cache else "each run compiles from scratch"))
   outcome = run_sweep(specs, executor_from_args(args), rerun_hint=_rerun_hint())
   print(f"study {chosen.name}: {outcome.finished_line(len(specs))}; records in "
         f"{args.workdir}/<board>/. Build each board's page with:")

@@ -26,6 +26,7 @@ def test_board_study_runs_each_board_resumes_and_builds_pages(tmp_path, capsys):
   work = tmp_path / "board"
   assert cli.main(["study", f"--study={SMOKE}", f"--workdir={work}", *FAST]) == 0
   out = capsys.readouterr().out
+  assert "study leaderboard_smoke: 6 runs; each run compiles from scratch" in out
   assert f"algoperf-lab leaderboard {work / 'self_tuning'} --out={work / 'site' / 'self_tuning'}" in out
   for name in ("adamw", "nesterov"):
     for study in (0, 1):
