@@ -31,3 +31,13 @@ class FakeTime:
 
   def advance(self, seconds: float) -> None:
     self.now += seconds
+
+
+def hear_ctrl_c() -> None:
+  """A child process's preexec_fn: SIGINT back to its default action before exec, so that the
+  child's Python turns it into KeyboardInterrupt. A suite started as a background job (`pytest
+  ... &` from a script) ignores SIGINT, children inherit that, and Python then installs no
+  handler: a test that sends Ctrl-C would wait for a child that never hears it."""
+  import signal
+
+  signal.signal(signal.SIGINT, signal.SIG_DFL)

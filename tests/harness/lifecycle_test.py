@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ADAMW, REPO_ROOT, SMALL_LM_OVERRIDES
+from tests.helpers import ADAMW, REPO_ROOT, SMALL_LM_OVERRIDES, hear_ctrl_c
 
 CLI = str(REPO_ROOT / ".venv" / "bin" / "algoperf-lab")
 SIGTERM_SUBMISSION = str(REPO_ROOT / "tests" / "fixtures" / "sigterm_in_make_optimizer.py")
@@ -196,7 +196,8 @@ def test_ctrl_c_records_interrupted_without_a_traceback(tmp_path):
   process = subprocess.Popen([CLI, *BASE, f"--submission={ADAMW}", f"--workdir={workdir}",
                               "--max_steps=100000", "--eval_every_steps=1"], cwd=REPO_ROOT,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+                             env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+                             preexec_fn=hear_ctrl_c)
   deadline = time.monotonic() + 300
   while not (workdir / "metrics.jsonl").exists() and time.monotonic() < deadline:
     time.sleep(0.1)

@@ -17,7 +17,7 @@ from algoperf_lab.harness.loop import RunSettings
 from algoperf_lab.sweeps.executors import ProcessesExecutor
 from algoperf_lab.tuning import study
 from algoperf_lab.tuning.study import Ruleset, TuneRequest
-from tests.helpers import NADAMW, REPO_ROOT, SMALL_LM_OVERRIDES
+from tests.helpers import NADAMW, REPO_ROOT, SMALL_LM_OVERRIDES, hear_ctrl_c
 
 SPACE = str(REPO_ROOT / "configs" / "search_spaces" / "nadamw.json")
 SETTINGS = RunSettings(max_steps=12, eval_every_steps=3, progress=False, checkpoint_every_sec=0.0)
@@ -110,7 +110,7 @@ def test_ctrl_c_on_the_driver_stops_the_workers_resumably(tmp_path):
              "--executor=processes", "--workers=2", *SMALL_LM_OVERRIDES,
              "--config.targets.validation=0.0"]
   driver = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=hear_ctrl_c)
   deadline = time.monotonic() + 300
   records = [workdir / "study_0" / f"trial_{t}" / "result.json" for t in (0, 1)]
   while time.monotonic() < deadline and not all(
