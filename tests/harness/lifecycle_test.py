@@ -136,6 +136,11 @@ def test_the_record_names_its_sharding_and_mesh(tmp_path):
     assert moment["utc"].endswith("+00:00") and len(moment["load_average"]) == 3
   assert record["started"]["utc"] <= record["ended"]["utc"]
   assert record["mesh"] == {"data": -1, "fsdp": 1, "expert": 1, "model": 1}
+  assert record["compilation_cache"] is True  # `run` compiles through the cache by default
+  cold = _cli(*BASE, f"--submission={ADAMW}", f"--workdir={tmp_path / 'cold'}", "--max_steps=1",
+              "--eval_every_steps=1", "--no_checkpoints", "--no_compilation_cache")
+  assert cold.returncode == 0, cold.stderr[-2000:]
+  assert json.loads((tmp_path / "cold" / "result.json").read_text())["compilation_cache"] is False
 
 
 BROKEN_SUBMISSIONS = {
