@@ -73,3 +73,40 @@ def test_the_readme_s_load_effect_is_the_records():
           "far;") in readme
   assert ("python scripts/compare_reruns.py results/leaderboard_tiny_withdrawn "
           "results/leaderboard_tiny_cached") in readme
+
+
+def test_the_readme_s_compilation_effect_is_the_records():
+  """The multi-task and MoE boards made twice: with the persistent compilation cache, then each
+  run compiling from scratch; the time to the first step both evaluated tells them apart."""
+  import statistics
+
+  pairs = []
+  for board in ("moe", "multi_task"):
+    made, left_out = pair_reruns(CACHED / board, BOARD / board)
+    assert not left_out, left_out
+    pairs += made
+  assert len(pairs) == 20 + 35
+  for p in pairs:
+    assert json.loads((p.first.run_dir / "result.json").read_text()).get("compilation_cache") is None
+    assert json.loads((p.second.run_dir / "result.json").read_text())["compilation_cache"] is False
+  sooner = [p.second_start_sec - p.first_start_sec for p in pairs]
+  loaded = [d for d in sooner if d > 1.0]  # bimodal: ~0 where both compiled, seconds where not
+  compiled = [d for d in sooner if d <= 1.0]
+  assert max(compiled) < 1.0 < min(loaded) - 0.5  # the two groups lie apart
+  readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+  assert (f"in {len(loaded)} of {len(pairs)} pairs the run made with the cache reached the first "
+          f"step both evaluated {min(loaded):.1f}–{max(loaded):.1f} s sooner (median "
+          f"{statistics.median(loaded):.1f} s): it had loaded what an earlier run compiled; in "
+          f"the other {len(compiled)} the two differ by {min(compiled):.1f} to "
+          f"{max(compiled):.1f} s, both having compiled") in readme
+  ratios = [p.ratio for p in pairs]
+  assert (f"took {min(ratios):.3f}–{max(ratios):.3f}× (median {statistics.median(ratios):.3f}) "
+          "the CPU time of the quiet second runs for the same steps") in readme
+  assert all(p.first.status == p.second.status == "missed" for p in pairs)  # "no score moved"
+  for board in ("moe", "multi_task"):
+    command = (f"python scripts/compare_reruns.py results/leaderboard_tiny_cached/{board} "
+               f"results/leaderboard_tiny/{board}")
+    assert command in readme
+    done = subprocess.run([sys.executable, *command.split()[1:]], capture_output=True,
+                          text=True, cwd=REPO_ROOT, timeout=120)
+    assert done.returncode == 0 and "same outcome in" in done.stdout, done.stderr

@@ -24,7 +24,8 @@ KNOWN_PREFIXES = ("algoperf-lab ", "bash scripts/setup.sh", "bash scripts/test.s
                   "python scripts/submissions_table.py",
                   "python benchmarks/moe_step.py", "python scripts/moe_study.py",
                   "python scripts/mtl_study.py", "python benchmarks/sam_cost.py",
-                  "python benchmarks/eval_resolution.py", "python benchmarks/sweep_throughput.py")
+                  "python benchmarks/eval_resolution.py", "python benchmarks/sweep_throughput.py",
+                  "python scripts/compare_reruns.py")
 FAST_ARGS = {
     # A budget of 1 CPU second, not --max_steps: a capped run is refused by score (issue 19).
     "run": ("--max_runtime_sec=1", "--eval_every_steps=2", "--no_progress", *SMALL_LM_OVERRIDES),
@@ -61,11 +62,12 @@ FAST_ARGS = {
                                        "--override=--config.data.max_molecules=1000"),
     "benchmarks/sam_cost.py": ("--rounds=1", "--blocks=1", "--steps_per_block=1", "--small",
                                "--submissions=sam"),
+    "scripts/compare_reruns.py": (),  # reads committed records only: already quick
 }
 PYTHON_SCRIPTS = ("benchmarks/step_overhead.py", "benchmarks/clock_under_load.py",
                   "scripts/submissions_table.py", "benchmarks/moe_step.py", "scripts/moe_study.py",
                   "scripts/mtl_study.py", "benchmarks/sam_cost.py", "benchmarks/eval_resolution.py",
-                  "benchmarks/sweep_throughput.py")
+                  "benchmarks/sweep_throughput.py", "scripts/compare_reruns.py")
 
 
 def readme_commands() -> list[str]:

@@ -73,5 +73,18 @@ def leaderboard_table(data: Mapping[str, Any]) -> str:
               f"wall-hours of runs), from {cost['first_started']} to {cost['last_ended']}"
               + (f" (1-minute load average at run starts and ends {cost['load_1min'][0]:.2f}–"
                  f"{cost['load_1min'][1]:.2f})" if cost.get("load_1min") else "")
+              + _compilation(cost.get("compilation"))
               + ", on: " + "; ".join(data.get("hardware", []))]
   return "\n".join(lines) + "\n"
+
+
+def _compilation(counts: dict[str, int] | None) -> str:
+  """How the runs compiled: from scratch, or loading what earlier runs put in JAX's cache."""
+  if not counts:
+    return ""
+  if counts["from_scratch"] and not counts["cached"] and not counts["unrecorded"]:
+    return "; compilation: each run from scratch"
+  parts = [f"{counts[key]} {words}" for key, words in (
+      ("from_scratch", "from scratch"), ("cached", "with the persistent cache"),
+      ("unrecorded", "unrecorded")) if counts[key]]
+  return f"; compilation: {', '.join(parts)}" if parts else ""

@@ -106,8 +106,9 @@ def _submission_pages(studies: Sequence[Any], out_dir: Path) -> dict[str, Any]:
 def compute(studies: Sequence[Any]) -> dict[str, Any]:
   """What the scored runs cost: their number, wall hours, core hours (wall time times the
   cores each run could use) and process-CPU hours of the submissions' own work, when the
-  first started and the last ended, and the range of the 1-minute load average at their starts
-  and ends (from each record)."""
+  first started and the last ended, the range of the 1-minute load average at their starts
+  and ends, and how many compiled from scratch, how many could load programs from the
+  persistent compilation cache, and how many records do not say (from each record)."""
   results = [submission_info.raw_result(r) for s in studies for r in s.runs]
   wall = [float(r.get("wall_time_sec") or 0.0) for r in results]
   cores = [int(r.get("hardware", {}).get("usable_cpu_cores") or 1) for r in results]
@@ -122,7 +123,10 @@ def compute(studies: Sequence[Any]) -> dict[str, Any]:
           "core_hours": sum(w * c for w, c in zip(wall, cores)) / 3600.0,
           "submission_cpu_hours": sum(float(r.get("submission_time_sec") or 0.0)
                                       for r in results if r.get("clock") == "process_cpu") / 3600,
-          "first_started": times[0] if times else None, "last_ended": times[-1] if times else None}
+          "first_started": times[0] if times else None, "last_ended": times[-1] if times else None,
+          "compilation": {"from_scratch": sum(r.get("compilation_cache") is False for r in results),
+                          "cached": sum(r.get("compilation_cache") is True for r in results),
+                          "unrecorded": sum("compilation_cache" not in r for r in results)}}
 
 
 def _curves(studies: Sequence[Any], read: Mapping[str, Any]) -> dict[str, Any]:

@@ -184,7 +184,7 @@ def test_the_moe_reading_is_the_records():
   for name, v in runs.items():
     for _, evals in v:
       after = [e["validation/bits_per_byte"] for e in evals if e["step"] >= 300]
-      assert max(after) - min(after) <= (0.003 if name == "adamw_aux_free" else 0.0)
+      assert max(after) - min(after) <= (0.004 if name == "adamw_aux_free" else 0.0)
   starts = [next(e["submission_time_sec"] for e in evals if e["step"] >= 300)
             for v in runs.values() for _, evals in v]
   assert f"(300 steps, {min(starts):.0f}–{max(starts):.0f} CPU s into these runs)" in readme
@@ -214,3 +214,12 @@ def test_a_committed_site_names_no_folder_of_the_machine_that_built_it(board):
   text = "\n".join(p.read_text() for p in site.rglob("*") if p.suffix in (".json", ".md", ".js")
                    and p.name != "plotly.min.js")
   assert str(REPO_ROOT) not in text
+
+
+def test_every_board_record_compiled_from_scratch():
+  """The leaderboard's protocol: each run pays its own compilation (README, *Compilation*)."""
+  records = sorted(RECORDS.rglob("result.json"))
+  assert len(records) >= 55  # the multi-task and MoE boards at least
+  cached = [str(r.relative_to(RECORDS)) for r in records
+            if json.loads(r.read_text()).get("compilation_cache") is not False]
+  assert not cached

@@ -160,6 +160,9 @@ def test_the_markdown_table_is_the_page_s_numbers(tmp_path):
   assert board["compute"]["load_1min"] == [min(loads), max(loads)]
   assert f"(1-minute load average at run starts and ends {min(loads):.2f}–{max(loads):.2f})" in (
       lines[-1])
+  # target-setting records made before records said how they compiled
+  assert board["compute"]["compilation"] == {"from_scratch": 0, "cached": 0, "unrecorded": 15}
+  assert "; compilation: 15 unrecorded, on: " in lines[-1]
 
 
 def test_screenshots_without_a_browser_is_a_one_line_error_before_any_work(
@@ -208,3 +211,13 @@ def test_an_unknown_baseline_is_one_line_before_the_page(tmp_path, capsys):
   err = capsys.readouterr().err
   assert "baseline 'sgd' is not among the scored submissions" in err
   assert not (tmp_path / "site" / "index.html").exists()
+
+
+def test_the_table_line_says_how_the_runs_compiled():
+  from algoperf_lab.leaderboard.markdown import _compilation
+
+  assert _compilation({"from_scratch": 20, "cached": 0, "unrecorded": 0}) == (
+      "; compilation: each run from scratch")
+  assert _compilation({"from_scratch": 4, "cached": 16, "unrecorded": 1}) == (
+      "; compilation: 4 from scratch, 16 with the persistent cache, 1 unrecorded")
+  assert _compilation(None) == ""

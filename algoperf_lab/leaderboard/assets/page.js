@@ -248,13 +248,24 @@ function submissionDetails() {
   }
 }
 
+// How the runs compiled (as markdown.py's table line says it).
+function compilation(counts) {
+  if (!counts) return "";
+  if (counts.from_scratch && !counts.cached && !counts.unrecorded) return "; compilation: each run from scratch";
+  const parts = [[counts.from_scratch, "from scratch"], [counts.cached, "with the persistent cache"],
+                 [counts.unrecorded, "unrecorded"]]
+    .filter(([n]) => n).map(([n, words]) => `${n} ${words}`);
+  return parts.length ? `; compilation: ${parts.join(", ")}` : "";
+}
+
 function provenance() {
   $("summary").textContent = `${D.num_runs} runs, ${Object.keys(D.clocks.time).length} submissions, ` +
     `${D.workloads.length} workload(s): ${D.workloads.join(", ")}. τ_max = ${D.tau_max}.` +
     (D.compute ? ` Compute: ${D.compute.core_hours.toFixed(1)} core-hours ` +
       `(${D.compute.wall_hours.toFixed(1)} wall-hours of runs), ${D.compute.first_started} to ` +
       `${D.compute.last_ended}` + (D.compute.load_1min ? `; 1-minute load average at run starts and ends ` +
-      `${D.compute.load_1min[0].toFixed(2)}–${D.compute.load_1min[1].toFixed(2)}` : "") + "." : "");
+      `${D.compute.load_1min[0].toFixed(2)}–${D.compute.load_1min[1].toFixed(2)}` : "") +
+      compilation(D.compute.compilation) + "." : "");
   $("min-studies").textContent = String(D.min_studies_for_interval);
   for (const line of D.hardware) $("hardware").append(el("li", {}, line));
   for (const k of D.skipped) $("skipped").append(el("li", {}, `${k.path}: ${k.reason}`));
