@@ -6,9 +6,9 @@ the hyperparameters and seed, the ruleset/study/trial labels, the config overrid
 settings that change the result, the run folder, and whether it compiles through the
 persistent compilation cache. `spec_hash` covers every field that changes what the trial
 computes (not its folder, progress display, data location or compilation cache, which moves
-its compile time, not its numbers), so a
-finished record is reused only for the very same trial (the harness and `tune` also check
-hyperparameters, seed, config and settings against the record itself).
+its compile time, not its numbers), so a finished record is reused only for the very same
+trial (the harness and `tune` also check hyperparameters, seed, config and settings against
+the record itself).
 """
 
 from __future__ import annotations
