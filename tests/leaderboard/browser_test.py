@@ -66,6 +66,30 @@ def test_a_legend_click_hides_a_curve(site):
     assert page.evaluate(visible, median) == "legendonly"
 
 
+def test_the_curves_open_on_the_race_to_the_target():
+  """On the committed MoE board (whose curves start near 8.4 bits/byte and end near 2.8): the y
+  axis holds the target and every value the shown medians take after the first tenth of the time
+  axis, and leaves the initial loss out (it would squash the finish); the shown submissions have
+  distinct colours."""
+  site = REPO_ROOT / "docs" / "leaderboard" / "moe"
+  curve = json.loads((site / "leaderboard.json").read_text())["curves"]["lm_moe/tiny"]
+  with browser.open_page(site / "index.html") as (page, errors):
+    chart = "document.getElementById('curves-0')"
+    low, high = page.evaluate(f"{chart}.layout.yaxis.range")
+    shown = page.evaluate(f"{chart}.data.filter(t => t.visible === true && t.showlegend !== false"
+                          " && t.name.includes('(n='))"
+                          ".map(t => [t.name.split(' ')[0], t.line.color])")
+    assert errors == []
+  assert len(shown) == 4 and len({color for _, color in shown}) == 4
+  late = [y for name, _ in shown for x, y in zip(curve["grid"], curve["submissions"][name]["median"])
+          if y is not None and x >= 0.1 * curve["grid"][-1]] + [curve["target"]]
+  pad = 0.05 * (max(late) - min(late))
+  assert (low, high) == pytest.approx((min(late) - pad, max(late) + pad))
+  first = min(next(y for y in band["median"] if y is not None)
+              for band in curve["submissions"].values())
+  assert first > high  # every curve's first evaluation is above the opening view
+
+
 def test_the_anytime_slider_changes_the_ranking(site):
   data = json.loads((site / "leaderboard.json").read_text())
   with browser.open_page(site / "index.html") as (page, _):

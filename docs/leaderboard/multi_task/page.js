@@ -153,6 +153,27 @@ function renderPaired() {
 }
 
 // ---- validation curves ----
+// 20 colours (D3's category20 order: ten hues, then their light tints), so that a board's five
+// shown submissions never share one and a long legend repeats late.
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+  "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"];
+// The y axis opens on the race to the target: the target and every value the shown medians take
+// after the first tenth of the time axis (the early fall from the initial loss would squash it);
+// the chart's autoscale (double-click) shows everything.
+function raceRange(c, shown) {
+  const start = c.grid[c.grid.length - 1] * 0.1;
+  let low = c.target, high = c.target;
+  shown.forEach((name) => {
+    const band = c.submissions[name];
+    if (!band) return;
+    band.median.forEach((y, k) => {
+      if (y == null || c.grid[k] < start) return;
+      low = Math.min(low, y); high = Math.max(high, y);
+    });
+  });
+  const pad = 0.05 * (high - low) || 0.05 * Math.abs(c.target) || 1;
+  return [low - pad, high + pad];
+}
 function drawCurves() {
   const container = $("curve-charts");
   const top = (workload, direction) => {  // fastest median time, then closest best value
@@ -167,14 +188,15 @@ function drawCurves() {
       return tx - ty || bx - by || x.localeCompare(y);
     }).slice(0, 5);
   };
-  const palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
   Object.entries(D.curves).forEach(([workload, c], wi) => {
     const id = "curves-" + wi;
-    container.append(el("div", { id, class: "chart", "data-workload": workload }));
+    container.append(el("div", { id, class: "chart curves", "data-workload": workload }));
     const traces = [];
     const shown = top(workload, c.direction);
-    Object.entries(c.submissions).forEach(([name, band], i) => {
-      const color = palette[i % palette.length];
+    const names = Object.keys(c.submissions);
+    const colorOrder = [...shown, ...names.filter((n) => !shown.includes(n))];  // shown: distinct colours
+    Object.entries(c.submissions).forEach(([name, band]) => {
+      const color = PALETTE[colorOrder.indexOf(name) % PALETTE.length];
       const visible = shown.includes(name) ? true : "legendonly";
       traces.push({ x: c.grid, y: band.high, mode: "lines", line: { width: 0, color }, legendgroup: name,
         showlegend: false, hoverinfo: "skip", visible, name: name + " max" });
@@ -187,7 +209,7 @@ function drawCurves() {
     traces.push({ x: [c.grid[0], c.grid[c.grid.length - 1]], y: [c.target, c.target], mode: "lines",
       line: { dash: "dash", color: "#000" }, name: `target ${c.target}`, hoverinfo: "name" });
     Plotly.newPlot(id, traces, { title: { text: workload }, xaxis: { title: { text: `submission time (${c.clock === "process_cpu" ? "process CPU s" : "s"})` } },
-      yaxis: { title: { text: c.metric } }, margin: { t: 40, r: 10 }, legend: { font: { size: 10 } } },
+      yaxis: { title: { text: c.metric }, range: raceRange(c, shown) }, margin: { t: 40, r: 10 }, legend: { font: { size: 10 } } },
       { displaylogo: false, responsive: true });
   });
 }
