@@ -20,12 +20,18 @@ def raw_result(record: RunRecord) -> dict[str, Any]:
 
 
 def submission_file(result: dict[str, Any]) -> Path | None:
-  """The submission's file as the record names it (relative paths from the repository root)."""
+  """The submission's file as the record names it (relative paths from the repository root).
+  A record made in another clone of the lab names that clone's file (an absolute path that may
+  not exist here): its part from the last `submissions/` folder on is looked up in this one."""
   named = result.get("submission_path")
   if not named:
     return None
   path = Path(named)
-  for candidate in (path, BUNDLED_ROOT.parent / path):
+  candidates = [path, BUNDLED_ROOT.parent / path]
+  if BUNDLED_ROOT.name in path.parts[:-1]:
+    last = len(path.parts) - 1 - path.parts[::-1].index(BUNDLED_ROOT.name)
+    candidates.append(BUNDLED_ROOT.parent.joinpath(*path.parts[last:]))
+  for candidate in candidates:
     if candidate.is_file():
       return candidate.resolve()
   return None
@@ -63,13 +69,14 @@ def docstring(path: Path | None) -> str:
 
 def reproduce_command(record: RunRecord, result: dict[str, Any]) -> str:
   """The command that re-makes this run: the sweep engine's spec where the run has one, else
-  an `algoperf-lab run` with the record's seed, size and core count (hyperparameters other
-  than the submission's defaults go in a JSON file named by --hparams)."""
+  an `algoperf-lab run` with the record's seed, size and core count (a bundled submission named
+  from the lab's root; hyperparameters other than the submission's defaults go in a JSON file
+  named by --hparams)."""
   spec = record.run_dir / SPEC_FILE
   if spec.is_file():
     return f"algoperf-lab run-trial --spec={shlex.quote(_from_here(spec))}"
   parts = ["algoperf-lab", "run", f"--workload={record.workload}", f"--size={record.size}",
-           f"--submission={result.get('submission_path', record.submission)}",
+           f"--submission={shown_path(submission_file(result), result) or record.submission}",
            f"--seed={record.seed}", f"--workdir={record.run_dir}"]
   if record.hardware.get("usable_cpu_cores") == 1:
     parts.append("--cpu_cores=1")

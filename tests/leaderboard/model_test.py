@@ -126,7 +126,25 @@ def test_a_run_without_a_spec_is_reproduced_by_a_run_command(tmp_path):
   result = json.loads((source / "result.json").read_text())
   assert command.startswith("algoperf-lab run --workload=gnn --size=tiny ")
   assert f"--seed={result['seed']}" in command and f"--workdir={copy}" in command
-  assert f"--submission={result['submission_path']}" in command
+  named = result["submission_path"]
+  bundled = named[named.rindex("submissions/"):]
+  assert f"--submission={bundled} " in command  # from the lab's root, wherever the record ran
+
+
+def test_a_record_made_in_another_clone_finds_its_bundled_submission_here():
+  """A record names the file of the clone that made it; a clone elsewhere finds the same
+  bundled submission (family, docstring) by its part from submissions/ on."""
+  here = submission_info.submission_file({"submission_path": "submissions/baselines/adamw.py"})
+  moved = submission_info.submission_file(
+      {"submission_path": "/elsewhere/lab/submissions/baselines/adamw.py"})
+  assert here is not None and moved == here
+  assert submission_info.family(moved) == "baselines"
+  assert submission_info.shown_path(moved, {}) == "submissions/baselines/adamw.py"
+  user = {"submission_path": "/elsewhere/my_submission.py"}
+  assert submission_info.submission_file(user) is None  # not the lab's: named as recorded
+  assert submission_info.shown_path(None, user) == "/elsewhere/my_submission.py"
+  assert submission_info.submission_file(
+      {"submission_path": "/elsewhere/submissions/no_such.py"}) is None
 
 
 def test_the_markdown_table_is_the_page_s_numbers(tmp_path):
