@@ -21,20 +21,21 @@ def raw_result(record: RunRecord) -> dict[str, Any]:
 
 def submission_file(result: dict[str, Any]) -> Path | None:
   """The submission's file as the record names it (relative paths from the repository root).
-  A record made in another clone of the lab names that clone's file (an absolute path that may
-  not exist here): its part from the last `submissions/` folder on is looked up in this one."""
+  A record made in another clone of the lab names that clone's file: its part from the last
+  `submissions/` folder on names this lab's copy where that exists and the named file does not,
+  or is the same bytes (a user's own `submissions/foo.py` with other contents stays theirs)."""
   named = result.get("submission_path")
   if not named:
     return None
   path = Path(named)
-  candidates = [path, BUNDLED_ROOT.parent / path]
+  if not path.is_absolute() and (BUNDLED_ROOT.parent / path).is_file():
+    return (BUNDLED_ROOT.parent / path).resolve()
   if BUNDLED_ROOT.name in path.parts[:-1]:
     last = len(path.parts) - 1 - path.parts[::-1].index(BUNDLED_ROOT.name)
-    candidates.append(BUNDLED_ROOT.parent.joinpath(*path.parts[last:]))
-  for candidate in candidates:
-    if candidate.is_file():
-      return candidate.resolve()
-  return None
+    ours = BUNDLED_ROOT.parent.joinpath(*path.parts[last:])
+    if ours.is_file() and (not path.is_file() or path.read_bytes() == ours.read_bytes()):
+      return ours.resolve()
+  return path.resolve() if path.is_file() else None
 
 
 def shown_path(path: Path | None, result: dict[str, Any]) -> str | None:

@@ -147,6 +147,19 @@ def test_a_record_made_in_another_clone_finds_its_bundled_submission_here():
       {"submission_path": "/elsewhere/submissions/no_such.py"}) is None
 
 
+def test_another_clone_s_file_that_exists_names_this_lab_s_copy_only_if_the_same(tmp_path):
+  other = tmp_path / "clone" / "submissions" / "baselines"
+  other.mkdir(parents=True)
+  ours = REPO_ROOT / "submissions" / "baselines" / "adamw.py"
+  (other / "adamw.py").write_bytes(ours.read_bytes())
+  found = submission_info.submission_file({"submission_path": str(other / "adamw.py")})
+  assert found == ours.resolve()  # the same bytes: this lab's bundled submission
+  (other / "adamw.py").write_text('"""My own AdamW."""\n')
+  found = submission_info.submission_file({"submission_path": str(other / "adamw.py")})
+  assert found == (other / "adamw.py").resolve()  # a user's own file of the same name
+  assert submission_info.family(found) == "user"
+
+
 def test_the_markdown_table_is_the_page_s_numbers(tmp_path):
   """table.md (the README's leaderboard table) says what leaderboard.json says."""
   from algoperf_lab.leaderboard import markdown
