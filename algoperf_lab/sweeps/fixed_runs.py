@@ -13,7 +13,7 @@ import jax
 from algoperf_lab import loader, registry
 from algoperf_lab.harness.clock import resolve_clock
 from algoperf_lab.harness.loop import RunSettings
-from algoperf_lab.sweeps.spec import TrialSpec, settings_dict
+from algoperf_lab.sweeps.spec import TrialSpec, portable_path, settings_dict
 
 
 def fixed_run_spec(*, workload: str, size: str, submission: str, seed: int, workdir: Path,
@@ -30,7 +30,7 @@ def fixed_run_spec(*, workload: str, size: str, submission: str, seed: int, work
   budget = float(settings.max_runtime_sec or (made.max_allowed_cpu_sec if clock == "process_cpu"
                                                else made.max_allowed_runtime_sec))
   settings = dataclasses.replace(settings, seed=seed, max_runtime_sec=budget, clock=clock)
-  return TrialSpec(workload=workload, size=size, submission=submission,
+  return TrialSpec(workload=workload, size=size, submission=portable_path(submission),
                    hparams={**defaults, **dict(hparams or {})}, seed=seed, ruleset="none",
                    study=None, trial=None, workdir=str(workdir),
                    config_overrides=tuple(config_overrides), settings=settings_dict(settings),

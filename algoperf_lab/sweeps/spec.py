@@ -1,8 +1,10 @@
 """A trial spec: everything one run of a sweep needs, as JSON, with a content hash.
 
 A spec is what a worker anywhere (this process, a subprocess, a Ray task, a SLURM array task)
-needs to run one trial exactly as `tune` would: the workload and size, the submission file,
-the hyperparameters and seed, the ruleset/study/trial labels, the config overrides and the run
+needs to run one trial exactly as `tune` would: the workload and size, the submission file
+(relative to the working directory where it lies under it, as the run folder is, so that a spec
+made in one clone of the lab runs and hashes the same in a clone at another path), the
+hyperparameters and seed, the ruleset/study/trial labels, the config overrides and the run
 settings that change the result, the run folder, and whether it compiles through the
 persistent compilation cache. `spec_hash` covers every field that changes what the trial
 computes (not its folder, progress display, data location or compilation cache, which moves
@@ -16,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,7 @@ _NOT_HASHED = ("workdir", "label", "settings.data_dir", "settings.progress",
 class TrialSpec:
   workload: str
   size: str
-  submission: str  # the submission file (a path every worker sees)
+  submission: str  # the submission file (a path every worker sees; see portable_path)
   hparams: Mapping[str, Any]
   seed: int
   ruleset: str  # "external", "self" or "none"
@@ -75,6 +78,15 @@ class TrialSpec:
   @property
   def run_dir(self) -> Path:
     return Path(self.workdir)
+
+
+def portable_path(path: str) -> str:
+  """A file as a spec names it: relative to the working directory where it lies under it (as
+  the spec's run folder is named), so that a spec made in one clone of the lab runs, and hashes
+  the same, in a clone at another path; elsewhere absolute. Symbolic links are not resolved."""
+  absolute = Path(os.path.abspath(path))
+  here = Path(os.path.abspath(Path.cwd()))
+  return str(absolute.relative_to(here)) if absolute.is_relative_to(here) else str(absolute)
 
 
 def settings_dict(settings: RunSettings) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from algoperf_lab.harness.workdir_lock import check_writable_dir
 from algoperf_lab.scoring import records as scoring_records
 from algoperf_lab.sweeps.engine import run_sweep
 from algoperf_lab.sweeps.executors import Executor, LocalExecutor
-from algoperf_lab.sweeps.spec import TrialSpec, settings_dict
+from algoperf_lab.sweeps.spec import TrialSpec, portable_path, settings_dict
 from algoperf_lab.tuning import halton, search_space
 
 SELF_TUNING_BUDGET_FACTOR = 1.5
@@ -240,7 +240,8 @@ def trial_spec(request: TuneRequest, plan: TrialPlan, budget: float,
                extra_known: frozenset[str]) -> TrialSpec:
   """The sweep engine's spec of one planned trial (run settings with its seed and budget)."""
   settings = dataclasses.replace(request.settings, seed=plan.seed, max_runtime_sec=budget)
-  return TrialSpec(workload=request.workload, size=request.size, submission=request.submission,
+  return TrialSpec(workload=request.workload, size=request.size,
+                   submission=portable_path(request.submission),
                    hparams=json.loads(json.dumps(dict(plan.hparams))), seed=plan.seed,
                    ruleset=request.ruleset.value, study=plan.study, trial=plan.trial,
                    workdir=str(plan.workdir), config_overrides=tuple(request.config_overrides),

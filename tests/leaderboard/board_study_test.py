@@ -118,6 +118,21 @@ def test_the_sweep_runs_study_by_study_so_a_stopped_sweep_leaves_balanced_cells(
   assert len(cells) == 90 + 18
 
 
+def test_a_spec_names_its_submission_from_the_working_directory(monkeypatch, tmp_path):
+  """Run from the lab's root (as the README does), a spec names a bundled submission as
+  submissions/...: the same text, so the same hash and a runnable spec, in a clone at any path
+  (run folders are named from the working directory too); from elsewhere, absolute."""
+  path = REPO_ROOT / "configs" / "studies" / "leaderboard_tiny.py"
+  study = board_study.load_board_study(path, read_get_config(path, StudyConfigError, "", ""))
+  monkeypatch.chdir(REPO_ROOT)
+  spec = board_study.board_specs(study, Path("board"), boards=("moe",))[0]
+  assert spec.submission == f"submissions/moe/{Path(spec.workdir).parts[-3]}.py"
+  monkeypatch.chdir(tmp_path)
+  elsewhere = board_study.board_specs(study, Path("board"), boards=("moe",))[0]
+  assert elsewhere.submission == str(REPO_ROOT / spec.submission)
+  assert spec_hash(elsewhere) != spec_hash(spec)
+
+
 def test_a_board_study_takes_a_boolean_compilation_cache():
   board = {"ruleset": "self", "workloads": ["gnn"],
            "submissions": {"adamw": "submissions/baselines/adamw.py"}}

@@ -1,0 +1,93 @@
+"""Rewrites the trial specs under ROOT... to name their submission as specs now do.
+
+Specs made before `sweeps.spec.portable_path` named a submission by its absolute path (e.g.
+/work/main/submissions/baselines/adamw.py), so a clone of the lab at another path hashed every
+finished trial differently (the sweep then re-checked each one in a worker) and its reproducing
+command (`algoperf-lab run-trial --spec=...`) pointed at a file that clone lacks. Run from the
+lab's root, this names such a submission relative to it, as a spec made there now does, stores
+the new hash, and renames each submitted spec (`<run>.<hash>.spec.json`) to it. Nothing else in
+a spec or a record changes; a spec whose stored hash is not its contents' is refused (named, and
+left as it is). Prints what it changed; a second run changes nothing.
+
+    python scripts/portable_specs.py results/leaderboard_tiny
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+from algoperf_lab.sweeps.spec import portable_path, read_spec, spec_hash, write_spec
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+  old: Path
+  new: Path
+  submission: str
+
+
+def _is_submitted(path: Path) -> bool:
+  return path.name != "spec.json"  # <run>.<hash>.spec.json beside the run folder
+
+
+def plan(path: Path) -> Change | None:
+  """What rewriting one spec file changes (None: it is portable already)."""
+  stored = json.loads(path.read_text()).get("spec_hash")
+  spec = read_spec(path)
+  if stored != spec_hash(spec):
+    raise ValueError(f"{path}: its stored hash {stored} is not its contents' ({spec_hash(spec)}); "
+                     "left as it is (was it edited by hand?)")
+  portable = portable_path(spec.submission)
+  if portable == spec.submission:
+    return None
+  moved = dataclasses.replace(spec, submission=portable)
+  new = path
+  if _is_submitted(path):
+    run_name = path.name.split(".")[0]
+    new = path.with_name(f"{run_name}.{spec_hash(moved)}.spec.json")
+  return Change(path, new, portable)
+
+
+def apply(change: Change) -> None:
+  spec = dataclasses.replace(read_spec(change.old), submission=change.submission)
+  write_spec(spec, change.new)
+  if change.new != change.old:
+    change.old.unlink()
+
+
+def spec_files(roots: list[Path]) -> list[Path]:
+  return sorted(p for root in roots for p in root.rglob("*spec.json") if p.is_file())
+
+
+def main(argv: list[str]) -> int:
+  if not argv:
+    print(__doc__, file=sys.stderr)
+    return 2
+  roots = [Path(a) for a in argv]
+  missing = [str(r) for r in roots if not r.is_dir()]
+  if missing:
+    print(f"no such folder(s): {', '.join(missing)}", file=sys.stderr)
+    return 2
+  changes, refused = [], []
+  for path in spec_files(roots):
+    try:
+      change = plan(path)
+    except (ValueError, json.JSONDecodeError) as error:
+      refused.append(str(error))
+      continue
+    if change is not None:
+      changes.append(change)
+  for change in changes:
+    apply(change)
+    print(f"{change.old} -> {change.new.name}" if change.new != change.old else str(change.old))
+  print(f"{len(changes)} spec(s) rewritten, {len(refused)} refused", file=sys.stderr)
+  for line in refused:
+    print(line, file=sys.stderr)
+  return 1 if refused else 0
+
+
+if __name__ == "__main__":
+  raise SystemExit(main(sys.argv[1:]))
