@@ -19,18 +19,15 @@ import json
 import sys
 from pathlib import Path
 
-from algoperf_lab.sweeps.spec import portable_path, read_spec, spec_hash, write_spec
+from algoperf_lab.sweeps.spec import (SPEC_FILE, TrialSpec, portable_path, read_spec, spec_hash,
+                                     submitted_spec_name, write_spec)
 
 
 @dataclasses.dataclass(frozen=True)
 class Change:
   old: Path
   new: Path
-  submission: str
-
-
-def _is_submitted(path: Path) -> bool:
-  return path.name != "spec.json"  # <run>.<hash>.spec.json beside the run folder
+  spec: TrialSpec  # the spec as the new file holds it
 
 
 def plan(path: Path) -> Change | None:
@@ -44,16 +41,14 @@ def plan(path: Path) -> Change | None:
   if portable == spec.submission:
     return None
   moved = dataclasses.replace(spec, submission=portable)
-  new = path
-  if _is_submitted(path):
-    run_name = path.name.split(".")[0]
-    new = path.with_name(f"{run_name}.{spec_hash(moved)}.spec.json")
-  return Change(path, new, portable)
+  if path.name == SPEC_FILE:  # the run folder's own spec.json keeps its name
+    return Change(path, path, moved)
+  run_name = path.name.split(".")[0]  # <run>.<hash>.spec.json beside the run folder
+  return Change(path, path.with_name(submitted_spec_name(run_name, spec_hash(moved))), moved)
 
 
 def apply(change: Change) -> None:
-  spec = dataclasses.replace(read_spec(change.old), submission=change.submission)
-  write_spec(spec, change.new)
+  write_spec(change.spec, change.new)
   if change.new != change.old:
     change.old.unlink()
 

@@ -33,7 +33,8 @@ def submission_file(result: dict[str, Any]) -> Path | None:
   if BUNDLED_ROOT.name in path.parts[:-1]:
     last = len(path.parts) - 1 - path.parts[::-1].index(BUNDLED_ROOT.name)
     ours = BUNDLED_ROOT.parent.joinpath(*path.parts[last:])
-    if ours.is_file() and (not path.is_file() or path.read_bytes() == ours.read_bytes()):
+    if ours.is_file() and (not path.is_file() or path.samefile(ours)
+                           or path.read_bytes() == ours.read_bytes()):
       return ours.resolve()
   return path.resolve() if path.is_file() else None
 

@@ -85,7 +85,7 @@ def portable_path(path: str) -> str:
   the spec's run folder is named), so that a spec made in one clone of the lab runs, and hashes
   the same, in a clone at another path; elsewhere absolute. Symbolic links are not resolved."""
   absolute = Path(os.path.abspath(path))
-  here = Path(os.path.abspath(Path.cwd()))
+  here = Path.cwd()
   return str(absolute.relative_to(here)) if absolute.is_relative_to(here) else str(absolute)
 
 
