@@ -14,6 +14,7 @@ left as it is). Prints what it changed; a second run changes nothing.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import sys
@@ -58,10 +59,9 @@ def spec_files(roots: list[Path]) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
-  if not argv:
-    print(__doc__, file=sys.stderr)
-    return 2
-  roots = [Path(a) for a in argv]
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("roots", nargs="+", type=Path, help="folders holding trial specs")
+  roots = parser.parse_args(argv).roots
   missing = [str(r) for r in roots if not r.is_dir()]
   if missing:
     print(f"no such folder(s): {', '.join(missing)}", file=sys.stderr)
