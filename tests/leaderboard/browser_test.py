@@ -103,7 +103,7 @@ def test_the_anytime_slider_changes_the_ranking(site):
     assert page.text_content("#anytime-level") == "target loosened by 20%"
 
 
-def test_the_paired_table_follows_the_clock(tmp_path):
+def test_the_paired_table_follows_the_clock_and_the_workload(tmp_path):
   out = tmp_path / "site"
   assert cli.main(["leaderboard", str(TABLE), f"--out={out}", "--bootstrap_samples=50",
                    "--baseline=nadamw"]) == 0
@@ -119,6 +119,16 @@ def test_the_paired_table_follows_the_clock(tmp_path):
     ratio = data["paired"]["steps"][0]["time_ratio_geomean"]
     shown = rows.first.locator("td").nth(5).text_content()
     assert shown == ("n/a (a miss)" if ratio is None else f"{ratio:.3f}")
+    workloads = sorted({c["workload"] for c in data["paired"]["steps"]})
+    assert page.eval_on_selector_all("#paired-workload option", "os => os.map(o => o.value)") == [
+        "", *workloads]
+    page.select_option("#paired-workload", "gnn/tiny")
+    shown = page.eval_on_selector_all("#paired-table tbody tr",
+                                      "rows => rows.map(r => r.dataset.workload)")
+    assert shown == ["gnn/tiny"] * sum(c["workload"] == "gnn/tiny" for c in data["paired"]["steps"])
+    assert len(shown) == 3
+    page.select_option("#paired-workload", "")
+    assert rows.count() == 9
     assert errors == []
   with browser.open_page(REPO_ROOT / "docs" / "leaderboard" / "moe" / "index.html") as (page, _):
     assert page.locator("#paired-table tbody tr").count() >= 1

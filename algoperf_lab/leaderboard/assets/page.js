@@ -130,11 +130,17 @@ function rankChanges() {
 }
 
 // ---- paired comparisons against the baseline ----
+function pairedWorkloads() {
+  const names = [...new Set(Object.values(D.paired || {}).flat().map((c) => c.workload))].sort();
+  names.forEach((name) => $("paired-workload").append(el("option", { value: name }, name)));
+}
+
 function renderPaired() {
   $("paired-baseline").textContent = D.baseline || "none chosen";
   const body = $("paired-table").querySelector("tbody");
   body.replaceChildren();
-  const rows = ((D.paired || {})[$("paired-clock").value]) || [];
+  const workload = $("paired-workload").value;
+  const rows = (((D.paired || {})[$("paired-clock").value]) || []).filter((c) => !workload || c.workload === workload);
   if (!rows.length) {
     body.append(el("tr", {}, el("td", { colspan: "7", class: "name" },
       D.baseline ? "No study is shared with the baseline." : "No baseline: build the page with --baseline=SUBMISSION.")));
@@ -300,8 +306,10 @@ buildTable();
 drawProfile("time", "profile-time");
 drawProfile("steps", "profile-steps");
 rankChanges();
+pairedWorkloads();
 renderPaired();
 $("paired-clock").addEventListener("change", renderPaired);
+$("paired-workload").addEventListener("change", renderPaired);
 drawCurves();
 submissionDetails();
 $("anytime-mode").addEventListener("change", () => {  // a new mode starts at its last level
