@@ -63,15 +63,30 @@ def _table(outcome: SweepOutcome) -> str:
   return "sweep: " + ", ".join(parts)
 
 
-def _progress(total: int, results: dict[str, TrialResult], running: int, started: float) -> str:
+def _minutes_left(specs: Sequence[TrialSpec], results: dict[str, TrialResult],
+                  running: dict[str, TrialSpec], elapsed_sec: float) -> float | None:
+  """The sweep's wall minutes left, from its pace so far weighted by each trial's budget (a
+  board mixes 1-minute and 7-minute trials, so a count of trials misleads); a running trial
+  counts as half done. None before a trial of this sweep has ended."""
+  ran = [r.spec for r in results.values() if not r.skipped]
+  if not ran:
+    return None
+  half_running = 0.5 * sum(s.budget_sec for s in running.values())
+  done = sum(s.budget_sec for s in ran) + half_running
+  left = sum(s.budget_sec for s in specs
+             if spec_hash(s) not in results and spec_hash(s) not in running) + half_running
+  if done <= 0:  # budgets unknown (0): fall back on the count of trials
+    return elapsed_sec / len(ran) * (len(specs) - len(results)) / 60
+  return elapsed_sec * left / done / 60
+
+
+def _progress(specs: Sequence[TrialSpec], results: dict[str, TrialResult],
+              running: dict[str, TrialSpec], started: float) -> str:
   done = len(results)
-  elapsed = time.monotonic() - started
-  ran = sum(not r.skipped for r in results.values())
-  eta = ""
-  if ran and done < total:
-    eta = f", about {elapsed / ran * (total - done) / 60:.0f} min left"
+  minutes = _minutes_left(specs, results, running, time.monotonic() - started)
+  eta = f", about {minutes:.0f} min left" if minutes is not None and done < len(specs) else ""
   failed = sum(r.status in NOT_RETRIED for r in results.values())
-  return f"[sweep] {done}/{total} ended, {running} running, {failed} failed{eta}"
+  return f"[sweep] {done}/{len(specs)} ended, {len(running)} running, {failed} failed{eta}"
 
 
 def finished_before(spec: TrialSpec) -> TrialResult | None:
@@ -158,7 +173,7 @@ def run_sweep(specs: Sequence[TrialSpec], executor: Executor, *,
           running.pop(spec_hash(result.spec), None)
           results[spec_hash(result.spec)] = result
         break
-      line = _progress(len(specs), results, len(running), started)
+      line = _progress(specs, results, running, started)
       if show_progress and executor.name != "local" and line.split(", about")[0] != shown:
         report(line)
         shown = line.split(", about")[0]

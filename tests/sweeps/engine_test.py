@@ -101,3 +101,26 @@ def test_the_end_line_counts_only_finished_runs_and_names_the_rest():
   assert outcome.finished_line(5) == "2 of 5 runs finished (1 preempted, 2 left)"
   done = engine.SweepOutcome(results=(TrialResult(a, "diverged"),), left=(), stopped=False)
   assert done.finished_line(1) == "1 of 1 runs finished"
+
+
+def test_the_time_left_is_weighted_by_the_trials_budgets():
+  """A board mixes short and long trials: after one 60 s-budget trial took 2 minutes, two
+  420 s-budget trials left mean 28 minutes, not 4 (the count of trials would say 4)."""
+  short, long_a, long_b = (_spec(0, budget_sec=60.0), _spec(1, budget_sec=420.0),
+                           _spec(2, budget_sec=420.0))
+  specs = [short, long_a, long_b]
+  results = {spec_hash(short): TrialResult(short, "missed")}
+  assert engine._minutes_left(specs, results, {}, elapsed_sec=120.0) == 28.0  # pylint: disable=protected-access
+  # One long trial running counts as half done: 60 + 210 done in 270 s of budget, 210 + 420 left.
+  running = {spec_hash(long_a): long_a}
+  assert engine._minutes_left(specs, results, running, elapsed_sec=120.0) == (  # pylint: disable=protected-access
+      120.0 * 630.0 / 270.0 / 60)
+  line = engine._progress(specs, results, running, started=engine.time.monotonic() - 120.0)  # pylint: disable=protected-access
+  assert line.startswith("[sweep] 1/3 ended, 1 running, 0 failed, about 5 min left")
+  # Skipped (already finished) trials say nothing about this sweep's pace; budgets unknown (0):
+  # the count of trials.
+  assert engine._minutes_left(specs, {spec_hash(short): TrialResult(short, "missed", skipped=True)},  # pylint: disable=protected-access
+                              {}, elapsed_sec=120.0) is None
+  unknown = [_spec(0), _spec(1), _spec(2)]
+  assert engine._minutes_left(unknown, {spec_hash(unknown[0]): TrialResult(unknown[0], "missed")},  # pylint: disable=protected-access
+                              {}, elapsed_sec=120.0) == 4.0
