@@ -9,7 +9,9 @@ Retries know a preemption from a failure:
 - **failed** (the submission or its setup raised) and **refused** (the request was refused: a
   record of another trial in its folder, a bad config): recorded, never retried.
 SIGTERM or Ctrl-C on the driver cancels the running trials (each checkpoints and records
-`preempted`), submits nothing more, and prints the rerun command: nothing is lost.
+`preempted`), submits nothing more, and prints the rerun command: nothing is lost. SIGUSR1
+drains it instead: nothing new starts, the running trials finish, then it stops the same way
+(a resumed trial recompiles, and its clock is charged for it; a drained one never resumes).
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ import collections
 import contextlib
 import dataclasses
 import json
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from algoperf_lab.harness.preemption import sigterm_requests_preemption
+from algoperf_lab.harness.preemption import PreemptionFlag, sigterm_requests_preemption
 from algoperf_lab.harness.records import RESULT_FILE
 from algoperf_lab.scoring import records as scoring_records
 from algoperf_lab.sweeps.executors import Executor
@@ -108,6 +112,21 @@ def finished_before(spec: TrialSpec) -> TrialResult | None:
 
 
 @contextlib.contextmanager
+def sigusr1_drains() -> Iterator[PreemptionFlag]:
+  """While active, SIGUSR1 sets the flag (the sweep starts nothing more and ends when its
+  running trials have); main thread only, elsewhere the flag never rises."""
+  flag = PreemptionFlag()
+  if threading.current_thread() is not threading.main_thread():
+    yield flag
+    return
+  previous = signal.signal(signal.SIGUSR1, flag.request)
+  try:
+    yield flag
+  finally:
+    signal.signal(signal.SIGUSR1, previous)
+
+
+@contextlib.contextmanager
 def _cancel_on_ctrl_c(executor: Executor, report: Callable[[str], None]) -> Iterator[None]:
   """Ctrl-C on the driver: the running trials are stopped like a preemption (each checkpoints
   and records its status) before the interrupt goes on; no worker is left behind."""
@@ -138,7 +157,9 @@ def run_sweep(specs: Sequence[TrialSpec], executor: Executor, *,
   started = time.monotonic()
   stopped = False
   shown = ""
-  with sigterm_requests_preemption() as preemption, _cancel_on_ctrl_c(executor, report):
+  draining = False
+  with (sigterm_requests_preemption() as preemption, sigusr1_drains() as drain,
+        _cancel_on_ctrl_c(executor, report)):
     while queue or running:
       if preemption.requested:
         stopped = True
@@ -146,10 +167,15 @@ def run_sweep(specs: Sequence[TrialSpec], executor: Executor, *,
           running.pop(spec_hash(result.spec), None)
           results[spec_hash(result.spec)] = result
         break
-      while queue and len(running) < executor.capacity and not preemption.requested:
+      while (queue and len(running) < executor.capacity and not preemption.requested
+             and not drain.requested):
         spec = queue.popleft()
         running[spec_hash(spec)] = spec
         executor.submit(spec)
+      if drain.requested and not draining:
+        draining = True
+        report(f"draining (SIGUSR1): nothing new starts; the {len(running)} running trial(s) "
+               "finish first")
       for result in executor.poll(timeout_sec=0.5):
         key = spec_hash(result.spec)
         running.pop(key, None)
@@ -172,6 +198,9 @@ def run_sweep(specs: Sequence[TrialSpec], executor: Executor, *,
         for result in executor.cancel():
           running.pop(spec_hash(result.spec), None)
           results[spec_hash(result.spec)] = result
+        break
+      if draining and not running:
+        stopped = bool(queue)
         break
       line = _progress(specs, results, running, started)
       if show_progress and executor.name != "local" and line.split(", about")[0] != shown:

@@ -206,7 +206,8 @@ def run_tuning(request: TuneRequest, report: Callable[[str], None] = print,
       report(f"study {plan.study} trial {plan.trial} was preempted; the study stops here. "
              "Run the same command again to resume it from this trial's checkpoint.")
   if outcome.stopped and not any(o.status == RunStatus.PREEMPTED.value for o in outcomes):
-    report("preempted (SIGTERM) between trials; run the same command again to go on.")
+    report("stopped between trials (SIGTERM, or SIGUSR1 once the running trials had "
+           "finished); run the same command again to go on.")
   return outcomes
 
 

@@ -124,3 +124,28 @@ def test_the_time_left_is_weighted_by_the_trials_budgets():
   unknown = [_spec(0), _spec(1), _spec(2)]
   assert engine._minutes_left(unknown, {spec_hash(unknown[0]): TrialResult(unknown[0], "missed")},  # pylint: disable=protected-access
                               {}, elapsed_sec=120.0) == 4.0
+
+
+def test_sigusr1_drains_the_sweep_the_running_trials_finish_and_nothing_new_starts():
+  import os
+  import signal
+
+  class DrainedAfterTheFirst(ScriptedExecutor):
+    def submit(self, spec: TrialSpec) -> None:
+      super().submit(spec)
+      if spec.trial == 0:
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+  executor = DrainedAfterTheFirst({t: ["missed"] for t in range(4)})
+  lines: list[str] = []
+  before = signal.getsignal(signal.SIGUSR1)
+  outcome = engine.run_sweep([_spec(t) for t in range(4)], executor, report=lines.append,
+                             rerun_hint="algoperf-lab study ...")
+  assert executor.submitted == [0]
+  assert [(r.spec.trial, r.status) for r in outcome.results] == [(0, "missed")]
+  assert [s.trial for s in outcome.left] == [1, 2, 3] and outcome.stopped
+  assert lines[0] == "draining (SIGUSR1): nothing new starts; the 1 running trial(s) finish first"
+  assert lines[-2:] == ["sweep: 1 done (1 missed), 3 left",
+                        "run the same command again to run only what is left: "
+                        "algoperf-lab study ..."]
+  assert signal.getsignal(signal.SIGUSR1) == before  # the handler is put back
