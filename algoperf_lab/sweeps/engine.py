@@ -29,6 +29,7 @@ from algoperf_lab.harness.preemption import PreemptionFlag, sigterm_requests_pre
 from algoperf_lab.harness.records import RESULT_FILE
 from algoperf_lab.scoring import records as scoring_records
 from algoperf_lab.sweeps.executors import Executor
+from algoperf_lab.sweeps.pace import Pace
 from algoperf_lab.sweeps.spec import SPEC_FILE, TrialSpec, spec_hash
 from algoperf_lab.sweeps.worker import TrialResult
 
@@ -67,30 +68,12 @@ def _table(outcome: SweepOutcome) -> str:
   return "sweep: " + ", ".join(parts)
 
 
-def _minutes_left(specs: Sequence[TrialSpec], results: dict[str, TrialResult],
-                  running: dict[str, TrialSpec], elapsed_sec: float) -> float | None:
-  """The sweep's wall minutes left, from its pace so far weighted by each trial's budget (a
-  board mixes 1-minute and 7-minute trials, so a count of trials misleads); a running trial
-  counts as half done. None before a trial of this sweep has ended."""
-  ran = [r.spec for r in results.values() if not r.skipped]
-  if not ran:
-    return None
-  half_running = 0.5 * sum(s.budget_sec for s in running.values())
-  done = sum(s.budget_sec for s in ran) + half_running
-  left = sum(s.budget_sec for s in specs
-             if spec_hash(s) not in results and spec_hash(s) not in running) + half_running
-  if done <= 0:  # budgets unknown (0): fall back on the count of trials
-    return elapsed_sec / len(ran) * (len(specs) - len(results)) / 60
-  return elapsed_sec * left / done / 60
-
-
-def _progress(specs: Sequence[TrialSpec], results: dict[str, TrialResult],
-              running: dict[str, TrialSpec], started: float) -> str:
-  done = len(results)
-  minutes = _minutes_left(specs, results, running, time.monotonic() - started)
-  eta = f", about {minutes:.0f} min left" if minutes is not None and done < len(specs) else ""
+def _progress(total: int, results: dict[str, TrialResult], running: int,
+              minutes_left: float | None) -> str:
+  eta = (f", about {minutes_left:.0f} min left"
+         if minutes_left is not None and len(results) < total else "")
   failed = sum(r.status in NOT_RETRIED for r in results.values())
-  return f"[sweep] {done}/{len(specs)} ended, {len(running)} running, {failed} failed{eta}"
+  return f"[sweep] {len(results)}/{total} ended, {running} running, {failed} failed{eta}"
 
 
 def finished_before(spec: TrialSpec) -> TrialResult | None:
@@ -154,7 +137,7 @@ def run_sweep(specs: Sequence[TrialSpec], executor: Executor, *,
            "stand)")
   queue = collections.deque(s for s in specs if spec_hash(s) not in results)
   lost: collections.Counter[str] = collections.Counter()
-  started = time.monotonic()
+  pace = Pace(capacity=executor.capacity)
   stopped = False
   shown = ""
   draining = False
@@ -172,6 +155,7 @@ def run_sweep(specs: Sequence[TrialSpec], executor: Executor, *,
         spec = queue.popleft()
         running[spec_hash(spec)] = spec
         executor.submit(spec)
+        pace.start(spec_hash(spec), time.monotonic())
       if drain.requested and not draining:
         draining = True
         report(f"draining (SIGUSR1): nothing new starts; the {len(running)} running trial(s) "
@@ -192,6 +176,8 @@ def run_sweep(specs: Sequence[TrialSpec], executor: Executor, *,
           queue.append(result.spec)
         else:
           results[key] = result
+          if result.status in FINISHED:  # a failure or refusal says nothing about the pace
+            pace.end(key, result.spec, time.monotonic())
           if result.status in NOT_RETRIED + ("lost",):  # submitted trials are not news
             report(f"{result.spec.label}: {result.status}: {result.detail}")
       if stopped:
@@ -202,7 +188,8 @@ def run_sweep(specs: Sequence[TrialSpec], executor: Executor, *,
       if draining and not running:
         stopped = bool(queue)
         break
-      line = _progress(specs, results, running, started)
+      line = _progress(len(specs), results, len(running),
+                       pace.minutes_left(queue, running, time.monotonic()))
       if show_progress and executor.name != "local" and line.split(", about")[0] != shown:
         report(line)
         shown = line.split(", about")[0]

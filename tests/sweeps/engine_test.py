@@ -8,6 +8,7 @@ import collections
 import dataclasses
 
 from algoperf_lab.sweeps import engine
+from algoperf_lab.sweeps.pace import Pace
 from algoperf_lab.sweeps.spec import TrialSpec, spec_hash
 from algoperf_lab.sweeps.worker import TrialResult
 
@@ -103,27 +104,25 @@ def test_the_end_line_counts_only_finished_runs_and_names_the_rest():
   assert done.finished_line(1) == "1 of 1 runs finished"
 
 
-def test_the_time_left_is_weighted_by_the_trials_budgets():
-  """A board mixes short and long trials: after one 60 s-budget trial took 2 minutes, two
-  420 s-budget trials left mean 28 minutes, not 4 (the count of trials would say 4)."""
+def test_the_time_left_follows_the_pace_per_second_of_budget():
+  """A board mixes short and long trials: after a 60 s-budget trial took 2 minutes, two
+  420 s-budget trials left take 14 minutes each, 28 at one side by side (a count of trials would
+  say 4); a running trial is counted by what its expected time has left."""
   short, long_a, long_b = (_spec(0, budget_sec=60.0), _spec(1, budget_sec=420.0),
                            _spec(2, budget_sec=420.0))
-  specs = [short, long_a, long_b]
-  results = {spec_hash(short): TrialResult(short, "missed")}
-  assert engine._minutes_left(specs, results, {}, elapsed_sec=120.0) == 28.0  # pylint: disable=protected-access
-  # One long trial running counts as half done: 60 + 210 done in 270 s of budget, 210 + 420 left.
-  running = {spec_hash(long_a): long_a}
-  assert engine._minutes_left(specs, results, running, elapsed_sec=120.0) == (  # pylint: disable=protected-access
-      120.0 * 630.0 / 270.0 / 60)
-  line = engine._progress(specs, results, running, started=engine.time.monotonic() - 120.0)  # pylint: disable=protected-access
-  assert line.startswith("[sweep] 1/3 ended, 1 running, 0 failed, about 5 min left")
-  # Skipped (already finished) trials say nothing about this sweep's pace; budgets unknown (0):
-  # the count of trials.
-  assert engine._minutes_left(specs, {spec_hash(short): TrialResult(short, "missed", skipped=True)},  # pylint: disable=protected-access
-                              {}, elapsed_sec=120.0) is None
-  unknown = [_spec(0), _spec(1), _spec(2)]
-  assert engine._minutes_left(unknown, {spec_hash(unknown[0]): TrialResult(unknown[0], "missed")},  # pylint: disable=protected-access
-                              {}, elapsed_sec=120.0) == 4.0
+  pace = Pace(capacity=1)
+  assert pace.minutes_left([long_a, long_b], {}, now=0.0) is None  # nothing ended yet
+  pace.start("short", 0.0)
+  pace.end("short", short, 120.0)
+  assert pace.minutes_left([long_a, long_b], {}, now=120.0) == 28.0
+  pace.start("a", 120.0)
+  assert pace.minutes_left([long_b], {"a": long_a}, now=120.0 + 4 * 60) == 24.0
+  assert pace.minutes_left([], {"a": long_a}, now=120.0 + 20 * 60) == 0.0  # overdue: not negative
+  two_wide = Pace(capacity=2, started={}, ended_wall_sec=120.0, ended_budget_sec=60.0, ended=1)
+  assert two_wide.minutes_left([long_a, long_b], {}, now=0.0) == 14.0
+  unknown = Pace(capacity=1, ended_wall_sec=300.0, ended_budget_sec=0.0, ended=2)
+  assert unknown.minutes_left([_spec(3), _spec(4)], {}, now=0.0) == 5.0  # budgets unknown: the mean
+  assert engine._progress(3, {}, 1, 28.0) == "[sweep] 0/3 ended, 1 running, 0 failed, about 28 min left"  # pylint: disable=protected-access
 
 
 def test_sigusr1_drains_the_sweep_the_running_trials_finish_and_nothing_new_starts():
