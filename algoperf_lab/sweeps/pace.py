@@ -1,13 +1,15 @@
 """How long a sweep has left, from its own pace: each trial's wall seconds per second of its
-budget, measured on the trials that ended in this sweep.
+budget, measured on the trials that ended in this sweep, per workload where that workload has
+ended one (evaluations cost more on some: a tiny vit trial takes about 2.3 wall seconds per
+budgeted second, an lm one 1.5), else over all of them.
 
-A board mixes 40 s and 200 s budgets, so a count of trials misleads; a trial's wall time is
-close to proportional to its budget on one workload (evaluations and compilation on top of
-the budgeted work). A running trial is counted by what its expected wall time has left.
+A board mixes 40 s and 200 s budgets, so a count of trials misleads. A running trial is
+counted by what its expected wall time has left.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from collections.abc import Iterable, Mapping
 
@@ -18,9 +20,10 @@ from algoperf_lab.sweeps.spec import TrialSpec
 class Pace:
   capacity: int  # trials that run side by side
   started: dict[str, float] = dataclasses.field(default_factory=dict)  # key -> start time
-  ended_wall_sec: float = 0.0  # wall seconds of the trials that ended in this sweep
-  ended_budget_sec: float = 0.0  # their budgets
-  ended: int = 0
+  # per workload, over the trials that ended in this sweep: wall seconds, budget seconds, count
+  wall_sec: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+  budget_sec: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+  ended: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
 
   def start(self, key: str, now: float) -> None:
     self.started[key] = now
@@ -29,23 +32,27 @@ class Pace:
     begun = self.started.pop(key, None)
     if begun is None:
       return
-    self.ended_wall_sec += now - begun
-    self.ended_budget_sec += spec.budget_sec
-    self.ended += 1
+    self.wall_sec[spec.workload] += now - begun
+    self.budget_sec[spec.workload] += spec.budget_sec
+    self.ended[spec.workload] += 1
+
+  def expected_wall_sec(self, spec: TrialSpec) -> float:
+    """A trial's expected wall time: its budget at its workload's pace (or the sweep's, for a
+    workload none of whose trials has ended); the mean trial where budgets are unknown."""
+    known = spec.workload if self.budget_sec[spec.workload] > 0 else None
+    wall = self.wall_sec[known] if known else sum(self.wall_sec.values())
+    budget = self.budget_sec[known] if known else sum(self.budget_sec.values())
+    if budget > 0 and spec.budget_sec > 0:
+      return spec.budget_sec * wall / budget
+    return sum(self.wall_sec.values()) / sum(self.ended.values())
 
   def minutes_left(self, queued: Iterable[TrialSpec], running: Mapping[str, TrialSpec],
                    now: float) -> float | None:
     """Wall minutes until the queued and running trials have ended; None before a trial of
     this sweep has ended."""
-    if not self.ended:
+    if not sum(self.ended.values()):
       return None
-    queued = list(queued)
-    if self.ended_budget_sec > 0:
-      per_budget_sec = self.ended_wall_sec / self.ended_budget_sec
-      expected = lambda spec: spec.budget_sec * per_budget_sec  # noqa: E731
-    else:  # budgets unknown: every trial takes the mean wall time so far
-      mean = self.ended_wall_sec / self.ended
-      expected = lambda spec: mean  # noqa: E731
-    wall = sum(expected(s) for s in queued) + sum(
-        max(0.0, expected(s) - (now - self.started.get(k, now))) for k, s in running.items())
+    wall = sum(self.expected_wall_sec(s) for s in queued) + sum(
+        max(0.0, self.expected_wall_sec(s) - (now - self.started.get(k, now)))
+        for k, s in running.items())
     return wall / max(1, self.capacity) / 60.0

@@ -118,10 +118,24 @@ def test_the_time_left_follows_the_pace_per_second_of_budget():
   pace.start("a", 120.0)
   assert pace.minutes_left([long_b], {"a": long_a}, now=120.0 + 4 * 60) == 24.0
   assert pace.minutes_left([], {"a": long_a}, now=120.0 + 20 * 60) == 0.0  # overdue: not negative
-  two_wide = Pace(capacity=2, started={}, ended_wall_sec=120.0, ended_budget_sec=60.0, ended=1)
-  assert two_wide.minutes_left([long_a, long_b], {}, now=0.0) == 14.0
-  unknown = Pace(capacity=1, ended_wall_sec=300.0, ended_budget_sec=0.0, ended=2)
-  assert unknown.minutes_left([_spec(3), _spec(4)], {}, now=0.0) == 5.0  # budgets unknown: the mean
+  two_wide = Pace(capacity=2)
+  two_wide.start("short", 0.0)
+  two_wide.end("short", short, 120.0)
+  assert two_wide.minutes_left([long_a, long_b], {}, now=120.0) == 14.0
+  # Each workload at its own pace once one of its trials has ended: an lm trial took 3 wall
+  # seconds per budgeted second; gnn's pace stays 2.
+  lm = _spec(5, workload="lm", budget_sec=100.0)
+  two_wide.start("lm", 0.0)
+  two_wide.end("lm", lm, 300.0)
+  assert two_wide.expected_wall_sec(_spec(6, workload="lm", budget_sec=200.0)) == 600.0
+  assert two_wide.expected_wall_sec(long_a) == 840.0
+  assert two_wide.expected_wall_sec(_spec(7, workload="vit", budget_sec=100.0)) == (
+      420.0 / 160.0 * 100.0)  # no vit trial has ended: the sweep's pace
+  unknown = Pace(capacity=1)
+  for key, end in (("x", 200.0), ("y", 400.0)):
+    unknown.start(key, 0.0)
+    unknown.end(key, _spec(3), end)
+  assert unknown.minutes_left([_spec(3), _spec(4)], {}, now=0.0) == 10.0  # budgets unknown: the mean
   assert engine._progress(3, {}, 1, 28.0) == "[sweep] 0/3 ended, 1 running, 0 failed, about 28 min left"  # pylint: disable=protected-access
 
 
