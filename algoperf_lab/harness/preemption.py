@@ -29,6 +29,21 @@ _active: PreemptionFlag | None = None
 
 
 @contextlib.contextmanager
+def signal_sets_flag(signum: int) -> Iterator[PreemptionFlag]:
+  """While active, `signum` sets the yielded flag instead of its default action, and the
+  previous handler is put back after; main thread only (elsewhere the flag never rises)."""
+  flag = PreemptionFlag()
+  if threading.current_thread() is not threading.main_thread():
+    yield flag
+    return
+  previous = signal.signal(signum, flag.request)
+  try:
+    yield flag
+  finally:
+    signal.signal(signum, previous)
+
+
+@contextlib.contextmanager
 def sigterm_requests_preemption() -> Iterator[PreemptionFlag]:
   """While active, SIGTERM sets the flag instead of killing the process (main thread only).
 
@@ -38,14 +53,9 @@ def sigterm_requests_preemption() -> Iterator[PreemptionFlag]:
   if _active is not None:
     yield _active
     return
-  flag = PreemptionFlag()
-  if threading.current_thread() is not threading.main_thread():
-    yield flag
-    return
-  previous = signal.signal(signal.SIGTERM, flag.request)
-  _active = flag
-  try:
-    yield flag
-  finally:
-    _active = None
-    signal.signal(signal.SIGTERM, previous)
+  with signal_sets_flag(signal.SIGTERM) as flag:
+    _active = flag
+    try:
+      yield flag
+    finally:
+      _active = None

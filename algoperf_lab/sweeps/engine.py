@@ -21,11 +21,10 @@ import contextlib
 import dataclasses
 import json
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 
-from algoperf_lab.harness.preemption import PreemptionFlag, sigterm_requests_preemption
+from algoperf_lab.harness.preemption import signal_sets_flag, sigterm_requests_preemption
 from algoperf_lab.harness.records import RESULT_FILE
 from algoperf_lab.scoring import records as scoring_records
 from algoperf_lab.sweeps.executors import Executor
@@ -95,21 +94,6 @@ def finished_before(spec: TrialSpec) -> TrialResult | None:
 
 
 @contextlib.contextmanager
-def sigusr1_drains() -> Iterator[PreemptionFlag]:
-  """While active, SIGUSR1 sets the flag (the sweep starts nothing more and ends when its
-  running trials have); main thread only, elsewhere the flag never rises."""
-  flag = PreemptionFlag()
-  if threading.current_thread() is not threading.main_thread():
-    yield flag
-    return
-  previous = signal.signal(signal.SIGUSR1, flag.request)
-  try:
-    yield flag
-  finally:
-    signal.signal(signal.SIGUSR1, previous)
-
-
-@contextlib.contextmanager
 def _cancel_on_ctrl_c(executor: Executor, report: Callable[[str], None]) -> Iterator[None]:
   """Ctrl-C on the driver: the running trials are stopped like a preemption (each checkpoints
   and records its status) before the interrupt goes on; no worker is left behind."""
@@ -141,7 +125,7 @@ def run_sweep(specs: Sequence[TrialSpec], executor: Executor, *,
   stopped = False
   shown = ""
   draining = False
-  with (sigterm_requests_preemption() as preemption, sigusr1_drains() as drain,
+  with (sigterm_requests_preemption() as preemption, signal_sets_flag(signal.SIGUSR1) as drain,
         _cancel_on_ctrl_c(executor, report)):
     while queue or running:
       if preemption.requested:

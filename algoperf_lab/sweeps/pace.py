@@ -20,10 +20,10 @@ from algoperf_lab.sweeps.spec import TrialSpec
 class Pace:
   capacity: int  # trials that run side by side
   started: dict[str, float] = dataclasses.field(default_factory=dict)  # key -> start time
-  # per workload, over the trials that ended in this sweep: wall seconds, budget seconds, count
+  # per workload, over the trials that ended in this sweep: wall seconds, budget seconds
   wall_sec: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
   budget_sec: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
-  ended: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+  ended: int = 0  # trials that ended in this sweep
 
   def start(self, key: str, now: float) -> None:
     self.started[key] = now
@@ -34,7 +34,7 @@ class Pace:
       return
     self.wall_sec[spec.workload] += now - begun
     self.budget_sec[spec.workload] += spec.budget_sec
-    self.ended[spec.workload] += 1
+    self.ended += 1
 
   def expected_wall_sec(self, spec: TrialSpec) -> float:
     """A trial's expected wall time: its budget at its workload's pace (or the sweep's, for a
@@ -44,13 +44,13 @@ class Pace:
     budget = self.budget_sec[known] if known else sum(self.budget_sec.values())
     if budget > 0 and spec.budget_sec > 0:
       return spec.budget_sec * wall / budget
-    return sum(self.wall_sec.values()) / sum(self.ended.values())
+    return sum(self.wall_sec.values()) / self.ended
 
   def minutes_left(self, queued: Iterable[TrialSpec], running: Mapping[str, TrialSpec],
                    now: float) -> float | None:
     """Wall minutes until the queued and running trials have ended; None before a trial of
     this sweep has ended."""
-    if not sum(self.ended.values()):
+    if not self.ended:
       return None
     wall = sum(self.expected_wall_sec(s) for s in queued) + sum(
         max(0.0, self.expected_wall_sec(s) - (now - self.started.get(k, now)))
