@@ -36,6 +36,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
   from algoperf_lab.sweeps.study_config import StudyConfigError
   from algoperf_lab.cpu_cores import CpuCoresError
   from algoperf_lab.leaderboard.page import PlotlyMissingError
+  from algoperf_lab.sweeps.board_hardware import BoardHardwareError
+  from algoperf_lab.target_setting.machine_budgets import BudgetTimingError
 
   return (config.ConfigError, hyperparameters.HyperparameterError, loader.SubmissionError,
           registry.UnknownWorkloadError, runner.WorkdirInUseError, paths.DatasetNotFoundError,
@@ -44,7 +46,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
           ParallelismError, PmapApiError, MissingHyperparametersError,
           spec.WorkloadOptionError, ClockError, BatchSizeTypeError, CalibrationError,
           PlanError, TargetSettingError, RayNotInstalledError, StudyConfigError,
-          CpuCoresError, PlotlyMissingError)
+          CpuCoresError, PlotlyMissingError, BoardHardwareError, BudgetTimingError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,6 +244,23 @@ def build_parser() -> argparse.ArgumentParser:
   set_targets.add_argument("--no_progress", action="store_true")
   add_executor_flags(set_targets)
 
+  time_budgets = commands.add_parser(
+      "time-budgets", help="time the tiny budgets on this machine's processor: set-targets' "
+      "timing runs again, here (records under OUT/<processor>/; OUT/<processor>/budgets.json)")
+  time_budgets.add_argument("--targets", type=Path, default=Path("results/target_setting_tiny"),
+                            help="the folder set-targets wrote (targets.json and its timing runs)")
+  time_budgets.add_argument("--out", type=config.non_empty_path,
+                            default=Path("results/budgets_tiny"))
+  time_budgets.add_argument("--workloads", default=None,
+                            help="a comma-separated subset (default: every timed workload)")
+  time_budgets.add_argument("--update_configs", action="store_true",
+                            help="file the budgets in --budgets_file, which the tiny configs read "
+                            "on a machine with this processor")
+  time_budgets.add_argument("--budgets_file", type=Path, default=None,
+                            help="where --update_configs files them (default: "
+                            "configs/tiny_budgets.json, the file the tiny configs read)")
+  add_executor_flags(time_budgets)
+
   study = commands.add_parser(
       "study", help="run a declarative study (configs/studies/*.py) as one sweep: every "
       "(workload, submission, seed) a run record under WORKDIR/runs/")
@@ -281,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
   add_executor_flags(demo)
   # The demo runs as the tiny budgets were timed: one core per run, side by side.
   demo.set_defaults(executor="processes", workers=_cores_for_demo(), threads_per_worker=1)
-  for training in (run, tune, calibrate, demo, set_targets, run_trial, study):
+  for training in (run, tune, calibrate, demo, set_targets, time_budgets, run_trial, study):
     training.add_argument("--traceback", action="store_true",
                           help="print the full traceback when a run fails (it is always kept "
                           "in the run's result.json)")
@@ -547,6 +566,21 @@ def _set_targets(args: argparse.Namespace, overrides: list[str]) -> int:
   return 0
 
 
+def _time_budgets(args: argparse.Namespace, overrides: list[str]) -> int:
+  from algoperf_lab import runtime
+  from algoperf_lab.target_setting import machine_budgets
+
+  if overrides:
+    raise SystemExit("`time-budgets` takes no --config overrides: the timing runs' specs hold them.")
+  _start_jax()
+  runtime.enable_compilation_cache()
+  machine_budgets.time_budgets(
+      args.targets, args.out, tuple(args.workloads.split(",")) if args.workloads else None,
+      executor_from_args(args), update_configs=args.update_configs,
+      budgets_file=args.budgets_file, rerun_hint=_rerun_hint())
+  return 0
+
+
 def _study(args: argparse.Namespace, overrides: list[str]) -> int:
   from algoperf_lab import runtime
   from algoperf_lab.sweeps import study_config
@@ -579,7 +613,8 @@ def _study(args: argparse.Namespace, overrides: list[str]) -> int:
 def _board_study(args: argparse.Namespace, overrides: list[str],
                  settings: dict[str, Any]) -> int:
   from algoperf_lab.config_files import read_get_config
-  from algoperf_lab.sweeps import board_study
+  from algoperf_lab.processor import processor_model
+  from algoperf_lab.sweeps import board_hardware, board_study
   from algoperf_lab.sweeps.engine import run_sweep
   from algoperf_lab.sweeps.study_config import StudyConfigError
 
@@ -595,6 +630,12 @@ def _board_study(args: argparse.Namespace, overrides: list[str],
                                   submissions=split(args.submissions),
                                   extra_overrides=tuple(overrides), settings=settings,
                                   max_studies=args.studies)
+  model = processor_model()
+  board_hardware.check_board_folders(
+      [board_study.board_dir(args.workdir, b.name) for b in chosen.boards
+       if args.boards is None or b.name in split(args.boards)], model, args.workdir)
+  if (warning := board_hardware.foreign_budgets_warning(specs, model)) is not None:
+    print(warning, file=sys.stderr)
   print(f"study {chosen.name}: {len(specs)} runs; " + (
       "runs may load programs earlier runs compiled (compilation_cache True)"
       if chosen.compilation_cache else "each run compiles from scratch"))
@@ -658,7 +699,8 @@ def _first_line(error: BaseException) -> str:
 
 
 _TRAINING_COMMANDS = {"run": _run, "tune": _tune, "calibrate": _calibrate, "demo": _demo,
-                      "set-targets": _set_targets, "run-trial": _run_trial, "study": _study}
+                      "set-targets": _set_targets, "time-budgets": _time_budgets,
+                      "run-trial": _run_trial, "study": _study}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

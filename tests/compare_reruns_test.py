@@ -117,3 +117,34 @@ def test_the_readme_s_compilation_effect_is_the_records():
     done = subprocess.run([sys.executable, *command.split()[1:]], capture_output=True,
                           text=True, cwd=REPO_ROOT, timeout=120)
     assert done.returncode == 0 and "same outcome in" in done.stdout, done.stderr
+
+
+AMD_WITHDRAWN = REPO_ROOT / "results" / "leaderboard_tiny_amd_epyc_withdrawn"
+
+
+def _processor(run_dir: Path) -> str:
+  return json.loads((run_dir / "result.json").read_text())["hardware"]["processor"]
+
+
+def test_the_readme_s_processor_effect_is_the_records():
+  """The self-tuning runs made on the AMD machine under the Intel budgets, against the same
+  runs made earlier on the Intel machine: the README's ratio, range and COCOB's flip."""
+  import statistics
+
+  pairs, _ = pair_reruns(CACHED / "self_tuning", AMD_WITHDRAWN / "self_tuning")
+  assert {_processor(p.first.run_dir) for p in pairs} == {"Intel(R) Xeon(R) Processor"}
+  assert {_processor(p.second.run_dir) for p in pairs} == {"AMD EPYC"}
+  ratios = [p.ratio for p in pairs]
+  median = statistics.median(ratios)
+  largest = max(pairs, key=lambda p: p.largest_metric_difference or 0.0)
+  moved = [p for p in pairs if p.first.status != p.second.status]
+  readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+  assert (f"(study 0, {len(pairs)} pairs), they took {1 / median:.2f}× the process-CPU time for "
+          f"the same steps (ratio Intel/AMD median {median:.3f}, range {min(ratios):.3f}–"
+          f"{max(ratios):.3f}) and computed different values at shared evals (up to "
+          f"{largest.largest_metric_difference:.2f} accuracy on vit for COCOB, whose verdict "
+          "flipped)") in readme
+  assert largest.name.split("/")[:2] == ["vit", "cocob"]
+  assert [p.name.split("/")[:2] for p in moved] == [["vit", "cocob"]]
+  assert "40 runs there under the Intel budgets" in readme
+  assert len(list(AMD_WITHDRAWN.glob("self_tuning/*/*/study_*/trial_*/result.json"))) == 40

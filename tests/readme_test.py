@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.time_budgets_smoke import write_smoke_targets
 from tests.helpers import REPO_ROOT, SMALL_LM_OVERRIDES
 
 README = REPO_ROOT / "README.md"
@@ -37,6 +38,9 @@ FAST_ARGS = {
               "--no_progress", "--config.data.max_molecules=1000",
               "--config.targets.max_allowed_cpu_sec=2.0"),
     "set-targets": ("--study=tests/fixtures/target_setting_smoke.py", "--no_progress"),
+    # Its gnn timing runs cut to 2 steps (tests/fixtures/time_budgets_smoke.py); the folders
+    # and the budgets file are the test's own (added in the test).
+    "time-budgets": ("--workloads=gnn",),
     "leaderboard": ("--bootstrap_samples=20",),
     "demo": ("--no_progress", "--workloads=lm", *SMALL_LM_OVERRIDES, "--clock=wall",
              "--config.targets.max_allowed_runtime_sec=3.0",
@@ -159,8 +163,13 @@ def test_readme_commands_run_quickly_in_order(tmp_path):
     if "../shared/" in command and not (REPO_ROOT.parent / "shared").is_dir():
       continue  # AlgoPerf's logs come with ../shared (as in CI); a bare clone has none
     args = _relocated(command, tmp_path)
+    if args[1] in ("calibrate", "time-budgets"):
+      args = [a for a in args if not a.startswith("--workloads=")]
     if args[1] == "calibrate":
-      args = [a if not a.startswith("--workloads=") else "--workloads=lm" for a in args]
+      args.append("--workloads=lm")
+    if args[1] == "time-budgets":
+      args += [f"--targets={write_smoke_targets(tmp_path / 'smoke_targets')}",
+               f"--out={tmp_path / 'budgets'}", f"--budgets_file={tmp_path / 'budgets.json'}"]
     args += FAST_ARGS.get(args[1], ())
     done = _execute(args, timeout=600)
     assert done.returncode == 0, f"{command}\n{done.stderr[-3000:]}"
@@ -174,6 +183,10 @@ def test_readme_commands_run_quickly_in_order(tmp_path):
     if args[1] == "set-targets":
       out = Path(next(a for a in args if a.startswith("--out=")).split("=", 1)[1])
       assert "gnn" in json.loads((out / "targets.json").read_text())["workloads"]
+    if args[1] == "time-budgets":
+      filed = json.loads((tmp_path / "budgets.json").read_text())
+      (machine,) = filed["machines"].values()
+      assert set(machine["workloads"]) == {"gnn"} and "reference" in filed
     if args[1] == "leaderboard":
       out = Path(next(a for a in args if a.startswith("--out=")).split("=", 1)[1])
       assert (out / "index.html").is_file() and (out / "plotly.min.js").is_file()

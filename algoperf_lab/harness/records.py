@@ -21,6 +21,7 @@ import numpy as np
 import algoperf_lab
 from algoperf_lab import cpu_cores
 from algoperf_lab.atomic_files import write_text_atomically
+from algoperf_lab.processor import processor_model
 
 SCHEMA_VERSION = 1
 METRICS_FILE = "metrics.jsonl"
@@ -72,26 +73,13 @@ def append_metrics_line(path: Path, line: Mapping[str, Any]) -> None:
     os.fsync(handle.fileno())
 
 
-def _processor_model() -> str:
-  """The host CPU's model name (/proc/cpuinfo 'model name', else platform.processor())."""
-  try:
-    with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
-      for line in handle:
-        key, _, value = line.partition(":")
-        if key.strip() == "model name" and value.strip():
-          return value.strip()
-  except OSError:
-    pass
-  return platform.processor() or platform.machine() or "unknown"
-
-
 def hardware_info() -> dict[str, Any]:
   """The hardware identity of a run; on CPU the processor model and core count are part of it."""
   devices = jax.devices()
   return {"platform": devices[0].platform, "device_kind": devices[0].device_kind,
           "device_count": jax.device_count(), "process_count": jax.process_count(),
           "host_cpu_count": os.cpu_count(), "host_machine": platform.machine(),
-          "processor": _processor_model(),
+          "processor": processor_model(),
           # the cores this run could use (part of a CPU run's hardware: see cpu_cores.py)
           "usable_cpu_cores": cpu_cores.usable_cpu_cores(),
           "xla_eigen_threads": cpu_cores.xla_eigen_threads_on()}

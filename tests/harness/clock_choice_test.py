@@ -76,6 +76,8 @@ def test_every_tiny_workload_has_a_measured_cpu_budget():
       assert targets.max_allowed_cpu_sec == 0.0, f"{name}: measured now, update the list"
       continue
     assert targets.max_allowed_cpu_sec > 0, f"{name}/tiny has no CPU budget"
-    # Measured by the retired measure_cpu_budgets.py or by set-targets (its how_measured).
+    # Measured by the retired measure_cpu_budgets.py, by set-targets, or on this machine's
+    # processor by time-budgets (its how_measured).
     assert ("measure_cpu_budgets.py" in targets.how_measured
-            or "algoperf-lab set-targets" in targets.how_measured), name
+            or "algoperf-lab set-targets" in targets.how_measured
+            or "algoperf-lab time-budgets" in targets.how_measured), name

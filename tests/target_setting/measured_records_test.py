@@ -38,9 +38,13 @@ def test_the_readme_table_gives_old_and_new_values_of_every_measured_workload():
     assert row in readme, row
 
 
-def test_installed_targets_are_those_of_the_records():
+def test_installed_targets_are_those_of_the_records(monkeypatch):
   if not tiny_targets.TARGETS_FILE.is_file():
     pytest.skip("configs/tiny_targets.json is not installed yet (budgets await --timing)")
+  # As on the machine these budgets were timed on (another processor reads its own budgets:
+  # tests/sweeps/board_hardware_test.py).
+  reference = json.loads(tiny_targets.BUDGETS_FILE.read_text())["reference"]["processor"]
+  monkeypatch.setattr(tiny_targets, "processor_model", lambda: reference)
   targets = _targets()
   for name, values in json.loads(tiny_targets.TARGETS_FILE.read_text()).items():
     assert values == installed.config_values(targets, name), name

@@ -41,6 +41,8 @@ def test_set_targets_writes_records_targets_and_configs_and_reruns_nothing(
     tmp_path, study_file, monkeypatch, capsys):
   installed_file = tmp_path / "tiny_targets.json"
   monkeypatch.setattr(tiny_targets, "TARGETS_FILE", installed_file)
+  # No processor's own budgets (configs/tiny_budgets.json) in the way, whatever this machine is.
+  monkeypatch.setattr(tiny_targets, "BUDGETS_FILE", tmp_path / "no_tiny_budgets.json")
   out = tmp_path / "targets"
   argv = ["set-targets", f"--study={study_file}", f"--out={out}", "--no_progress",
           "--update_configs"]
