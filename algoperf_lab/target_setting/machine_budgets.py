@@ -184,6 +184,12 @@ def time_budgets(targets_dir: Path, out: Path, workloads: Sequence[str] | None,
   targets = read_targets(targets_dir)
   names = chosen_workloads(targets, workloads)
   model = processor_model()
+  reference = {"processor": reference_processor(targets_dir, targets, names),
+               "budgets": f"configs/tiny_targets.json, from {Path(targets_dir)}/<workload>/timing/"}
+  if model == reference["processor"]:
+    raise BudgetTimingError(f"this machine ({model}) is the one set-targets timed these budgets "
+                            "on: its budgets are configs/tiny_targets.json's (set-targets "
+                            "--timing times them again there).")
   out_dir = machine_dir(out, model)
   specs = timing_specs(targets_dir, targets, names, out_dir)
   report(f"time-budgets on {model}: {len(specs)} timing runs of {', '.join(names)} under "
@@ -199,7 +205,5 @@ def time_budgets(targets_dir: Path, out: Path, workloads: Sequence[str] | None,
            f"{entry['reference_max_allowed_cpu_sec']} s on the reference machine "
            f"({entry['over_reference']}x)")
   if update_configs and budgets["workloads"]:
-    reference = {"processor": reference_processor(targets_dir, targets, names),
-                 "budgets": f"configs/tiny_targets.json, from {Path(targets_dir)}/<workload>/timing/"}
     report(f"budgets for {model} filed in {install(budgets, written, reference, budgets_file)}")
   return outcome

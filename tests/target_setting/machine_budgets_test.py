@@ -127,3 +127,10 @@ def test_the_readme_table_is_the_committed_timing_runs():
     assert row in readme, row
   assert ("algoperf-lab time-budgets --workloads=gnn,lm,vit,lm_moe --executor=processes "
           "--workers=2 --threads_per_worker=1 --update_configs") in readme
+
+
+def test_the_reference_processor_is_refused(monkeypatch):
+  """Its budgets are tiny_targets.json's: an entry of its own would override them."""
+  monkeypatch.setattr(machine_budgets, "processor_model", lambda: INTEL)
+  with pytest.raises(machine_budgets.BudgetTimingError, match="set-targets timed these budgets on"):
+    machine_budgets.time_budgets(TARGETS_DIR, Path("unused"), ["gnn"], LocalExecutor(print))
