@@ -204,6 +204,10 @@ def time_budgets(targets_dir: Path, out: Path, workloads: Sequence[str] | None,
     report(f"{name}: CPU budget {entry['max_allowed_cpu_sec']} s here, "
            f"{entry['reference_max_allowed_cpu_sec']} s on the reference machine "
            f"({entry['over_reference']}x)")
+  unfinished = [name for name in names if name not in budgets["workloads"]]
+  if unfinished:
+    report(f"not timed yet (their timing runs have not all finished): {', '.join(unfinished)}; "
+           "run the same command again")
   if update_configs and budgets["workloads"]:
     report(f"budgets for {model} filed in {install(budgets, written, reference, budgets_file)}")
   return outcome

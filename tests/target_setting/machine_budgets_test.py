@@ -134,3 +134,23 @@ def test_the_reference_processor_is_refused(monkeypatch):
   monkeypatch.setattr(machine_budgets, "processor_model", lambda: INTEL)
   with pytest.raises(machine_budgets.BudgetTimingError, match="set-targets timed these budgets on"):
     machine_budgets.time_budgets(TARGETS_DIR, Path("unused"), ["gnn"], LocalExecutor(print))
+
+
+def test_unfinished_timing_runs_leave_their_workload_out_and_say_so(tmp_path, monkeypatch):
+  """A drained or killed time-budgets: the workloads whose timing runs all finished are filed,
+  the others named (here lm's records are copied without one of its three runs)."""
+  out = tmp_path / "budgets"
+  shutil.copytree(BUDGETS_DIR / "amd-epyc", out / "amd-epyc")
+  shutil.rmtree(out / "amd-epyc" / "lm" / "adamw" / "study_2")
+  targets = _targets()
+  budgets = machine_budgets.machine_budgets(targets, ["gnn", "lm"],
+                                            machine_budgets.machine_folder(out / "amd-epyc"))
+  assert set(budgets["workloads"]) == {"gnn"}
+  monkeypatch.setattr(machine_budgets, "processor_model", lambda: AMD)
+  monkeypatch.setattr(machine_budgets, "run_sweep", lambda specs, executor, **_: None)
+  lines: list[str] = []
+  machine_budgets.time_budgets(TARGETS_DIR, out, ["gnn", "lm"], LocalExecutor(lines.append),
+                               update_configs=True, budgets_file=tmp_path / "b.json",
+                               report=lines.append)
+  assert "not timed yet (their timing runs have not all finished): lm; run the same command again" in lines
+  assert set(json.loads((tmp_path / "b.json").read_text())["machines"]["amd-epyc"]["workloads"]) == {"gnn"}
