@@ -71,3 +71,14 @@ def test_one_core_count_scores_and_is_named_in_the_report(tmp_path):
             hardware={**CPU, "usable_cpu_cores": 1})
   report = score_directories([runs], tmp_path / "out", bootstrap_samples=10)
   assert any("1 usable core(s)" in line for line in report.hardware)
+
+
+def test_the_report_names_the_processor_of_the_committed_boards(tmp_path):
+  """A board's compute line says which processor made it (the lab's boards are per processor:
+  README, CPU budgets are per processor model)."""
+  from tests.helpers import REPO_ROOT
+  report = score_directories([REPO_ROOT / "results" / "leaderboard_tiny" / "moe"],
+                             tmp_path / "out", bootstrap_samples=10)
+  assert report.hardware == (
+      "cpu x 1 (Intel(R) Xeon(R) Processor, platform cpu, 1 process(es), 1 usable core(s)); "
+      "algoperf_lab 0.1.0, jax 0.10.2, flax 0.12.8, optax 0.2.8, python 3.11.7",)

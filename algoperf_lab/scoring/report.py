@@ -265,7 +265,9 @@ def _hardware_lines(records: Sequence[RunRecord]) -> tuple[str, ...]:
   for r in records:
     hw, v = r.hardware, r.versions
     described.add(
-        f"{hw.get('device_kind')} x {hw.get('device_count')} (platform {hw.get('platform')}, "
+        f"{hw.get('device_kind')} x {hw.get('device_count')} ("
+        + (f"{hw['processor']}, " if hw.get("platform") == "cpu" and hw.get("processor") else "")
+        + f"platform {hw.get('platform')}, "
         f"{hw.get('process_count')} process(es)"
         + (f", {hw['usable_cpu_cores']} usable core(s)" if "usable_cpu_cores" in hw else "")
         + f"); algoperf_lab {v.get('algoperf_lab')}, "

@@ -4,7 +4,7 @@ window.LEADERBOARD = {
  ],
  "tau_max": 4.0,
  "hardware": [
-  "cpu x 1 (platform cpu, 1 process(es), 1 usable core(s)); algoperf_lab 0.1.0, jax 0.10.2, flax 0.12.8, optax 0.2.8, python 3.11.7"
+  "cpu x 1 (Intel(R) Xeon(R) Processor, platform cpu, 1 process(es), 1 usable core(s)); algoperf_lab 0.1.0, jax 0.10.2, flax 0.12.8, optax 0.2.8, python 3.11.7"
  ],
  "num_runs": 35,
  "clocks": {
