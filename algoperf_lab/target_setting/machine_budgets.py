@@ -28,7 +28,7 @@ from algoperf_lab.sweeps.engine import SweepOutcome, run_sweep
 from algoperf_lab.sweeps.executors import Executor
 from algoperf_lab.sweeps.spec import SPEC_FILE, TrialSpec
 from algoperf_lab.target_setting import rules
-from algoperf_lab.target_setting.procedure import TARGETS_FILE, timing_dir
+from algoperf_lab.target_setting.procedure import TARGETS_FILE, seed_run, timing_dir
 from configs import tiny_targets
 
 BUDGETS_FILE = "budgets.json"
@@ -100,14 +100,6 @@ def reference_processor(targets_dir: Path, targets: Mapping[str, Any],
   return str(next(iter(models)))
 
 
-def _timed_run(run_dir: Path, entry: Mapping[str, Any]) -> rules.SeedRun | None:
-  result = json.loads((run_dir / RESULT_FILE).read_text())
-  history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
-             if line.strip()]
-  return rules.seed_run_from_history(int(result["seed"]), history, entry["metric"],
-                                     entry["direction"] == "lower", result)
-
-
 def machine_folder(out_dir: Path) -> Callable[[str, str], Path]:
   """Where this command puts a workload's timing runs: out_dir/<workload>/<setter>/."""
   return lambda workload, setter: Path(out_dir) / workload / setter
@@ -124,12 +116,13 @@ def machine_budgets(targets: Mapping[str, Any], workloads: Sequence[str],
     entry = targets["workloads"][name]
     folder = folder_of(name, entry["target_setting_algorithm"])
     results = sorted(folder.glob(f"study_*/trial_0/{RESULT_FILE}"))
-    runs = [r for r in (_timed_run(p.parent, entry) for p in results) if r is not None]
+    runs = [r for r in (seed_run(p.parent, entry["metric"], entry["direction"] == "lower")
+                        for p in results) if r is not None]
     if len(runs) < len(entry["timing_runs"]):
       continue  # unfinished (or diverged, which a re-run of the target setter cannot be)
-    processors |= {json.loads(p.read_text())["hardware"]["processor"] for p in results}
-    cores = sorted({json.loads(p.read_text())["hardware"].get("usable_cpu_cores")
-                    for p in results}, key=str)
+    hardware = [json.loads(p.read_text())["hardware"] for p in results]
+    processors |= {hw["processor"] for hw in hardware}
+    cores = sorted({hw.get("usable_cpu_cores") for hw in hardware}, key=str)
     cpu = rules.budget([r.submission_time_sec for r in runs])
     entries[name] = {
         "max_allowed_cpu_sec": round(cpu, 1),

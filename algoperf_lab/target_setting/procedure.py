@@ -156,7 +156,8 @@ def _history(run_dir: Path) -> list[dict[str, Any]]:
   return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def _seed_run(run_dir: Path, metric: str, lower: bool) -> rules.SeedRun | None:
+def seed_run(run_dir: Path, metric: str, lower: bool) -> rules.SeedRun | None:
+  """A finished run's SeedRun (None while it is unfinished or preempted, or if it diverged)."""
   result = json.loads((run_dir / RESULT_FILE).read_text())
   if result.get("status") not in ("reached", "missed", "diverged", "capped"):
     return None
@@ -246,7 +247,7 @@ def best_trial(out: Path, workload: _Workload, baseline: str) -> tuple[Path, flo
   for run_dir in sorted((out / workload.name / "tuning" / baseline).glob("study_*/trial_*")):
     if not (run_dir / RESULT_FILE).is_file():
       continue
-    run = _seed_run(run_dir, workload.metric, workload.lower)
+    run = seed_run(run_dir, workload.metric, workload.lower)
     if run is None:
       continue
     if best is None or rules.is_better(run.best_validation, best[1], workload.lower):
@@ -259,7 +260,7 @@ def seed_runs(out: Path, workload: _Workload, baseline: str,
   found = []
   for run_dir in sorted(folder(out, workload.name, baseline).glob("study_*/trial_0")):
     if (run_dir / RESULT_FILE).is_file():
-      run = _seed_run(run_dir, workload.metric, workload.lower)
+      run = seed_run(run_dir, workload.metric, workload.lower)
       if run is not None:
         found.append(run)
   return found
