@@ -364,6 +364,17 @@ def _start_jax() -> None:
   multihost.initialize(multihost.config_from_env())
 
 
+def _warn_of_foreign_budgets(workloads: Sequence[str], size: str = "tiny") -> None:
+  """One warning on stderr when a tiny budget here was timed on another processor model."""
+  if size != "tiny":
+    return
+  from algoperf_lab.processor import processor_model
+  from algoperf_lab.sweeps.board_hardware import foreign_budgets_note
+
+  if (note := foreign_budgets_note(workloads, processor_model())) is not None:
+    print(note, file=sys.stderr)
+
+
 def _run(args: argparse.Namespace, overrides: list[str]) -> int:
   if args.cpu_cores is not None:
     from algoperf_lab.cpu_cores import keep_to_cores
@@ -376,6 +387,7 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
   from algoperf_lab.parallel.mesh import MeshConfig
 
   _start_jax()
+  _warn_of_foreign_budgets([args.workload], args.size)
   if not args.no_compilation_cache:
     runtime.enable_compilation_cache()
   settings = RunSettings(seed=args.seed, eval_every_steps=args.eval_every_steps,
@@ -419,6 +431,7 @@ def _tune(args: argparse.Namespace, overrides: list[str]) -> int:
   from algoperf_lab.tuning.study import Ruleset, TuneRequest, run_tuning
 
   _start_jax()
+  _warn_of_foreign_budgets([args.workload], args.size)
   runtime.enable_compilation_cache()
   try:
     outcomes = run_tuning(TuneRequest(
@@ -678,9 +691,10 @@ def _run_trial(args: argparse.Namespace, overrides: list[str]) -> int:
 
 def _demo(args: argparse.Namespace, overrides: list[str]) -> int:
   from algoperf_lab import runtime
-  from algoperf_lab.demo import DemoRequest, DemoStopped, run_demo
+  from algoperf_lab.demo import DemoRequest, DemoStopped, demo_workloads, run_demo
 
   _start_jax()
+  _warn_of_foreign_budgets(args.workloads.split(",") if args.workloads else demo_workloads())
   runtime.enable_compilation_cache()
   try:
     run_demo(DemoRequest(workdir=args.workdir, seed=args.seed, config_overrides=tuple(overrides),

@@ -55,8 +55,14 @@ def check_board_folders(folders: Sequence[Path], model: str, workdir: Path) -> N
 
 def foreign_budgets_warning(specs: Sequence[TrialSpec], model: str) -> str | None:
   """What to say when a tiny workload's budget here was timed on another processor model."""
+  return foreign_budgets_note({s.workload for s in specs if s.size == "tiny"}, model)
+
+
+def foreign_budgets_note(tiny_workloads: Iterable[str], model: str) -> str | None:
+  """The warning for tiny workloads whose budgets here were timed on another processor model
+  (None when this model's own budgets, or the reference's on the reference model, apply)."""
   foreign = {}
-  for workload in sorted({s.workload for s in specs if s.size == "tiny"}):
+  for workload in sorted(set(tiny_workloads)):
     timed_on = tiny_targets.budget_processor(workload, model)
     if timed_on is not None and timed_on != model:
       foreign[workload] = timed_on

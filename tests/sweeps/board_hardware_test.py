@@ -74,3 +74,22 @@ def test_the_study_command_refuses_the_intel_board_on_another_processor(monkeypa
   err = capsys.readouterr().err
   assert "results/leaderboard_tiny/self_tuning holds runs made on another processor" in err
   assert "--workdir=results/leaderboard_tiny_amd-epyc" in err
+
+
+@pytest.mark.parametrize("command", ["run", "tune"])
+def test_run_and_tune_warn_when_the_tiny_budget_was_timed_on_another_processor(
+    command, monkeypatch, capsys, tmp_path):
+  from algoperf_lab import cli, processor
+
+  monkeypatch.setattr(processor, "processor_model", lambda: "Some Other CPU")
+  missing = tmp_path / "no_such_submission.py"
+  code = cli.main([command, "--workload=gnn", f"--submission={missing}",
+                   f"--workdir={tmp_path / 'w'}", "--no_progress"])
+  err = capsys.readouterr().err
+  assert code == 2 and "no_such_submission.py" in err  # the run itself still fails as before
+  assert f"the tiny budgets of gnn were timed on {INTEL}" in err
+  assert "this machine is Some Other CPU" in err
+  monkeypatch.setattr(processor, "processor_model", lambda: AMD)  # timed there: no warning
+  cli.main([command, "--workload=gnn", f"--submission={missing}", f"--workdir={tmp_path / 'x'}",
+            "--no_progress"])
+  assert "were timed on" not in capsys.readouterr().err
