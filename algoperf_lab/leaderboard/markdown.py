@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from algoperf_lab.scoring.report import GAP_MARK
+
 
 def _number(value: float | None, digits: int = 3) -> str:
   return "miss" if value is None else f"{value:.{digits}f}"
@@ -37,9 +39,12 @@ def _best(best: Mapping[str, Any] | None) -> str:
 def _cell(time_row: Mapping[str, Any] | None, step_row: Mapping[str, Any] | None,
           best: Mapping[str, Any] | None = None) -> str:
   """Median time and steps to target over studies, with reached/n: "41.2 s / 610 (5/5)"; a
-  miss adds how close the studies came: "miss (0/5), best 2.784 (2.758–2.827)"."""
+  miss adds how close the studies came: "miss (0/5), best 2.784 (2.758–2.827)"; a submission
+  with no finished run there (scored as a miss): "no runs (0/0)"."""
   if time_row is None:
     return "–"
+  if time_row["n"] == 0:
+    return "no runs (0/0)"
   time = time_row["median"]
   steps = step_row["median"] if step_row else None
   if time is None:
@@ -65,8 +70,10 @@ def leaderboard_table(data: Mapping[str, Any]) -> str:
     cells = [name, about.get("family", "?"), about.get("form", "?"), _score(row),
              _score(steps) if steps else "–", f"{ranks['time']} / {ranks['steps']}",
              *[_cell(row["workloads"].get(w), steps["workloads"].get(w) if steps else None,
-                     data.get("closest", {}).get(w, {}).get(name)) for w in workloads]]
+                     data.get("closest", {}).get(w, {}).get(name)) + _gap(data, name, w)
+               for w in workloads]]
     lines.append("| " + " | ".join(cells) + " |")
+  lines += _gap_note(data)
   cost = data.get("compute")
   if cost:
     lines += ["", f"{cost['runs']} runs, {cost['core_hours']:.1f} core-hours ({cost['wall_hours']:.1f} "
@@ -76,6 +83,24 @@ def leaderboard_table(data: Mapping[str, Any]) -> str:
               + _compilation(cost.get("compilation"))
               + ", on: " + "; ".join(data.get("hardware", []))]
   return "\n".join(lines) + "\n"
+
+
+def _gap(data: Mapping[str, Any], submission: str, workload: str) -> str:
+  """GAP_MARK where an incomplete record of this cell was left out (--allow_incomplete)."""
+  gaps = {tuple(g) for g in data.get("gaps", [])}
+  return GAP_MARK if (submission, workload) in gaps else ""
+
+
+def _gap_note(data: Mapping[str, Any]) -> list[str]:
+  if not data.get("gaps") and not data.get("unattributed_gaps"):
+    return []
+  note = (f"{GAP_MARK} incomplete: a record of this submission on this workload is corrupt, "
+          "preempted or still running and was left out (--allow_incomplete), so its n is short "
+          "of the study count")
+  if data.get("unattributed_gaps"):
+    note += (f"; {data['unattributed_gaps']} more unreadable record(s) could not be attributed "
+             "to a submission")
+  return ["", note]
 
 
 def _compilation(counts: dict[str, int] | None) -> str:

@@ -191,6 +191,8 @@ def build(paths: Sequence[Path], out_dir: Path, *, allow_mixed_hardware: bool = 
       "submissions": _submission_pages(studies, out_dir),
       "compute": compute(studies),
       "skipped": [{"path": k.path, "reason": k.reason} for k in time_report.skipped],
+      "gaps": sorted([s, w] for s, w in time_report.gaps),
+      "unattributed_gaps": time_report.unattributed_gaps,
       "warnings": list(time_report.warnings),
       "min_studies_for_interval": MIN_STUDIES_FOR_INTERVAL,
   }

@@ -153,14 +153,15 @@ def parse_record(data: object, run_dir: Path) -> RunRecord:
   """
   _require(isinstance(data, dict), f"top-level JSON value is {type(data).__name__}, not an object")
   assert isinstance(data, dict)
+  if data.get("status") in UNFINISHED_STATUSES:  # a running record lacks the result's keys
+    raise RecordError(f"unfinished run (status {data['status']!r}); only reached/missed/diverged "
+                      "runs are scored", cell=_cell(data))
   missing = [k for k in REQUIRED_KEYS if k not in data]
-  _require(not missing, f"missing required keys: {', '.join(missing)}")
+  if missing:
+    raise RecordError(f"missing required keys: {', '.join(missing)}", cell=_cell(data))
   _require(data["schema_version"] == SCHEMA_VERSION,
            f"unsupported schema_version {data['schema_version']!r} (expected {SCHEMA_VERSION})")
   status = data["status"]
-  if status in UNFINISHED_STATUSES:
-    raise RecordError(f"unfinished run (status {status!r}); only reached/missed/diverged runs "
-                      "are scored", cell=_cell(data))
   if status == "capped":
     raise CappedRunError(
         f"capped run (stopped by max_steps at step {data.get('steps')} before its budget, "

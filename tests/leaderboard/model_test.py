@@ -252,3 +252,35 @@ def test_the_table_line_says_how_the_runs_compiled():
   assert _compilation({"from_scratch": 4, "cached": 16, "unrecorded": 1}) == (
       "; compilation: 4 from scratch, 16 with the persistent cache, 1 unrecorded")
   assert _compilation(None) == ""
+
+
+# What a finished record adds to the one the harness writes when a run starts (loop.py: the
+# header and {"status": "running"}).
+END_FIELDS = ("reached_target", "time_to_target_sec", "steps_to_target", "steps",
+              "submission_time_sec", "stop_reason", "num_evals", "wall_time_sec", "ended")
+
+
+def test_a_running_record_is_a_marked_gap_and_a_cell_without_runs_says_so(tmp_path):
+  """--allow_incomplete on a board with a run still running: its cell is marked (†), it is
+  attributed to its submission and workload, and a cell left with no run says "no runs"."""
+  import shutil
+
+  from algoperf_lab.leaderboard import markdown
+
+  board = tmp_path / "board"
+  shutil.copytree(TABLE, board)
+  result = board / "muon" / "vit" / "seed_0" / "result.json"
+  data = json.loads(result.read_text())
+  running = {k: v for k, v in data.items() if k not in END_FIELDS} | {"status": "running"}
+  result.write_text(json.dumps(running))
+  with pytest.raises(Exception, match="incomplete"):
+    model.build([board], tmp_path / "refused", bootstrap_samples=50)
+  built = model.build([board], tmp_path / "site", bootstrap_samples=50, allow_incomplete=True)
+  assert built["gaps"] == [["muon", "vit/tiny"]] and built["unattributed_gaps"] == 0
+  lines = markdown.leaderboard_table(built).splitlines()
+  row = next(line for line in lines if line.startswith("| muon |"))
+  assert row.endswith("| no runs (0/0)† |")
+  assert sum("†" in line for line in lines if line.startswith("| ")) == 1
+  assert any(line.startswith("† incomplete: a record of this submission on this workload is "
+                             "corrupt, preempted or still running") for line in lines)
+  assert built["clocks"]["time"]["muon"]["workloads"]["vit/tiny"]["n"] == 0

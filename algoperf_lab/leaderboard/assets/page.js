@@ -43,7 +43,7 @@ function buildTable() {
       columns.push({
         label: `${w} ${unit}`,
         value: (n) => { const c = table[n] && table[n].workloads[w]; return c && c.median !== null ? c.median : Infinity; },
-        cell: (n) => workloadCell(table[n] && table[n].workloads[w], clock),
+        cell: (n) => workloadCell(table[n] && table[n].workloads[w], clock, hasGap(n, w)),
       });
     }
     const worst = (D.curves[w] || {}).direction === "higher" ? -Infinity : Infinity;
@@ -91,9 +91,15 @@ function scoreCell(entry) {
     el("span", { class: "interval" }, intervalText(entry.interval, entry.min_studies, "time", true)));
 }
 
-function workloadCell(cell, clock) {
+// Whether an incomplete record of this submission on this workload was left out (--allow_incomplete).
+const hasGap = (name, workload) => (D.gaps || []).some(([s, w]) => s === name && w === workload);
+const GAP_TITLE = "incomplete: a record of this submission on this workload is corrupt, preempted or still running and was left out (--allow_incomplete)";
+
+function workloadCell(cell, clock, gap = false) {
   if (!cell) return "—";
-  const span = el("span", { class: cell.median === null ? "miss" : "" }, fmtTime(cell.median, clock),
+  const mark = gap ? [el("span", { class: "gap", title: GAP_TITLE }, "†")] : [];
+  if (cell.n === 0) return el("span", { class: "miss" }, "no runs", ...mark);
+  const span = el("span", { class: cell.median === null ? "miss" : "" }, fmtTime(cell.median, clock), ...mark,
     el("span", { class: "interval" }, ` n=${cell.n} (${cell.reached}/${cell.n}) ${intervalText(cell.interval, cell.n, clock, false)}`));
   return span;
 }
@@ -298,6 +304,7 @@ function provenance() {
   for (const line of D.hardware) $("hardware").append(el("li", {}, line));
   for (const k of D.skipped) $("skipped").append(el("li", {}, `${k.path}: ${k.reason}`));
   for (const w of D.warnings) $("skipped").append(el("li", {}, `warning: ${w}`));
+  if ((D.gaps || []).length) $("skipped").append(el("li", {}, `† ${GAP_TITLE}: ${D.gaps.map(([s, w]) => `${s} on ${w}`).join(", ")}`));
   if (!D.skipped.length && !D.warnings.length) $("skipped").append(el("li", {}, "none"));
 }
 

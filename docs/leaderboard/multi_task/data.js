@@ -4834,6 +4834,8 @@ window.LEADERBOARD = {
   }
  },
  "skipped": [],
+ "gaps": [],
+ "unattributed_gaps": 0,
  "warnings": [],
  "min_studies_for_interval": 5
 };
