@@ -100,7 +100,7 @@ function workloadCell(cell, clock, gap = false) {
   const mark = gap ? [el("span", { class: "gap", title: GAP_TITLE }, "†")] : [];
   if (cell.n === 0) return el("span", { class: "miss" }, "no runs", ...mark);
   const span = el("span", { class: cell.median === null ? "miss" : "" }, fmtTime(cell.median, clock), ...mark,
-    el("span", { class: "interval" }, ` n=${cell.n} (${cell.reached}/${cell.n}) ${intervalText(cell.interval, cell.n, clock, false)}`));
+    el("span", { class: "interval" }, ` n=${cell.n} (${cell.reached}/${cell.n}) ${cell.interval ? intervalText(cell.interval, cell.n, clock, false) : "n/a"}`));
   return span;
 }
 
