@@ -90,7 +90,9 @@ def finished_before(spec: TrialSpec) -> TrialResult | None:
     scoring_records.refuse_contradicted_record(spec.run_dir / RESULT_FILE)
   except scoring_records.RecordError:
     return None  # its history contradicts it: the worker refuses it, naming the path
-  return TrialResult(spec, record["status"], record.get("time_to_target_sec"), skipped=True)
+  wall = record.get("wall_time_sec")
+  return TrialResult(spec, record["status"], record.get("time_to_target_sec"), skipped=True,
+                     wall_time_sec=float(wall) if isinstance(wall, (int, float)) else None)
 
 
 @contextlib.contextmanager
@@ -122,6 +124,8 @@ def run_sweep(specs: Sequence[TrialSpec], executor: Executor, *,
   queue = collections.deque(s for s in specs if spec_hash(s) not in results)
   lost: collections.Counter[str] = collections.Counter()
   pace = Pace(capacity=executor.capacity)
+  for done in results.values():
+    pace.add_earlier(done.spec, done.wall_time_sec)
   stopped = False
   shown = ""
   draining = False

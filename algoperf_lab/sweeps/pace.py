@@ -1,7 +1,8 @@
 """How long a sweep has left, from its own pace: each trial's wall seconds per second of its
-budget, measured on the trials that ended in this sweep, per workload where that workload has
-ended one (evaluations cost more on some: a tiny vit trial takes about 2.3 wall seconds per
-budgeted second, an lm one 1.5), else over all of them.
+budget, measured on the trials that ended in this sweep and on those earlier sweeps of the same
+trials finished (their records' wall time: a resumed sweep knows its pace from the start), per
+workload where that workload has ended one (evaluations cost more on some: a tiny vit trial
+takes about 2.3 wall seconds per budgeted second, an lm one 1.5), else over all of them.
 
 A board mixes 40 s and 200 s budgets, so a count of trials misleads. A running trial is
 counted by what its expected wall time has left.
@@ -24,6 +25,7 @@ class Pace:
   wall_sec: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
   budget_sec: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
   ended: int = 0  # trials that ended in this sweep
+  earlier: int = 0  # trials that earlier sweeps finished, counted by their records' wall time
 
   def start(self, key: str, now: float) -> None:
     self.started[key] = now
@@ -36,6 +38,15 @@ class Pace:
     self.budget_sec[spec.workload] += spec.budget_sec
     self.ended += 1
 
+  def add_earlier(self, spec: TrialSpec, wall_sec: float | None) -> None:
+    """A trial an earlier sweep finished, with the wall time its record gives (ignored when
+    unknown)."""
+    if wall_sec is None or wall_sec <= 0 or spec.budget_sec <= 0:
+      return
+    self.wall_sec[spec.workload] += wall_sec
+    self.budget_sec[spec.workload] += spec.budget_sec
+    self.earlier += 1
+
   def expected_wall_sec(self, spec: TrialSpec) -> float:
     """A trial's expected wall time: its budget at its workload's pace (or the sweep's, for a
     workload none of whose trials has ended); the mean trial where budgets are unknown."""
@@ -44,13 +55,13 @@ class Pace:
     budget = self.budget_sec[known] if known else sum(self.budget_sec.values())
     if budget > 0 and spec.budget_sec > 0:
       return spec.budget_sec * wall / budget
-    return sum(self.wall_sec.values()) / self.ended
+    return sum(self.wall_sec.values()) / (self.ended + self.earlier)
 
   def minutes_left(self, queued: Iterable[TrialSpec], running: Mapping[str, TrialSpec],
                    now: float) -> float | None:
     """Wall minutes until the queued and running trials have ended; None before a trial of
-    this sweep has ended."""
-    if not self.ended:
+    this sweep, or a recorded one of an earlier sweep, has ended."""
+    if not self.ended and not self.earlier:
       return None
     wall = sum(self.expected_wall_sec(s) for s in queued) + sum(
         max(0.0, self.expected_wall_sec(s) - (now - self.started.get(k, now)))

@@ -30,6 +30,7 @@ class TrialResult:
   skipped: bool = False  # already finished: nothing ran
   detail: str = ""  # the error line of a refused, failed or lost trial
   node: str = ""  # where it ran (Ray's node id, a host name), when the executor knows
+  wall_time_sec: float | None = None  # a skipped trial's, from its record (the sweep's pace)
 
 
 def run_trial(spec: TrialSpec, report: Callable[[str], None] = print) -> TrialResult:

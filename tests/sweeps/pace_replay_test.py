@@ -49,3 +49,26 @@ def test_the_time_left_tracks_a_real_board_sweep():
   # runs in most places (the count said 157 min where 129 were left, 66 where 16 were).
   assert all(error <= 0.35 * actual + 3 for _, error, _, actual in errors), errors
   assert sum(error < count for _, error, count, _ in errors) >= 0.8 * len(errors)
+
+
+def test_a_resumed_sweep_knows_its_pace_from_the_records_earlier_sweeps_finished(monkeypatch):
+  """The same sweep stopped after its first 45 runs had started and resumed at once: the runs
+  that had ended are skipped (engine.finished_before reads their records, wall time included),
+  and the estimate at the restart, before any run of the new sweep ends, is within the replay's
+  tolerance of the time the rest took."""
+  from algoperf_lab.sweeps.engine import finished_before
+
+  monkeypatch.chdir(REPO_ROOT)  # the specs' workdirs are relative to the repository
+  runs = _runs()
+  restart = runs[45][0]
+  done = [spec for _, end, spec in runs if end <= restart]
+  left = [spec for _, end, spec in runs if end > restart]
+  pace = Pace(capacity=2)
+  assert pace.minutes_left(left, {}, restart) is None  # a fresh pace knows nothing
+  for spec in done:
+    result = finished_before(spec)
+    assert result is not None and result.skipped and result.wall_time_sec > 0
+    pace.add_earlier(spec, result.wall_time_sec)
+  predicted = pace.minutes_left(left, {}, restart)
+  actual = (max(end for _, end, _ in runs) - restart) / 60
+  assert len(done) >= 40 and abs(predicted - actual) <= 0.35 * actual + 3, (predicted, actual)
