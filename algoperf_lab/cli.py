@@ -38,6 +38,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
   from algoperf_lab.leaderboard.page import PlotlyMissingError
   from algoperf_lab.sweeps.board_hardware import BoardHardwareError
   from algoperf_lab.target_setting.machine_budgets import BudgetTimingError
+  from algoperf_lab.sweeps.engine import DuplicateTrialError
 
   return (config.ConfigError, hyperparameters.HyperparameterError, loader.SubmissionError,
           registry.UnknownWorkloadError, runner.WorkdirInUseError, paths.DatasetNotFoundError,
@@ -46,7 +47,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
           ParallelismError, PmapApiError, MissingHyperparametersError,
           spec.WorkloadOptionError, ClockError, BatchSizeTypeError, CalibrationError,
           PlanError, TargetSettingError, RayNotInstalledError, StudyConfigError,
-          CpuCoresError, PlotlyMissingError, BoardHardwareError, BudgetTimingError)
+          CpuCoresError, PlotlyMissingError, BoardHardwareError, BudgetTimingError,
+          DuplicateTrialError)
 
 
 def build_parser() -> argparse.ArgumentParser:

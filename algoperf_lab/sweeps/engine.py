@@ -38,6 +38,26 @@ HANDED_OFF = ("submitted",)  # given to a scheduler that runs it elsewhere (slur
 MAX_LOST_RETRIES = 3
 
 
+class DuplicateTrialError(ValueError):
+  """A sweep was given the same trial twice; the message names both."""
+
+
+def refuse_duplicate_trials(specs: Sequence[TrialSpec]) -> None:
+  """A sweep tracks its trials by spec hash, which leaves out the folder: two specs that differ
+  only in workdir (or label, or compilation_cache) are one trial to it, and running both would
+  end the sweep when the first ends, with the second's worker left unsupervised."""
+  seen: dict[str, TrialSpec] = {}
+  for spec in specs:
+    key = spec_hash(spec)
+    if key in seen:
+      raise DuplicateTrialError(
+          f"the sweep holds the same trial twice ({seen[key].workdir} and {spec.workdir}: spec "
+          f"hash {key}, which leaves out the folder, label and compilation_cache); a sweep runs "
+          "each trial once. To repeat a trial, give the copy another seed, or run it in a "
+          "sweep of its own.")
+    seen[key] = spec
+
+
 @dataclasses.dataclass(frozen=True)
 class SweepOutcome:
   results: tuple[TrialResult, ...]  # the last result of every trial that ended
@@ -113,6 +133,7 @@ def run_sweep(specs: Sequence[TrialSpec], executor: Executor, *,
               max_lost_retries: int = MAX_LOST_RETRIES,
               show_progress: bool = True) -> SweepOutcome:
   """Runs every spec to an end (finished, failed or refused) unless the driver is stopped."""
+  refuse_duplicate_trials(specs)
   running: dict[str, TrialSpec] = {}
   results: dict[str, TrialResult] = {}
   for spec in specs:

@@ -162,3 +162,21 @@ def test_sigusr1_drains_the_sweep_the_running_trials_finish_and_nothing_new_star
                         "run the same command again to run only what is left: "
                         "algoperf-lab study ..."]
   assert signal.getsignal(signal.SIGUSR1) == before  # the handler is put back
+
+
+def test_the_same_trial_twice_in_one_sweep_is_refused_before_anything_runs():
+  """Two specs that differ only in the folder are one trial to the engine (it tracks trials by
+  spec hash): running both ended the sweep when the first ended and left the second's worker
+  unsupervised. Refused, naming both folders; nothing is submitted."""
+  import pytest
+
+  executor = ScriptedExecutor({0: ["reached"], 1: ["reached"]})
+  copy = _spec(0, workdir="/tmp/elsewhere/trial_0", label="a copy")
+  with pytest.raises(engine.DuplicateTrialError) as error:
+    engine.run_sweep([_spec(0), _spec(1), copy], executor, report=lambda line: None)
+  assert "/tmp/sweep/study_0/trial_0 and /tmp/elsewhere/trial_0" in str(error.value)
+  assert "another seed" in str(error.value)
+  assert executor.submitted == []
+  outcome = engine.run_sweep([_spec(0), _spec(1), _spec(0, seed=7, workdir="/tmp/s7")],
+                             executor, report=lambda line: None)
+  assert len(outcome.results) == 3  # another seed is another trial
