@@ -148,3 +148,43 @@ def test_the_readme_s_processor_effect_is_the_records():
   assert [p.name.split("/")[:2] for p in moved] == [["vit", "cocob"]]
   assert "40 runs there under the Intel budgets" in readme
   assert len(list(AMD_WITHDRAWN.glob("self_tuning/*/*/study_*/trial_*/result.json"))) == 40
+
+
+AMD_BOARD = REPO_ROOT / "results" / "leaderboard_tiny_amd-epyc"
+
+
+@pytest.mark.parametrize("workload", ["lm", "vit"])
+def test_the_readme_s_board_to_board_processor_effect_is_the_records(workload):
+  """The AMD board's external study 0 against the Intel board's: the same trials, the AMD runs
+  under the AMD budgets; the README's ratios and the steps a budget buys on each board."""
+  import statistics
+
+  from configs import tiny_targets
+
+  pairs, left_out = pair_reruns(BOARD / "external" / workload, AMD_BOARD / "external" / workload)
+  assert len(pairs) == 30 and not left_out
+  for p in pairs:
+    first = json.loads((p.first.run_dir / "result.json").read_text())
+    second = json.loads((p.second.run_dir / "result.json").read_text())
+    assert first["hparams"] == second["hparams"] and first["seed"] == second["seed"]
+    assert (first["hardware"]["processor"], second["hardware"]["processor"]) == (
+        "Intel(R) Xeon(R) Processor", "AMD EPYC")
+  ratios = [p.ratio for p in pairs]
+  median = statistics.median(ratios)
+  readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+  assert (f"{1 / median:.2f}× the process-CPU time for the same steps on {workload} (ratio "
+          f"Intel/AMD median {median:.3f}, range {min(ratios):.3f}–{max(ratios):.3f}, 30 pairs)"
+          if workload == "lm" else
+          f"{1 / median:.2f}× on vit (median {median:.3f}, range {min(ratios):.3f}–"
+          f"{max(ratios):.3f}, 30 pairs)") in readme
+  amd = tiny_targets.this_machine_budgets(workload, "AMD EPYC")["max_allowed_cpu_sec"]
+  intel = json.loads(tiny_targets.TARGETS_FILE.read_text())[workload]["max_allowed_cpu_sec"]
+  fewer = 1 - amd / intel * median
+  assert f"about {round(100 * fewer)}% fewer steps on {workload}" in readme or (
+      f"{round(100 * fewer)}% fewer on {workload}" in readme), fewer
+  command = (f"python scripts/compare_reruns.py results/leaderboard_tiny/external/{workload} "
+             f"results/leaderboard_tiny_amd-epyc/external/{workload}")
+  assert command in readme
+  done = subprocess.run([sys.executable, *command.split()[1:]], capture_output=True, text=True,
+                        cwd=REPO_ROOT, timeout=120)
+  assert done.returncode == 0 and f"30 pairs: CPU-time ratio first/second for the same steps, median {median:.3f}" in done.stdout, done.stderr
