@@ -19,6 +19,7 @@ them are one sweep on any executor, and a re-run runs only what is missing.
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,19 @@ def board_specs(study: BoardStudy, workdir: Path, *, boards: Sequence[str] | Non
         specs += [dataclasses.replace(s, label=f"{board.name}: {name} on {workload} {s.label}",
                                       compilation_cache=study.compilation_cache)
                   for s in made]
-  # Study-major: study 0 of every cell, then study 1, ...; a sweep stopped part-way (a session's
-  # end, a killed job) leaves every cell with the same number of studies, give or take one.
-  return sorted(specs, key=lambda s: s.study)
+  return study_major_in_random_order(specs, study.seed)
+
+
+def study_major_in_random_order(specs: Sequence[TrialSpec], seed: int) -> list[TrialSpec]:
+  """Study 0 of every cell, then study 1, ...: a sweep stopped part-way (a session's end, a
+  killed job) leaves every cell with the same number of studies, give or take one. Within a
+  study the trials run in a random order, the same for the same specs and seed: the process-CPU
+  time of the same steps drifts by about a tenth over hours on a shared machine, and in list
+  order the submissions listed first would always run at the start of each round and the last
+  at its end; shuffled, such a drift is noise to every submission, not a bias of its place."""
+  ordered: list[TrialSpec] = []
+  for number in sorted({s.study for s in specs}):
+    chunk = [s for s in specs if s.study == number]
+    random.Random(f"board order {seed} {number}").shuffle(chunk)
+    ordered += chunk
+  return ordered

@@ -144,3 +144,23 @@ def test_a_board_study_takes_a_boolean_compilation_cache():
   with pytest.raises(StudyConfigError, match="a board study has name, size, seed, "
                      "compilation_cache and boards"):
     board_study.load_board_study("s.py", {"cache": True, "boards": {"b": board}})
+
+
+def test_within_a_study_the_trials_run_in_a_seeded_random_order(tmp_path):
+  """Not in the config's list order (the first submissions would always run at the start of a
+  round, the last at its end, under whatever drift the machine's speed has over hours), and the
+  same order every time, so a resumed sweep runs what is left in the order the first one would."""
+  path = REPO_ROOT / "configs" / "studies" / "leaderboard_tiny.py"
+  study = board_study.load_board_study(path, read_get_config(path, StudyConfigError, "", ""))
+  specs = board_study.board_specs(study, tmp_path, boards=("self_tuning",))
+  again = board_study.board_specs(study, tmp_path, boards=("self_tuning",))
+  assert [s.workdir for s in specs] == [s.workdir for s in again]
+  study_0 = [s for s in specs if s.study == 0]
+  listed = [(w, name) for w in ("lm", "vit", "gnn") for name in study.boards[
+      [b.name for b in study.boards].index("self_tuning")].submissions]
+  run = [(s.workload, Path(s.workdir).parts[-3]) for s in study_0]
+  assert sorted(run) == sorted(listed) and run != listed
+  adamw_lm = run.index(("lm", "adamw"))
+  later = [s for s in specs if s.study == 1]
+  assert [(s.workload, Path(s.workdir).parts[-3]) for s in later].index(("lm", "adamw")) != (
+      adamw_lm)  # each study its own order
