@@ -367,7 +367,8 @@ def _start_jax() -> None:
 
 
 def _warn_of_foreign_budgets(workloads: Sequence[str], size: str = "tiny") -> None:
-  """One warning on stderr when a tiny budget here was timed on another processor model."""
+  """One warning on stderr when a tiny budget here was timed on another processor model:
+  after the run's own last line (a refused run's error stays one line)."""
   if size != "tiny":
     return
   from algoperf_lab.processor import processor_model
@@ -389,7 +390,6 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
   from algoperf_lab.parallel.mesh import MeshConfig
 
   _start_jax()
-  _warn_of_foreign_budgets([args.workload], args.size)
   if not args.no_compilation_cache:
     runtime.enable_compilation_cache()
   settings = RunSettings(seed=args.seed, eval_every_steps=args.eval_every_steps,
@@ -424,6 +424,7 @@ def _run(args: argparse.Namespace, overrides: list[str]) -> int:
         f"submission_time={result.submission_time_sec:.1f} {unit} ({result.clock} clock; "
         f"{result.stop_reason}); "
         f"record in {args.workdir}")
+  _warn_of_foreign_budgets([args.workload], args.size)
   return 0
 
 
@@ -433,7 +434,6 @@ def _tune(args: argparse.Namespace, overrides: list[str]) -> int:
   from algoperf_lab.tuning.study import Ruleset, TuneRequest, run_tuning
 
   _start_jax()
-  _warn_of_foreign_budgets([args.workload], args.size)
   runtime.enable_compilation_cache()
   try:
     outcomes = run_tuning(TuneRequest(
@@ -452,6 +452,7 @@ def _tune(args: argparse.Namespace, overrides: list[str]) -> int:
   reached = sum(o.status == "reached" for o in outcomes)
   print(f"{len(outcomes)} trial(s), {reached} reached the target; records in {args.workdir}; "
         f"score them with `algoperf-lab score {args.workdir} --out={args.workdir}_scores`")
+  _warn_of_foreign_budgets([args.workload], args.size)
   return 0
 
 
@@ -696,7 +697,6 @@ def _demo(args: argparse.Namespace, overrides: list[str]) -> int:
   from algoperf_lab.demo import DemoRequest, DemoStopped, demo_workloads, run_demo
 
   _start_jax()
-  _warn_of_foreign_budgets(args.workloads.split(",") if args.workloads else demo_workloads())
   runtime.enable_compilation_cache()
   try:
     run_demo(DemoRequest(workdir=args.workdir, seed=args.seed, config_overrides=tuple(overrides),
@@ -706,6 +706,7 @@ def _demo(args: argparse.Namespace, overrides: list[str]) -> int:
                          executor=executor_from_args(args), rerun_hint=_rerun_hint()))
   except DemoStopped as stopped:
     print(f"algoperf-lab demo: {stopped}")
+  _warn_of_foreign_budgets(args.workloads.split(",") if args.workloads else demo_workloads())
   return 0
 
 
