@@ -24,8 +24,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from algoperf_lab.scoring.records import (RESULT_FILE, MetricsCurve, RecordError, read_curve,
-                                          read_record)
+from algoperf_lab.scoring.records import (RESULT_FILE, CappedRunError, MetricsCurve, RecordError,
+                                          read_curve, read_record)
 
 
 @dataclass(frozen=True)
@@ -68,11 +68,17 @@ def _one_minute_load(moment: object) -> float | None:
 
 
 def read_side(run_dir: Path) -> RunSide:
-  """A finished run's outcome, target-metric curve and load averages."""
-  record = read_record(run_dir / RESULT_FILE)
+  """A finished run's outcome, target-metric curve and load averages. A capped run (a fixed
+  number of steps: set-targets' and time-budgets' timing runs) is no result to score but times
+  its steps as well as any."""
   raw = json.loads((run_dir / RESULT_FILE).read_text())
-  return RunSide(run_dir, record.status, record.time_to_target_sec,
-                 read_curve(run_dir, record.target_metric),
+  try:
+    record = read_record(run_dir / RESULT_FILE)
+    status, time_to_target, metric = (record.status, record.time_to_target_sec,
+                                      record.target_metric)
+  except CappedRunError:
+    status, time_to_target, metric = "capped", None, raw["target_metric"]
+  return RunSide(run_dir, status, time_to_target, read_curve(run_dir, metric),
                  _one_minute_load(raw.get("started")), _one_minute_load(raw.get("ended")))
 
 

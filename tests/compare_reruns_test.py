@@ -188,3 +188,39 @@ def test_the_readme_s_board_to_board_processor_effect_is_the_records(workload):
   done = subprocess.run([sys.executable, *command.split()[1:]], capture_output=True, text=True,
                         cwd=REPO_ROOT, timeout=120)
   assert done.returncode == 0 and f"30 pairs: CPU-time ratio first/second for the same steps, median {median:.3f}" in done.stdout, done.stderr
+
+
+def test_the_readme_s_sitting_to_sitting_drift_is_the_records():
+  """The AMD timing runs and one board run made again hours later, two side by side: the same
+  values at every shared eval, and the README's ratios (capped timing runs read as well)."""
+  rerun = pair_reruns(REPO_ROOT / "results" / "budgets_tiny" / "amd-epyc",
+                      REPO_ROOT / "results" / "budgets_tiny_reruns" / "amd-epyc")[0]
+  board = pair_reruns(AMD_BOARD / "external" / "lm" / "adamw",
+                      REPO_ROOT / "results" / "leaderboard_tiny_amd-epyc_reruns" / "external" /
+                      "lm" / "adamw")[0]
+  assert sorted(p.name for p in rerun) == ["gnn/nadamw_optax/study_0/trial_0",
+                                           "gnn/nadamw_optax/study_1/trial_0",
+                                           "gnn/nadamw_optax/study_2/trial_0",
+                                           "lm/adamw/study_0/trial_0"]
+  assert [p.name for p in board] == ["study_0/trial_2"]
+  for p in rerun + board:
+    assert p.largest_metric_difference == 0.0 and p.shared_eval_steps >= 5, p.name
+    first = json.loads((p.first.run_dir / "spec.json").read_text())
+    second = json.loads((p.second.run_dir / "spec.json").read_text())
+    assert first["spec_hash"] == second["spec_hash"]
+  lm = next(p for p in rerun if p.name.startswith("lm/"))
+  gnn = [p.ratio for p in rerun if p.name.startswith("gnn/")]
+  readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+  assert (f"took {1 / lm.ratio:.2f}× the CPU time its run of 23:55 the night before had taken "
+          f"for the same steps, while gnn's three timing runs took {1 / max(gnn):.2f}–"
+          f"{1 / min(gnn):.2f}× theirs, and a board lm run made beside it "
+          f"{1 / board[0].ratio:.2f}× its own of 00:26") in readme
+  assert lm.first.status == "reached" and lm.second.status == "capped"  # targets differ, not values
+  for command in ("python scripts/compare_reruns.py results/budgets_tiny/amd-epyc "
+                  "results/budgets_tiny_reruns/amd-epyc",
+                  "python scripts/compare_reruns.py results/leaderboard_tiny_amd-epyc/external/lm/"
+                  "adamw results/leaderboard_tiny_amd-epyc_reruns/external/lm/adamw"):
+    assert command in readme
+    done = subprocess.run([sys.executable, *command.split()[1:]], capture_output=True,
+                          text=True, cwd=REPO_ROOT, timeout=120)
+    assert done.returncode == 0 and "pairs: CPU-time ratio" in done.stdout, done.stderr
