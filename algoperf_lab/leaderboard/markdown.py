@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from algoperf_lab.scoring.report import GAP_MARK
+from algoperf_lab.scoring.report import GAP_MARK, gap_note
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -63,6 +63,7 @@ def leaderboard_table(data: Mapping[str, Any]) -> str:
             *[f"{w}: median time / steps (reached/n); a miss: best {_metric(data, w)}"
               for w in workloads]]
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  gaps = {tuple(g) for g in data.get("gaps", [])}  # cells with a record left out: GAP_MARK
   for name, row in time_table.items():
     about = data["submissions"].get(name, {})
     steps = step_table.get(name)
@@ -70,10 +71,11 @@ def leaderboard_table(data: Mapping[str, Any]) -> str:
     cells = [name, about.get("family", "?"), about.get("form", "?"), _score(row),
              _score(steps) if steps else "–", f"{ranks['time']} / {ranks['steps']}",
              *[_cell(row["workloads"].get(w), steps["workloads"].get(w) if steps else None,
-                     data.get("closest", {}).get(w, {}).get(name)) + _gap(data, name, w)
-               for w in workloads]]
+                     data.get("closest", {}).get(w, {}).get(name))
+               + (GAP_MARK if (name, w) in gaps else "") for w in workloads]]
     lines.append("| " + " | ".join(cells) + " |")
-  lines += _gap_note(data)
+  if note := gap_note(len(gaps), data.get("unattributed_gaps", 0)):
+    lines += ["", *note]
   cost = data.get("compute")
   if cost:
     lines += ["", f"{cost['runs']} runs, {cost['core_hours']:.1f} core-hours ({cost['wall_hours']:.1f} "
@@ -83,24 +85,6 @@ def leaderboard_table(data: Mapping[str, Any]) -> str:
               + _compilation(cost.get("compilation"))
               + ", on: " + "; ".join(data.get("hardware", []))]
   return "\n".join(lines) + "\n"
-
-
-def _gap(data: Mapping[str, Any], submission: str, workload: str) -> str:
-  """GAP_MARK where an incomplete record of this cell was left out (--allow_incomplete)."""
-  gaps = {tuple(g) for g in data.get("gaps", [])}
-  return GAP_MARK if (submission, workload) in gaps else ""
-
-
-def _gap_note(data: Mapping[str, Any]) -> list[str]:
-  if not data.get("gaps") and not data.get("unattributed_gaps"):
-    return []
-  note = (f"{GAP_MARK} incomplete: a record of this submission on this workload is corrupt, "
-          "preempted or still running and was left out (--allow_incomplete), so its n is short "
-          "of the study count")
-  if data.get("unattributed_gaps"):
-    note += (f"; {data['unattributed_gaps']} more unreadable record(s) could not be attributed "
-             "to a submission")
-  return ["", note]
 
 
 def _compilation(counts: dict[str, int] | None) -> str:

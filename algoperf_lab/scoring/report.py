@@ -116,15 +116,22 @@ def _gap(report: ScoreReport, submission: str, workload: str) -> str:
   return GAP_MARK if report.has_gap(submission, workload) else ""
 
 
-def _gap_note(report: ScoreReport) -> list[str]:
-  if not report.gaps and not report.unattributed_gaps:
+def gap_note(gaps: int, unattributed: int) -> list[str]:
+  """The line that explains GAP_MARK, when some cell has one or some record could not be
+  attributed (score's report and the leaderboard's table say the same)."""
+  if not gaps and not unattributed:
     return []
   note = (f"{GAP_MARK} incomplete: a record of this submission on this workload is corrupt, "
-          "preempted or still running and was left out (--allow_incomplete)")
-  if report.unattributed_gaps:
-    note += (f"; {report.unattributed_gaps} more unreadable record(s) could not be attributed "
-             "to a submission")
+          "preempted or still running and was left out (--allow_incomplete), so its n is short "
+          "of the study count")
+  if unattributed:
+    note += (f"; {unattributed} more unreadable record(s) could not be attributed to a "
+             "submission")
   return [note]
+
+
+def _gap_note(report: ScoreReport) -> list[str]:
+  return gap_note(len(report.gaps), report.unattributed_gaps)
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -218,7 +225,8 @@ def render_markdown(report: ScoreReport, generated_at: dt.datetime) -> str:
                   f"({s.per_workload[w].num_reached}/{s.per_workload[w].num_studies})"
                   f"{_gap(report, s.name, w)}"
                   for w in report.workloads)] for s in ranked])
-  lines += ["", *_gap_note(report)] if _gap_note(report) else []
+  if note := _gap_note(report):
+    lines += ["", *note]
   lines += ["", *paired_lib.render_markdown(report.paired, report.unit)] if report.paired else []
   if report.rank_changes:
     lines += ["", "## Ranks on the time clock and on the step clock", "",

@@ -102,7 +102,6 @@ def test_run_and_tune_warn_when_the_tiny_budget_was_timed_on_another_processor(
   monkeypatch.setattr(processor, "processor_model", lambda: AMD)  # timed there: no warning
   assert cli.main(argv) == 0
   assert "were timed on" not in capsys.readouterr().err
-  monkeypatch.setattr(processor, "processor_model", lambda: "Some Other CPU")
   missing = [*argv[:2], f"--submission={tmp_path / 'no_such_submission.py'}", *argv[3:]]
   monkeypatch.undo()  # the real run, refused: one line, no warning before it
   monkeypatch.setattr(processor, "processor_model", lambda: "Some Other CPU")
